@@ -1,0 +1,162 @@
+"""The composition root: settings + database → a ready PTB ``Application``.
+
+Handlers are registered in groups, and order matters:
+  -1  nothing yet (a place for update-wide checks such as spam blocks);
+   0  conversations first (they must see their own buttons and text), then
+      commands and buttons of the feature modules;
+   1  fallbacks: stale buttons and text nobody expected.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from urllib.parse import urlparse
+
+from telegram import Update
+from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, CommandHandler
+
+from bot.persistence import SqlitePersistence
+from bot.settings import Settings
+from handlers import errors, invitations, start, units
+from handlers.commands import set_default_commands
+from handlers.services import Services
+from storage.audit import AuditRepo
+from storage.crypto import Vault
+from storage.db import Database
+from storage.invitations import InvitationRepo
+from storage.persisted import PersistedStore
+from storage.units import UnitRepo
+from storage.users import UserRepo
+
+log = logging.getLogger(__name__)
+
+
+def _invite_card(title: str, subtitle: str, link: str) -> bytes:
+    # Imported on first use: matplotlib costs half a second at start-up.
+    from bot.printing import invite_card_png
+
+    return invite_card_png(title, subtitle, link)
+
+
+def make_services(
+    settings: Settings, db: Database, vault: Vault, *, now: Callable[[], datetime] | None = None
+) -> Services:
+    """The repositories and settings handlers use."""
+    svc = Services(
+        db=db,
+        users=UserRepo(db, vault),
+        units=UnitRepo(db),
+        invitations=InvitationRepo(db, vault),
+        audit=AuditRepo(db),
+        admins=settings.admins,
+        default_locale=settings.default_locale,
+        timezone=settings.zone,
+        invite_card=_invite_card,
+    )
+    if now is not None:
+        svc.now = now
+    return svc
+
+
+async def post_init(app: Application) -> None:
+    """Set the residents' command menu per language; a failure is logged, not fatal."""
+    await set_default_commands(app.bot)
+
+
+def build_application(
+    settings: Settings,
+    db: Database,
+    *,
+    persistence_interval: float = 5,
+    now: Callable[[], datetime] | None = None,
+) -> Application:
+    """The bot, wired to ``db`` and to the Bot API named by the settings."""
+    vault = Vault(settings.secret())
+    app = (
+        ApplicationBuilder()
+        .token(settings.token_value())
+        .base_url(settings.bot_api_url)
+        .base_file_url(settings.file_url())
+        .persistence(SqlitePersistence(PersistedStore(db, vault),
+                                       update_interval=persistence_interval))
+        .rate_limiter(AIORateLimiter(max_retries=3))
+        .post_init(post_init)
+        .build()
+    )
+    app.bot_data["services"] = make_services(settings, db, vault, now=now)
+
+    # Group 0, order matters: conversations before the commands they share names with.
+    app.add_handler(invitations.conversation())
+    for handler in (*start.handlers(), *units.handlers()):
+        app.add_handler(handler)
+    app.add_handler(CommandHandler("cancel", errors.cancel_nothing))
+    # Group 1: whatever group 0 did not take.
+    for handler in start.fallbacks():
+        app.add_handler(handler, group=1)
+    app.add_error_handler(errors.on_error)
+    return app
+
+
+@dataclass
+class Running:
+    """A started application and what it runs on."""
+
+    app: Application
+    db: Database
+
+
+async def start_bot(
+    settings: Settings, *, persistence_interval: float = 5, now=None, webhook: bool | None = None
+) -> Running:
+    """Open the database, start the bot, and begin polling (or serving the webhook)."""
+    db = await Database.open(settings.db)
+    app = build_application(settings, db, persistence_interval=persistence_interval, now=now)
+    await app.initialize()
+    if app.post_init:
+        await app.post_init(app)
+    await app.start()
+    use_webhook = bool(settings.webhook_url) if webhook is None else webhook
+    if use_webhook:
+        secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else None
+        await app.updater.start_webhook(
+            listen=settings.webhook_listen,
+            port=settings.webhook_port,
+            # Serve on the path the public URL names (a proxy may strip nothing).
+            url_path=urlparse(settings.webhook_url).path.lstrip("/"),
+            webhook_url=settings.webhook_url,
+            secret_token=secret,
+            allowed_updates=Update.ALL_TYPES,
+        )
+    else:
+        await app.updater.start_polling(allowed_updates=Update.ALL_TYPES, poll_interval=0)
+    log.info("bot @%s started (%s)", app.bot.username, "webhook" if use_webhook else "polling")
+    return Running(app, db)
+
+
+async def stop_bot(running: Running) -> None:
+    """Stop cleanly: finish updates, flush persistence, close the database."""
+    app = running.app
+    if app.updater and app.updater.running:
+        await app.updater.stop()
+    if app.running:
+        await app.stop()
+    await app.shutdown()
+    await running.db.close()
+
+
+async def run_until_signalled(settings: Settings) -> None:
+    """The long-running bot process: start, wait for SIGINT/SIGTERM, stop."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    running = await start_bot(settings)
+    try:
+        await stop.wait()
+    finally:
+        await stop_bot(running)

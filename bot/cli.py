@@ -1,0 +1,121 @@
+"""The command line: ``binhyen [run|sandbox|units|invite|poster|backup]``.
+
+Every command reads the same settings as the bot; a bad setting or argument is
+one clear line on stderr and a non-zero exit, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import re
+import sys
+from datetime import timedelta
+from pathlib import Path
+
+from bot.settings import Settings, SettingsError, load_settings
+
+_DURATION = re.compile(r"^(\d+)([dhm])$")
+
+
+def parse_duration(text: str) -> timedelta:
+    """``7d``, ``12h`` or ``30m``."""
+    match = _DURATION.match(text.strip())
+    if not match or int(match[1]) == 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: use a number and d, h or m (e.g. 7d)")
+    unit = {"d": "days", "h": "hours", "m": "minutes"}[match[2]]
+    return timedelta(**{unit: int(match[1])})
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser; ``binhyen --help`` documents every command."""
+    parser = argparse.ArgumentParser(
+        prog="binhyen",
+        description="Bình Yên — a Telegram bot for the all-people movement for public security. "
+        "Settings come from BINHYEN_* environment variables or .env (see README).",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.add_parser(
+        "run", help="run the bot (the default); without BINHYEN_TOKEN, the local sandbox",
+        description="Long-poll Telegram, or serve a webhook when BINHYEN_WEBHOOK_URL is set. "
+        "Without BINHYEN_TOKEN this starts the sandbox instead.",
+    )
+    sub.add_parser(
+        "sandbox", help="a local Bot API emulator, the bot, and a web chat page with demo data",
+        description="Starts a Bot API emulator on loopback, the real bot against it, and a web "
+        "chat page (http://127.0.0.1:BINHYEN_SANDBOX_PORT, default 8080) where you can act as "
+        "a resident, a hamlet reporter and a coordinator. Uses its own database file.",
+    )
+    units = sub.add_parser("units", help="import or list the organisation tree")
+    units_sub = units.add_subparsers(dest="units_command", metavar="ACTION", required=True)
+    imp = units_sub.add_parser(
+        "import", help="create or update units from a CSV (code,name,level,parent_code)",
+        description="Columns code,name,level,parent_code. Levels are free words (province, "
+        "commune, hamlet, ...). Re-importing updates names and parents and never deletes. "
+        "A bad line stops the import with its line number; nothing is half-imported.",
+    )
+    imp.add_argument("file", type=Path, help="the CSV file (UTF-8)")
+    units_sub.add_parser("list", help="print the tree")
+
+    inv = sub.add_parser(
+        "invite", help="make an invitation link for a unit and role",
+        description="Prints a deep link t.me/<bot>?start=<code>. The code is shown once; only "
+        "its hash is stored.",
+    )
+    inv.add_argument("--unit", required=True, help="the unit's code")
+    inv.add_argument("--role", required=True, choices=["reporter", "coordinator", "admin"])
+    inv.add_argument("--uses", type=int, default=1, help="how many people may use it (default 1)")
+    inv.add_argument("--expires", type=parse_duration, default=timedelta(days=7),
+                     help="validity, e.g. 7d, 12h, 30m (default 7d)")
+    inv.add_argument("--handover", action="store_true",
+                     help="the new holder replaces whoever holds this role for the unit now")
+    inv.add_argument("--qr", type=Path, help="also write a printable QR card (PNG) here")
+    inv.add_argument("--bot-username", help="the bot's username (default: asked from Telegram)")
+
+    poster = sub.add_parser(
+        "poster", help="a printable QR poster that opens the tip flow for a hamlet",
+    )
+    poster.add_argument("--unit", required=True, help="the hamlet's code")
+    poster.add_argument("--out", required=True, type=Path, help="the PNG file to write")
+    poster.add_argument("--lang", choices=["vi", "en"], help="poster language (default: settings)")
+    poster.add_argument("--bot-username", help="the bot's username (default: asked from Telegram)")
+
+    backup = sub.add_parser("backup", help="an online backup of the database (safe while running)")
+    backup.add_argument("file", type=Path, help="where to write the copy")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``binhyen`` console script."""
+    args = build_parser().parse_args(argv)
+    command = args.command or "run"
+    try:
+        settings = load_settings()
+        from bot.logs import setup_logging
+
+        secrets = [s.get_secret_value() for s in (settings.token, settings.secret_key,
+                                                  settings.webhook_secret) if s is not None]
+        setup_logging(settings.log_level, secrets)
+        return asyncio.run(_dispatch(command, args, settings))
+    except SettingsError as exc:
+        print(f"binhyen: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+async def _dispatch(command: str, args: argparse.Namespace, settings: Settings) -> int:
+    from bot import commands  # the implementations, kept out of the parser's way
+
+    if command == "run" and settings.token is None:
+        print("binhyen: BINHYEN_TOKEN is not set: starting the local sandbox", file=sys.stderr)
+        command = "sandbox"
+    handler = {
+        "run": commands.run,
+        "sandbox": commands.sandbox,
+        "units": commands.units,
+        "invite": commands.invite,
+        "poster": commands.poster,
+        "backup": commands.backup,
+    }[command]
+    return await handler(args, settings)

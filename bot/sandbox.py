@@ -1,0 +1,139 @@
+"""The sandbox: a Bot API emulator on loopback, the real bot against it, demo data.
+
+``make run`` without a token lands here. A person opens the web chat page and
+acts as a resident, a hamlet reporter and a coordinator at once. The sandbox
+keeps its own database file and key, so demo data never mixes with a real one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+from pydantic import SecretStr
+
+from bot.app import Running, start_bot, stop_bot
+from bot.emulator.core import Emulator
+from bot.emulator.server import EmulatorServer
+from bot.settings import SANDBOX_SECRET_KEY, Settings
+from storage.crypto import Vault
+from storage.db import Database
+from storage.models import Role
+from storage.units import UnitRepo, parse_units_csv
+from storage.users import Contact, UserRepo
+
+log = logging.getLogger(__name__)
+
+SANDBOX_TOKEN = "7000000001:SANDBOX-local-emulator-token-not-real"
+SANDBOX_USERNAME = "binhyen_sandbox_bot"
+SANDBOX_DB = Path("binhyen-sandbox.db")
+
+
+@dataclass(frozen=True)
+class DemoUser:
+    """A person the sandbox page lets you act as."""
+
+    tg_id: int
+    first_name: str
+    last_name: str
+    label: str
+    role: Role | None = None
+    unit_code: str | None = None
+
+
+DEMO_USERS = (
+    DemoUser(1001, "Lan", "Nguyễn Thị", "Chị Lan — người dân, ấp An Phú"),
+    DemoUser(1002, "Bảy", "Trần Văn", "Ông Bảy — trưởng ấp An Phú", Role.REPORTER, "TH-ANPHU"),
+    DemoUser(1003, "Sáu", "Lê Thị", "Chị Sáu — tổ trưởng ANTT ấp Phước Hậu", Role.REPORTER,
+             "TH-PHUOCHAU"),
+    DemoUser(1004, "Minh", "Phạm Quang", "Anh Minh — Công an xã Tân Hòa", Role.COORDINATOR,
+             "TANHOA"),
+    DemoUser(1005, "Hạnh", "Võ Thị", "Chị Hạnh — Mặt trận Tổ quốc xã", Role.COORDINATOR,
+             "TANHOA"),
+)
+
+
+def sandbox_settings(settings: Settings, server: EmulatorServer) -> Settings:
+    """The operator's settings pointed at the emulator, with the sandbox's own file and key.
+
+    An explicit BINHYEN_DB or BINHYEN_SECRET_KEY is respected (tests use both).
+    """
+    return settings.model_copy(update={
+        "token": SecretStr(SANDBOX_TOKEN),
+        "bot_api_url": server.base_url,
+        "bot_file_url": server.base_file_url,
+        "db": settings.db if "db" in settings.model_fields_set else SANDBOX_DB,
+        "secret_key": settings.secret_key or SecretStr(SANDBOX_SECRET_KEY),
+        "webhook_url": None,
+    })
+
+
+async def seed_demo(db: Database, vault: Vault) -> None:
+    """Units and people of one demo commune; idempotent, so a restart keeps earlier chats."""
+    units = UnitRepo(db)
+    text = resources.files("bot").joinpath("data/demo_units.csv").read_text("utf-8")
+    await units.import_rows(parse_units_csv(text))
+    users = UserRepo(db, vault)
+    for demo in DEMO_USERS:
+        user = await users.ensure(demo.tg_id, demo.tg_id)
+        if user.locale is None:
+            await users.set_locale(demo.tg_id, "vi")
+        if demo.role is not None and demo.unit_code is not None:
+            unit = await units.by_code(demo.unit_code)
+            assert unit is not None, demo.unit_code
+            await users.set_contact(
+                demo.tg_id, Contact(demo.tg_id, f"{demo.last_name} {demo.first_name}")
+            )
+            await users.grant(demo.tg_id, demo.role, unit.id)
+
+
+def register_demo_users(emulator: Emulator) -> None:
+    """The demo people on the emulator's side, as if each had opened the bot before."""
+    for demo in DEMO_USERS:
+        emulator.user(demo.tg_id, demo.first_name, last_name=demo.last_name,
+                      language_code="vi", label=demo.label)
+        emulator.users[demo.tg_id].started = True
+
+
+async def start_sandbox(settings: Settings, *, port: int | None = None) -> tuple[
+    Emulator, EmulatorServer, Running
+]:
+    """Emulator, demo data and bot, started; the caller stops them with :func:`stop_sandbox`."""
+    emulator = Emulator()
+    emulator.add_bot(SANDBOX_TOKEN, username=SANDBOX_USERNAME, first_name="Bình Yên (sandbox)")
+    register_demo_users(emulator)
+    server = EmulatorServer(emulator, port=settings.sandbox_port if port is None else port)
+    await server.start()
+    local = sandbox_settings(settings, server)
+    db = await Database.open(local.db)
+    try:
+        await seed_demo(db, Vault(local.secret()))
+    finally:
+        await db.close()
+    running = await start_bot(local)
+    return emulator, server, running
+
+
+async def stop_sandbox(server: EmulatorServer, running: Running) -> None:
+    """Stop the bot, then the emulator."""
+    await stop_bot(running)
+    await server.stop()
+
+
+async def run_sandbox(settings: Settings) -> None:
+    """Run until Ctrl-C, printing where the chat page is."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    _emulator, server, running = await start_sandbox(settings)
+    print(f"\n  Bình Yên sandbox: open http://127.0.0.1:{server.port}/ in a browser"
+          f"\n  (database {running.db.path}; Ctrl-C to stop)\n", flush=True)
+    try:
+        await stop.wait()
+    finally:
+        await stop_sandbox(server, running)

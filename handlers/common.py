@@ -1,0 +1,71 @@
+"""Pieces every handler uses: who is writing, in which language, and replying."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from telegram import InlineKeyboardButton, Update
+from telegram.constants import ParseMode
+from telegram.ext import ContextTypes
+
+from handlers.services import Services, services
+from locales import t
+from storage.models import Role, Unit, User
+
+
+@dataclass(frozen=True)
+class Who:
+    """The user behind an update, their role and language."""
+
+    user: User
+    role: Role
+    locale: str
+    is_admin: bool
+
+    def tr(self, key: str, /, **values: object) -> str:
+        """A text in this user's language."""
+        return t(self.locale, key, **values)
+
+
+async def who(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Who:
+    """Load (or create, as a resident) the user behind ``update``; cached after first use."""
+    svc = services(context)
+    tg_user = update.effective_user
+    chat = update.effective_chat
+    assert tg_user is not None and chat is not None  # private-chat handlers only
+    user = await svc.users.ensure(tg_user.id, chat.id)
+    if not user.active:
+        # They wrote to us, so they have unblocked the bot.
+        await svc.users.set_active(tg_user.id, True)
+        user = await svc.users.ensure(tg_user.id, chat.id)
+    is_admin = tg_user.id in svc.admins
+    return Who(user, user.role(is_admin=is_admin), user.locale or svc.default_locale, is_admin)
+
+
+async def say(update: Update, text: str, **kwargs) -> None:
+    """Reply in the chat the update came from (HTML, no link previews)."""
+    chat = update.effective_chat
+    assert chat is not None
+    kwargs.setdefault("parse_mode", ParseMode.HTML)
+    kwargs.setdefault("disable_web_page_preview", True)
+    await chat.send_message(text, **kwargs)
+
+
+def button(text: str, data: str) -> InlineKeyboardButton:
+    """An inline button; callback data must fit Telegram's 64 bytes."""
+    assert len(data.encode()) <= 64, data
+    return InlineKeyboardButton(text, callback_data=data)
+
+
+def step_header(who_: Who, step: int, total: int, title: str) -> str:
+    """'Bước 2/3 — title' for multi-step flows."""
+    return who_.tr("flow.step", step=step, total=total) + " — " + title
+
+
+async def scope(svc: Services, who_: Who) -> list[Unit]:
+    """The units whose subtrees the user coordinates; every root for the settings' admins."""
+    tree = await svc.units.tree()
+    if who_.is_admin:
+        return list(tree.children.get(None, []))
+    ids = who_.user.units_for(Role.COORDINATOR, Role.ADMIN)
+    return [tree.by_id[i] for i in ids if i in tree.by_id]

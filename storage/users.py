@@ -1,0 +1,234 @@
+"""Users and their roles.
+
+A user row is found by an HMAC of the Telegram id and holds what is needed to
+reach them sealed; no Telegram id, name or username is stored in plain text.
+Roles and locale are read on every update, so users are cached in memory by
+Telegram id (memory, unlike the file, is not copied around) and the cache is
+updated by every write through this repository.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+from storage.audit import INSERT_SQL as AUDIT_SQL
+from storage.audit import audit_params
+from storage.crypto import Vault
+from storage.db import Database, transaction, utcnow
+from storage.models import Membership, Role, User
+
+
+@dataclass(frozen=True)
+class Contact:
+    """How to reach a user, and for staff the name they go by."""
+
+    chat_id: int
+    name: str | None = None
+
+
+class UserRepo:
+    """Users, memberships and the per-process cache of both."""
+
+    def __init__(self, db: Database, vault: Vault) -> None:
+        self._db = db
+        self._vault = vault
+        self._cache: dict[int, User] = {}
+
+    def forget(self, tg_id: int | None = None) -> None:
+        """Drop cached users (all, or one) after a write made elsewhere."""
+        if tg_id is None:
+            self._cache.clear()
+        else:
+            self._cache.pop(tg_id, None)
+
+    async def get(self, tg_id: int) -> User | None:
+        """The user with this Telegram id, or None if they never started the bot."""
+        cached = self._cache.get(tg_id)
+        if cached is not None:
+            return cached
+        rows = await self._db.conn.execute_fetchall(
+            "SELECT u.id, u.locale, u.active, m.id AS m_id, m.role, m.unit_id, m.started_at"
+            " FROM users u LEFT JOIN memberships m ON m.user_id = u.id AND m.ended_at IS NULL"
+            " WHERE u.tg_hash = ?",
+            (self._vault.hash_id(tg_id),),
+        )
+        if not rows:
+            return None
+        user = _user(rows)
+        self._cache[tg_id] = user
+        return user
+
+    async def ensure(self, tg_id: int, chat_id: int) -> User:
+        """The user, created as a resident on first contact."""
+        user = await self.get(tg_id)
+        if user is not None:
+            return user
+        tg_hash = self._vault.hash_id(tg_id)
+        contact = self._vault.seal_json({"chat_id": chat_id}, context=tg_hash)
+        await self._db.conn.execute_insert(
+            "INSERT INTO users (tg_hash, contact_sealed, locale, active, created_at)"
+            " VALUES (?, ?, NULL, 1, ?) ON CONFLICT (tg_hash) DO NOTHING",
+            (tg_hash, contact, utcnow().isoformat()),
+        )
+        self.forget(tg_id)
+        user = await self.get(tg_id)
+        assert user is not None  # inserted just now, or by a concurrent update
+        return user
+
+    async def set_locale(self, tg_id: int, locale: str) -> User:
+        """Remember the user's language."""
+        user = await self._require(tg_id)
+        await self._db.conn.execute_insert(
+            "UPDATE users SET locale = ? WHERE id = ?", (locale, user.id)
+        )
+        user = replace(user, locale=locale)
+        self._cache[tg_id] = user
+        return user
+
+    async def set_active(self, tg_id: int, active: bool) -> None:
+        """Mark a user (in)active, e.g. when they block the bot or come back."""
+        user = await self._require(tg_id)
+        if user.active != active:
+            await self._db.conn.execute_insert(
+                "UPDATE users SET active = ? WHERE id = ?", (int(active), user.id)
+            )
+            self._cache[tg_id] = replace(user, active=active)
+
+    async def set_contact(self, tg_id: int, contact: Contact) -> None:
+        """Store (sealed) how to reach a user and, for staff, their display name."""
+        tg_hash = self._vault.hash_id(tg_id)
+        sealed = self._vault.seal_json(
+            {"chat_id": contact.chat_id, "name": contact.name}, context=tg_hash
+        )
+        await self._db.conn.execute_insert(
+            "UPDATE users SET contact_sealed = ? WHERE tg_hash = ?", (sealed, tg_hash)
+        )
+
+    async def contact(self, user_id: int) -> Contact:
+        """Unseal how to reach a user (for sending them a message)."""
+        rows = await self._db.conn.execute_fetchall(
+            "SELECT tg_hash, contact_sealed FROM users WHERE id = ?", (user_id,)
+        )
+        if not rows:
+            raise LookupError(f"no user {user_id}")
+        data = self._vault.open_json(rows[0]["contact_sealed"], context=rows[0]["tg_hash"])
+        assert isinstance(data, dict)
+        return Contact(chat_id=int(data["chat_id"]), name=data.get("name"))
+
+    async def locale_of(self, user_id: int) -> str | None:
+        """A user's language by internal id (for messages not in reply to them)."""
+        rows = await self._db.conn.execute_fetchall(
+            "SELECT locale FROM users WHERE id = ?", (user_id,)
+        )
+        return rows[0][0] if rows else None
+
+    async def members_of(self, unit_id: int, role: Role) -> list[int]:
+        """Ids of users holding ``role`` for exactly this unit now."""
+        rows = await self._db.conn.execute_fetchall(
+            "SELECT user_id FROM memberships WHERE unit_id = ? AND role = ? AND ended_at IS NULL",
+            (unit_id, role.value),
+        )
+        return [r[0] for r in rows]
+
+    async def grant(
+        self, tg_id: int, role: Role, unit_id: int, *, actor_id: int | None = None
+    ) -> User:
+        """Give a user a role for a unit directly (command line, sandbox); idempotent."""
+        user = await self._require(tg_id)
+        if any(m.role == role and m.unit_id == unit_id for m in user.memberships):
+            return user
+
+        def run(conn: sqlite3.Connection) -> None:
+            with transaction(conn):
+                add_membership(conn, user.id, role, unit_id, None, actor_id)
+
+        await self._db.run_sync(run)
+        self.forget(tg_id)
+        return await self._require(tg_id)
+
+    async def end_role(
+        self, user_id: int, membership_id: int, *, reason: str, actor_id: int | None
+    ) -> None:
+        """End one membership (kept for history)."""
+
+        def run(conn: sqlite3.Connection) -> None:
+            with transaction(conn):
+                end_membership(conn, membership_id, reason, actor_id)
+
+        await self._db.run_sync(run)
+        # The ended user's Telegram id is not known here (only its hash): clear all.
+        self.forget()
+
+    async def _require(self, tg_id: int) -> User:
+        user = await self.get(tg_id)
+        if user is None:
+            raise LookupError("user has not started the bot")
+        return user
+
+
+def add_membership(
+    conn: sqlite3.Connection,
+    user_id: int,
+    role: Role,
+    unit_id: int,
+    invitation_id: int | None,
+    actor_id: int | None,
+) -> int:
+    """Insert a membership and its audit entry (inside the caller's transaction)."""
+    cur = conn.execute(
+        "INSERT INTO memberships (user_id, role, unit_id, invitation_id, started_at)"
+        " VALUES (?, ?, ?, ?, ?)",
+        (user_id, role.value, unit_id, invitation_id, utcnow().isoformat()),
+    )
+    conn.execute(
+        AUDIT_SQL,
+        audit_params(
+            actor_id, "membership.start", f"user:{user_id}",
+            {"role": role.value, "unit_id": unit_id, "invitation_id": invitation_id},
+        ),
+    )
+    return int(cur.lastrowid or 0)
+
+
+def end_membership(
+    conn: sqlite3.Connection, membership_id: int, reason: str, actor_id: int | None
+) -> None:
+    """End a membership and audit it (inside the caller's transaction)."""
+    row = conn.execute(
+        "SELECT user_id, role, unit_id FROM memberships WHERE id = ? AND ended_at IS NULL",
+        (membership_id,),
+    ).fetchone()
+    if row is None:
+        return
+    conn.execute(
+        "UPDATE memberships SET ended_at = ?, ended_reason = ? WHERE id = ?",
+        (utcnow().isoformat(), reason, membership_id),
+    )
+    conn.execute(
+        AUDIT_SQL,
+        audit_params(
+            actor_id, "membership.end", f"user:{row[0]}",
+            {"role": row[1], "unit_id": row[2], "reason": reason},
+        ),
+    )
+
+
+def _user(rows: list[sqlite3.Row]) -> User:
+    first = rows[0]
+    memberships = tuple(
+        Membership(
+            id=r["m_id"],
+            user_id=first["id"],
+            role=Role(r["role"]),
+            unit_id=r["unit_id"],
+            started_at=datetime.fromisoformat(r["started_at"]),
+        )
+        for r in rows
+        if r["m_id"] is not None
+    )
+    return User(
+        id=first["id"], locale=first["locale"], active=bool(first["active"]),
+        memberships=memberships,
+    )
