@@ -1,10 +1,11 @@
 """The composition root: settings + database → a ready PTB ``Application``.
 
-Handlers are registered in groups, and order matters:
-  -1  nothing yet (a place for update-wide checks such as spam blocks);
-   0  conversations first (they must see their own buttons and text), then
-      commands and buttons of the feature modules;
-   1  fallbacks: stale buttons and text nobody expected.
+PTB runs at most one handler per group for each update, the first that matches,
+so everything a user does is in group 0 and order matters there:
+  conversations first (they must see their own buttons and text), then the
+  commands and buttons of the feature modules, and last the fallbacks (stale
+  buttons, text nobody expected). Other groups are for update-wide work that
+  must run besides (none yet).
 """
 
 from __future__ import annotations
@@ -95,9 +96,9 @@ def build_application(
     for handler in (*start.handlers(), *units.handlers()):
         app.add_handler(handler)
     app.add_handler(CommandHandler("cancel", errors.cancel_nothing))
-    # Group 1: whatever group 0 did not take.
+    # Last: whatever nothing above took.
     for handler in start.fallbacks():
-        app.add_handler(handler, group=1)
+        app.add_handler(handler)
     app.add_error_handler(errors.on_error)
     return app
 

@@ -95,7 +95,9 @@ def main(argv: list[str] | None = None) -> int:
 
         secrets = [s.get_secret_value() for s in (settings.token, settings.secret_key,
                                                   settings.webhook_secret) if s is not None]
-        setup_logging(settings.log_level, secrets)
+        # One-shot commands print their result; their INFO logs are noise unless asked for.
+        quiet = command not in ("run", "sandbox") and "log_level" not in settings.model_fields_set
+        setup_logging("WARNING" if quiet else settings.log_level, secrets)
         return asyncio.run(_dispatch(command, args, settings))
     except SettingsError as exc:
         print(f"binhyen: {exc}", file=sys.stderr)

@@ -134,7 +134,7 @@ async def stale_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
 
 
 def handlers() -> list:
-    """Registered in the main group, after the conversations."""
+    """Registered after the conversations."""
     return [
         CommandHandler("start", start),
         CommandHandler("language", language_command),
@@ -145,7 +145,7 @@ def handlers() -> list:
 
 
 def fallbacks() -> list:
-    """Registered last: whatever nothing else took."""
+    """Registered last in the same group: whatever nothing else took."""
     return [
         CallbackQueryHandler(stale_button),
         MessageHandler(filters.ChatType.PRIVATE & ~filters.COMMAND, unknown_text),

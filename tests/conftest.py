@@ -3,6 +3,7 @@ against the Bot API emulator over loopback."""
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -105,8 +106,20 @@ class Harness:
         return user
 
 
+class _Errors(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
 @pytest.fixture
 async def harness(tmp_path: Path) -> AsyncIterator[Harness]:
+    """The bot running against the emulator; a test fails if the bot's error handler fired."""
+    errors = _Errors()
+    logging.getLogger("handlers.errors").addHandler(errors)
     h = Harness(tmp_path)
     await h.start()
     try:
@@ -114,6 +127,8 @@ async def harness(tmp_path: Path) -> AsyncIterator[Harness]:
     finally:
         await h.stop()
         await h.server.stop()
+        logging.getLogger("handlers.errors").removeHandler(errors)
+    assert not errors.records, [r.getMessage() for r in errors.records]
 
 
 ONE_WEEK = timedelta(days=7)

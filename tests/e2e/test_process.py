@@ -1,0 +1,48 @@
+"""The bot as an operator runs it: a separate process, real settings, real logs."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+from pathlib import Path
+
+from bot.emulator.core import Emulator
+from bot.emulator.server import EmulatorServer
+
+TOKEN = "7000000003:PROCESS-test-token-zyxwvutsrqpo"
+
+
+async def test_run_against_a_custom_bot_api_keeps_the_token_out_of_logs(tmp_path: Path) -> None:
+    emu = Emulator(chat_burst=10)
+    emu.add_bot(TOKEN, username="binhyen_proc_bot")
+    server = EmulatorServer(emu)
+    await server.start()
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "BINHYEN_TOKEN": TOKEN,
+        "BINHYEN_SECRET_KEY": "process-test-secret-0123456789abcdef",
+        "BINHYEN_BOT_API_URL": server.base_url,
+        "BINHYEN_DB": str(tmp_path / "proc.db"),
+        "BINHYEN_LOG_LEVEL": "DEBUG",
+    }
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", "run", env=env, cwd=tmp_path,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        lan = emu.user(4242, "Lan")
+        lan.send("/start")
+        prompt = await lan.next_message(timeout=30)
+        assert "Vui lòng chọn ngôn ngữ" in prompt.text
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        stdout, stderr = await asyncio.wait_for(proc.communicate(), timeout=30)
+        await server.stop()
+    logs = stdout.decode() + stderr.decode()
+    assert proc.returncode == 0, logs[-2000:]
+    assert "getUpdates" in logs  # httpx did log its requests (at DEBUG) ...
+    secret_part = TOKEN.split(":")[1]
+    assert TOKEN not in logs and secret_part not in logs  # ... with the token redacted
+    assert "bot @binhyen_proc_bot started (polling)" in logs

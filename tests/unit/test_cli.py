@@ -1,0 +1,98 @@
+"""The command line: units import/list, invite, poster, backup, help."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from bot.cli import main
+from tests.conftest import UNITS_CSV
+
+SECRET = "cli-test-secret-0123456789abcdefghijklm"
+
+
+@pytest.fixture
+def env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    db = tmp_path / "cli.db"
+    monkeypatch.setenv("BINHYEN_DB", str(db))
+    monkeypatch.setenv("BINHYEN_SECRET_KEY", SECRET)
+    (tmp_path / "units.csv").write_text(UNITS_CSV, "utf-8")
+    return tmp_path
+
+
+def test_units_import_and_list(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["units", "import", str(env / "units.csv")]) == 0
+    assert "6 created, 0 updated, 0 unchanged" in capsys.readouterr().out
+    assert main(["units", "import", str(env / "units.csv")]) == 0
+    assert "0 created, 0 updated, 6 unchanged" in capsys.readouterr().out
+    assert main(["units", "list"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "CM\tTỉnh Cà Mau\tprovince"
+    assert "    TH-ANPHU\tẤp An Phú\thamlet" in lines
+
+
+def test_bad_csv_reports_line_and_imports_nothing(
+    env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = env / "bad.csv"
+    bad.write_text("code,name,level,parent_code\nA,Ấp A,hamlet,\nB,Ấp B,hamlet,ZZZ\n", "utf-8")
+    assert main(["units", "import", str(bad)]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err == (f"binhyen: {bad}: line 3: parent_code 'ZZZ' is neither in the file nor known;"
+                   " nothing was imported")
+    assert main(["units", "list"]) == 0
+    assert capsys.readouterr().out == ""
+
+
+def test_invite_prints_a_deep_link_and_writes_a_qr(
+    env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    main(["units", "import", str(env / "units.csv")])
+    capsys.readouterr()
+    qr = env / "invite.png"
+    code = main(["invite", "--unit", "TH-ANPHU", "--role", "reporter", "--uses", "3",
+                 "--expires", "2d", "--qr", str(qr), "--bot-username", "@binhyen_bot"])
+    assert code == 0
+    out = capsys.readouterr()
+    link = out.out.strip()
+    assert link.startswith("https://t.me/binhyen_bot?start=j_")
+    assert "reporter for Ấp An Phú (TH-ANPHU), 3 use(s)" in out.err
+    assert qr.read_bytes().startswith(b"\x89PNG")
+    row = sqlite3.connect(env / "cli.db").execute(
+        "SELECT role, uses, uses_left FROM invitations").fetchone()
+    assert row == ("reporter", 3, 3)
+
+
+def test_invite_mistakes(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    main(["units", "import", str(env / "units.csv")])
+    capsys.readouterr()
+    assert main(["invite", "--unit", "NOPE", "--role", "reporter", "--bot-username", "b"]) == 1
+    assert "no unit with code 'NOPE'" in capsys.readouterr().err
+    assert main(["invite", "--unit", "TH-ANPHU", "--role", "reporter"]) == 2
+    assert "set the token or pass --bot-username" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["invite", "--unit", "TH-ANPHU", "--role", "reporter", "--expires", "soon"])
+    assert "use a number and d, h or m" in capsys.readouterr().err
+
+
+def test_poster_and_backup(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    main(["units", "import", str(env / "units.csv")])
+    out = env / "poster.png"
+    assert main(["poster", "--unit", "TH-PHUOCHAU", "--out", str(out),
+                 "--bot-username", "binhyen_bot"]) == 0
+    assert out.read_bytes().startswith(b"\x89PNG")
+    assert "start=t_TH-PHUOCHAU" in capsys.readouterr().err
+    copy = env / "backup.db"
+    assert main(["backup", str(copy)]) == 0
+    assert sqlite3.connect(copy).execute("SELECT COUNT(*) FROM units").fetchone()[0] == 6
+
+
+def test_help_documents_every_command(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main(["--help"])
+    assert exit_.value.code == 0
+    text = capsys.readouterr().out
+    for command in ("run", "sandbox", "units", "invite", "poster", "backup"):
+        assert command in text
