@@ -59,3 +59,5 @@ def setup_logging(level: str = "INFO", secrets: Iterable[str] = ()) -> None:
     if level != "DEBUG":
         logging.getLogger("httpx").setLevel(logging.WARNING)
         logging.getLogger("apscheduler").setLevel(logging.WARNING)
+        # The sandbox's emulator logs every long poll.
+        logging.getLogger("tornado.access").setLevel(logging.WARNING)

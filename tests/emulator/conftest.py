@@ -79,8 +79,9 @@ def build_app(server: EmulatorServer, seen: dict[str, list[Any]]) -> Application
         await query.edit_message_text(f"Bạn chọn: {query.data}")
 
     async def photo_cmd(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        await update.message.reply_photo(tiny_png(4, 3), caption="Ảnh <i>thử</i>",
-                                         parse_mode=ParseMode.HTML)
+        await update.message.reply_photo(
+            tiny_png(4, 3), caption="Ảnh <i>thử</i>", parse_mode=ParseMode.HTML
+        )
 
     async def got_photo(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         file = await update.message.photo[-1].get_file()
@@ -144,9 +145,7 @@ def seen() -> dict[str, list[Any]]:
 
 
 @pytest.fixture
-async def app(
-    server: EmulatorServer, seen: dict[str, list[Any]]
-) -> AsyncIterator[Application]:
+async def app(server: EmulatorServer, seen: dict[str, list[Any]]) -> AsyncIterator[Application]:
     application = build_app(server, seen)
     await application.initialize()
     await application.start()
