@@ -281,8 +281,8 @@ class SandboxApi(_Base):
         try:
             result = self._post(name, data)
         except (LookupError, ValueError, RuntimeError) as exc:
-            if isinstance(exc, tornado.web.HTTPError):
-                raise
+            # Bad input from the page (unknown button, empty text, blocked user): a 400 with the
+            # reason, shown as a toast.
             _json(self, 400, {"ok": False, "error": str(exc)})
             return
         _json(self, 200, {"ok": True, **result})
