@@ -75,20 +75,26 @@ def build_application(
     *,
     persistence_interval: float = 5,
     now: Callable[[], datetime] | None = None,
+    rate_limiter: bool = True,
 ) -> Application:
-    """The bot, wired to ``db`` and to the Bot API named by the settings."""
+    """The bot, wired to ``db`` and to the Bot API named by the settings.
+
+    ``rate_limiter=False`` is for benchmarks that compare handler work with a
+    bare bot; a real bot keeps PTB's limiter (30 messages/s, retries on 429).
+    """
     vault = Vault(settings.secret())
-    app = (
+    builder = (
         ApplicationBuilder()
         .token(settings.token_value())
         .base_url(settings.bot_api_url)
         .base_file_url(settings.file_url())
         .persistence(SqlitePersistence(PersistedStore(db, vault),
                                        update_interval=persistence_interval))
-        .rate_limiter(AIORateLimiter(max_retries=3))
         .post_init(post_init)
-        .build()
     )
+    if rate_limiter:
+        builder = builder.rate_limiter(AIORateLimiter(max_retries=3))
+    app = builder.build()
     app.bot_data["services"] = make_services(settings, db, vault, now=now)
 
     # Group 0, order matters: conversations before the commands they share names with.
