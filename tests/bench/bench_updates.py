@@ -69,7 +69,9 @@ def _updates(n: int) -> list[dict]:
     for i in range(n):
         uid = 10_000 + i % USERS
         text = texts[i % len(texts)]
-        entities = [{"type": "bot_command", "offset": 0, "length": len(text)}] if text[0] == "/" else []
+        entities = (
+            [{"type": "bot_command", "offset": 0, "length": len(text)}] if text[0] == "/" else []
+        )
         out.append({"update_id": i + 1, "message": {
             "message_id": i + 1, "date": 0, "text": text, "entities": entities,
             "chat": {"id": uid, "type": "private"},
@@ -121,7 +123,8 @@ async def _binhyen(folder: Path) -> tuple[Application, Database]:
 def _report(name: str, elapsed: float, latencies: list[float]) -> float:
     rate = len(latencies) / elapsed
     q = statistics.quantiles(latencies, n=100)
-    print(f"{name:>10}: {rate:8.0f} updates/s  p50 {q[49] * 1e3:6.2f} ms  p99 {q[98] * 1e3:6.2f} ms")
+    print(f"{name:>10}: {rate:8.0f} updates/s"
+          f"  p50 {q[49] * 1e3:6.2f} ms  p99 {q[98] * 1e3:6.2f} ms")
     return rate
 
 

@@ -46,3 +46,38 @@ async def test_run_against_a_custom_bot_api_keeps_the_token_out_of_logs(tmp_path
     secret_part = TOKEN.split(":")[1]
     assert TOKEN not in logs and secret_part not in logs  # ... with the token redacted
     assert "bot @binhyen_proc_bot started (polling)" in logs
+
+
+async def test_webhook_mode_receives_updates_from_the_bot_api(tmp_path: Path) -> None:
+    """With BINHYEN_WEBHOOK_URL the bot registers its webhook and answers what is POSTed."""
+    import socket
+
+    from bot.app import start_bot, stop_bot
+    from bot.settings import load_settings
+
+    emu = Emulator(chat_burst=10)
+    emu.add_bot(TOKEN, username="binhyen_hook_bot")
+    server = EmulatorServer(emu)
+    await server.start()
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    settings = load_settings(
+        token=TOKEN, secret_key="webhook-test-secret-0123456789abcdef",
+        db=tmp_path / "hook.db", bot_api_url=server.base_url,
+        webhook_url=f"http://127.0.0.1:{port}/hook/path", webhook_listen="127.0.0.1",
+        webhook_port=port, webhook_secret="s3cret-header",
+    )
+    running = await start_bot(settings)
+    try:
+        set_hook = emu.calls("setWebhook")[-1].params
+        assert set_hook["url"] == f"http://127.0.0.1:{port}/hook/path"
+        assert set_hook["secret_token"] == "s3cret-header"
+        lan = emu.user(4343, "Lan")
+        lan.send("/start")
+        prompt = await lan.next_message(timeout=10)
+        assert "Vui lòng chọn ngôn ngữ" in prompt.text
+        assert not emu.calls("getUpdates")  # nothing polled
+    finally:
+        await stop_bot(running)
+        await server.stop()
