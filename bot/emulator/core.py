@@ -443,6 +443,13 @@ def _int(value: Any, name: str) -> int:
         raise bad_request(f"invalid {name} specified") from exc
 
 
+# sendPhoto, sendDocument, ...: one implementation, the media kind named by the method.
+_MEDIA_METHODS = {
+    f"send{kind}": kind
+    for kind in ("photo", "document", "video", "voice", "audio", "animation", "sticker")
+}
+
+
 class Emulator:
     """An in-memory Telegram Bot API server for one bot, plus the user side of the chats.
 
@@ -783,10 +790,14 @@ class Emulator:
         try:
             if bot is None or token != bot.token:
                 raise ApiError(401, "Unauthorized")
+            kind = _MEDIA_METHODS.get(method.lower())
             handler = getattr(self, f"_api_{method.lower()}", None)
-            if handler is None:
+            if kind is not None:
+                result = self._send_media(bot, params, files, kind)
+            elif handler is None:
                 raise ApiError(404, "Not Found")
-            result = handler(bot, params, files)
+            else:
+                result = handler(bot, params, files)
             if asyncio.iscoroutine(result):
                 result = await result
         except ApiError as err:
@@ -1200,27 +1211,6 @@ class Emulator:
         if p.get("has_spoiler") is True:
             content["has_media_spoiler"] = True
         return self._bot_send(bot, chat, p, content, markup)
-
-    def _api_sendphoto(self, bot: BotState, p: dict[str, Any], files: dict[str, Upload]) -> Any:
-        return self._send_media(bot, p, files, "photo")
-
-    def _api_senddocument(self, bot: BotState, p: dict[str, Any], files: dict[str, Upload]) -> Any:
-        return self._send_media(bot, p, files, "document")
-
-    def _api_sendvideo(self, bot: BotState, p: dict[str, Any], files: dict[str, Upload]) -> Any:
-        return self._send_media(bot, p, files, "video")
-
-    def _api_sendvoice(self, bot: BotState, p: dict[str, Any], files: dict[str, Upload]) -> Any:
-        return self._send_media(bot, p, files, "voice")
-
-    def _api_sendaudio(self, bot: BotState, p: dict[str, Any], files: dict[str, Upload]) -> Any:
-        return self._send_media(bot, p, files, "audio")
-
-    def _api_sendanimation(self, bot: BotState, p: dict[str, Any], files: dict[str, Upload]) -> Any:
-        return self._send_media(bot, p, files, "animation")
-
-    def _api_sendsticker(self, bot: BotState, p: dict[str, Any], files: dict[str, Upload]) -> Any:
-        return self._send_media(bot, p, files, "sticker")
 
     def _api_sendmediagroup(
         self, bot: BotState, p: dict[str, Any], files: dict[str, Upload]
