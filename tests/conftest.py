@@ -105,6 +105,12 @@ class Harness:
         assert "113" in menu.text, menu.text
         return user
 
+    async def enter_as(self, tg_id: int, first_name: str, role: Role, unit_code: str):
+        """A user who has started the bot and holds ``role`` for the unit."""
+        user = await self.enter(tg_id, first_name)
+        await self.grant(tg_id, role, unit_code)
+        return user
+
 
 class _Errors(logging.Handler):
     def __init__(self) -> None:

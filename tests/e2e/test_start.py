@@ -111,8 +111,7 @@ async def test_help_cancel_and_unexpected_input(harness: Harness) -> None:
 
 async def test_stale_button_is_answered_not_ignored(harness: Harness) -> None:
     await harness.load_units()
-    minh = await harness.enter(2003, "Minh")
-    await harness.grant(2003, Role.COORDINATOR, "TANHOA")
+    minh = await harness.enter_as(2003, "Minh", Role.COORDINATOR, "TANHOA")
     minh.send("/invite")
     step1 = await minh.next_message()
     minh.send("/cancel")  # ends the flow; the step-1 message keeps its buttons
