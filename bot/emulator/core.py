@@ -1373,11 +1373,21 @@ class Emulator:
         lpo = p.get("link_preview_options")
         if isinstance(lpo, dict) and lpo:
             new["link_preview_options"] = lpo
-        # Like Telegram: an edit without reply_markup removes the inline keyboard.
+        return self._finish_edit(msg, new, markup, ("text", "entities", "reply_markup"))
+
+    def _finish_edit(
+        self,
+        msg: StoredMessage,
+        new: dict[str, Any],
+        markup: dict[str, Any] | None,
+        compared: tuple[str, ...],
+    ) -> Any:
+        """Like Telegram: an edit without reply_markup removes the inline keyboard, and an
+        edit that changes none of ``compared`` is refused as not modified."""
         new.pop("reply_markup", None)
         if markup is not None:
             new["reply_markup"] = markup
-        if self._same(msg.data, new, ("text", "entities", "reply_markup")):
+        if self._same(msg.data, new, compared):
             raise bad_request(NOT_MODIFIED[len("Bad Request: ") :])
         return self._apply_edit(msg, new)
 
@@ -1393,12 +1403,7 @@ class Emulator:
         new.pop("caption", None)
         new.pop("caption_entities", None)
         new.update(caption)
-        new.pop("reply_markup", None)
-        if markup is not None:
-            new["reply_markup"] = markup
-        if self._same(msg.data, new, ("caption", "caption_entities", "reply_markup")):
-            raise bad_request(NOT_MODIFIED[len("Bad Request: ") :])
-        return self._apply_edit(msg, new)
+        return self._finish_edit(msg, new, markup, ("caption", "caption_entities", "reply_markup"))
 
     def _api_editmessagereplymarkup(
         self, bot: BotState, p: dict[str, Any], files: dict[str, Upload]
@@ -1406,12 +1411,7 @@ class Emulator:
         _chat, msg = self._editable(bot, p)
         markup = self._inline_markup(self._markup(p))
         new = copy.deepcopy(msg.data)
-        new.pop("reply_markup", None)
-        if markup is not None:
-            new["reply_markup"] = markup
-        if self._same(msg.data, new, ("reply_markup",)):
-            raise bad_request(NOT_MODIFIED[len("Bad Request: ") :])
-        return self._apply_edit(msg, new)
+        return self._finish_edit(msg, new, markup, ("reply_markup",))
 
     @staticmethod
     def _same(old: dict[str, Any], new: dict[str, Any], keys: tuple[str, ...]) -> bool:
