@@ -19,7 +19,7 @@ from datetime import datetime
 from urllib.parse import urlparse
 
 from telegram import Update
-from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, CommandHandler
+from telegram.ext import AIORateLimiter, Application, ApplicationBuilder
 
 from bot.persistence import SqlitePersistence
 from bot.settings import Settings
@@ -101,7 +101,6 @@ def build_application(
     app.add_handler(invitations.conversation())
     for handler in (*start.handlers(), *units.handlers()):
         app.add_handler(handler)
-    app.add_handler(CommandHandler("cancel", errors.cancel_nothing))
     # Last: whatever nothing above took.
     for handler in start.fallbacks():
         app.add_handler(handler)

@@ -32,8 +32,3 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     except TelegramError as exc:
         log.warning("could not tell the user about the error: %s", exc)
 
-
-async def cancel_nothing(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """/cancel outside any flow."""
-    user = await services(context).users.get(update.effective_user.id)
-    await update.effective_chat.send_message(t(user.locale if user else None, "flow.nothing"))

@@ -125,6 +125,12 @@ async def unknown_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
     await say(update, me.tr("fallback.text"))
 
 
+async def cancel_nothing(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/cancel outside any flow."""
+    me = await who(update, context)
+    await say(update, me.tr("flow.nothing"))
+
+
 async def stale_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """A button from an old message whose flow is over."""
     query = update.callback_query
@@ -147,6 +153,7 @@ def handlers() -> list:
 def fallbacks() -> list:
     """Registered last in the same group: whatever nothing else took."""
     return [
+        CommandHandler("cancel", cancel_nothing),
         CallbackQueryHandler(stale_button),
         MessageHandler(filters.ChatType.PRIVATE & ~filters.COMMAND, unknown_text),
     ]

@@ -35,22 +35,20 @@ async def units_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
     if not roots:
         await say(update, me.tr("units.none"))
         return
+    listed = [(root, unit) for root in roots for unit in tree.descendants(root.id)][:MAX_LINES]
+    leaves = [unit.id for _, unit in listed if not tree.children.get(unit.id)]
+    reporters = await svc.users.count_members(leaves, Role.REPORTER)
     lines = [me.tr("units.title")]
-    shown = 0
-    for root in roots:
-        base = len(tree.ancestors(root.id))
-        for unit in tree.descendants(root.id):
-            depth = len(tree.ancestors(unit.id)) - base
-            line = "  " * depth + f"• {html.escape(unit.name)} ({level_name(me, unit.level)}, "
-            line += f"<code>{html.escape(unit.code)}</code>)"
-            if not tree.children.get(unit.id):
-                count = len(await svc.users.members_of(unit.id, Role.REPORTER))
-                line += " — " + me.tr("units.reporters", count=formats.number(count, me.locale))
-            lines.append(line)
-            shown += 1
-            if shown >= MAX_LINES:
-                lines.append(me.tr("units.more"))
-                break
+    for root, unit in listed:
+        depth = len(tree.ancestors(unit.id)) - len(tree.ancestors(root.id))
+        line = "  " * depth + f"• {html.escape(unit.name)} ({level_name(me, unit.level)}, "
+        line += f"<code>{html.escape(unit.code)}</code>)"
+        if not tree.children.get(unit.id):
+            count = formats.number(reporters.get(unit.id, 0), me.locale)
+            line += " — " + me.tr("units.reporters", count=count)
+        lines.append(line)
+    if len(listed) == MAX_LINES:
+        lines.append(me.tr("units.more"))
     await say(update, "\n".join(lines))
 
 

@@ -132,6 +132,18 @@ class UserRepo:
         )
         return [r[0] for r in rows]
 
+    async def count_members(self, unit_ids: list[int], role: Role) -> dict[int, int]:
+        """How many users hold ``role`` now for each of ``unit_ids`` (one query)."""
+        if not unit_ids:
+            return {}
+        marks = ", ".join("?" * len(unit_ids))
+        rows = await self._db.conn.execute_fetchall(
+            f"SELECT unit_id, COUNT(*) FROM memberships WHERE role = ? AND ended_at IS NULL"
+            f" AND unit_id IN ({marks}) GROUP BY unit_id",
+            (role.value, *unit_ids),
+        )
+        return {row[0]: row[1] for row in rows}
+
     async def grant(
         self, tg_id: int, role: Role, unit_id: int, *, actor_id: int | None = None
     ) -> User:
