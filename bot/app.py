@@ -23,7 +23,7 @@ from telegram.ext import AIORateLimiter, Application, ApplicationBuilder
 
 from bot.persistence import SqlitePersistence
 from bot.settings import Settings
-from handlers import errors, invitations, start, units
+from handlers import errors, invitations, start, tip_desk, tip_follow, tips, units
 from handlers.commands import set_default_commands
 from handlers.services import Services
 from storage.audit import AuditRepo
@@ -31,6 +31,7 @@ from storage.crypto import Vault
 from storage.db import Database
 from storage.invitations import InvitationRepo
 from storage.persisted import PersistedStore
+from storage.tips import DraftRepo, TipRepo
 from storage.units import UnitRepo
 from storage.users import UserRepo
 
@@ -58,6 +59,8 @@ def make_services(
         default_locale=settings.default_locale,
         timezone=settings.zone,
         invite_card=_invite_card,
+        tips=TipRepo(db, vault, settings.tip_policy()),
+        drafts=DraftRepo(db, vault),
     )
     if now is not None:
         svc.now = now
@@ -98,8 +101,14 @@ def build_application(
     app.bot_data["services"] = make_services(settings, db, vault, now=now)
 
     # Group 0, order matters: conversations before the commands they share names with.
+    # The short conversations that take the next message (an answer to a coordinator's
+    # question, a coordinator's note) come before the long tip flow.
     app.add_handler(invitations.conversation())
-    for handler in (*start.handlers(), *units.handlers()):
+    app.add_handler(tip_follow.conversation())
+    app.add_handler(tip_desk.conversation())
+    app.add_handler(tips.conversation())
+    for handler in (*start.handlers(), *units.handlers(), *tip_desk.handlers(),
+                    *tip_follow.handlers()):
         app.add_handler(handler)
     # Last: whatever nothing above took.
     for handler in start.fallbacks():

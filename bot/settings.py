@@ -8,12 +8,15 @@ that line, and the command line prints it.
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from storage.tip_lifecycle import TipPolicy
 
 TELEGRAM_API_URL = "https://api.telegram.org/bot"
 SUPPORTED_LOCALES = ("vi", "en")
@@ -48,6 +51,12 @@ class Settings(BaseSettings):
     webhook_secret: SecretStr | None = None
     sandbox_port: int = Field(default=8080, ge=0, le=65535)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    # Tips: a resident's daily limit, the SLAs (BLTTHS 2015 art. 147 gives 20 days), and how
+    # long after closing the link to an anonymous sender is kept.
+    tip_daily_limit: int = Field(default=10, ge=1)
+    tip_ack_hours: int = Field(default=24, ge=1)
+    tip_close_days: int = Field(default=20, ge=1)
+    tip_retention_days: int = Field(default=90, ge=1)
 
     @field_validator("token")
     @classmethod
@@ -105,6 +114,15 @@ class Settings(BaseSettings):
     def zone(self) -> ZoneInfo:
         """The configured time zone."""
         return ZoneInfo(self.timezone)
+
+    def tip_policy(self) -> TipPolicy:
+        """Limits and deadlines for tips."""
+        return TipPolicy(
+            daily_limit=self.tip_daily_limit,
+            acknowledge_within=timedelta(hours=self.tip_ack_hours),
+            close_within=timedelta(days=self.tip_close_days),
+            retention=timedelta(days=self.tip_retention_days),
+        )
 
     def secret(self) -> str:
         """The secret key; the caller has checked that one is set (see :func:`require_secret`)."""

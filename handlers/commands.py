@@ -18,12 +18,13 @@ from storage.models import Role
 
 log = logging.getLogger(__name__)
 
-_BASE = ("start", "help", "language", "cancel")
+_BASE = ("start", "newtip", "mytips", "status", "help", "language", "cancel")
+_DESK = ("inbox", "tip", "invite", "units")
 COMMANDS: dict[Role, tuple[str, ...]] = {
     Role.RESIDENT: _BASE,
     Role.REPORTER: _BASE,
-    Role.COORDINATOR: (*_BASE, "invite", "units"),
-    Role.ADMIN: (*_BASE, "invite", "units"),
+    Role.COORDINATOR: (*_BASE, *_DESK),
+    Role.ADMIN: (*_BASE, *_DESK),
 }
 
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 from telegram import InlineKeyboardButton, Update
 from telegram.constants import ParseMode
-from telegram.ext import ContextTypes
+from telegram.ext import ContextTypes, ConversationHandler
+from telegram.warnings import PTBUserWarning
 
 from handlers.services import Services, services
 from locales import t
@@ -69,3 +71,14 @@ async def scope(svc: Services, who_: Who) -> list[Unit]:
         return list(tree.children.get(None, []))
     ids = who_.user.units_for(Role.COORDINATOR, Role.ADMIN)
     return [tree.by_id[i] for i in ids if i in tree.by_id]
+
+
+def persistent_conversation(name: str, **kwargs) -> ConversationHandler:
+    """A ConversationHandler kept in the database (a restart resumes it), re-enterable.
+
+    Its buttons are tracked per user, not per message, on purpose: our flows span
+    several messages, so PTB's warning about ``per_message=False`` is silenced.
+    """
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=PTBUserWarning)
+        return ConversationHandler(name=name, persistent=True, allow_reentry=True, **kwargs)

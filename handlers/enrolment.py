@@ -10,12 +10,12 @@ from __future__ import annotations
 import html
 import logging
 
-from telegram import Update
+from telegram import InlineKeyboardMarkup, Update
 from telegram.error import Forbidden, TelegramError
 from telegram.ext import ContextTypes
 
 from handlers.commands import set_chat_commands
-from handlers.common import Who, say, who
+from handlers.common import Who, button, say, who
 from handlers.services import services
 from locales import t
 from storage.invitations import RedeemOutcome, is_invite_payload
@@ -43,7 +43,9 @@ async def act_on_payload(
         unit = await services(context).units.by_code(payload.removeprefix(POSTER_PREFIX))
         if unit is not None:
             context.user_data[TIP_UNIT] = unit.id
-            await say(update, me.tr("poster.welcome", unit=html.escape(unit.name)))
+            start_tip = InlineKeyboardMarkup([[button(me.tr("menu.btn.tip"), "menu:tip")]])
+            await say(update, me.tr("poster.welcome", unit=html.escape(unit.name)),
+                      reply_markup=start_tip)
             return me
     await say(update, me.tr("start.bad_link"))
     return me

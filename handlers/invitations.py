@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import html
-import warnings
 
 from telegram import InlineKeyboardMarkup, Update
 from telegram.ext import (
@@ -20,9 +19,8 @@ from telegram.ext import (
     MessageHandler,
     filters,
 )
-from telegram.warnings import PTBUserWarning
 
-from handlers.common import Who, button, say, scope, step_header, who
+from handlers.common import Who, button, persistent_conversation, say, scope, step_header, who
 from handlers.services import Services, services
 from locales import formats
 from storage.models import Role, Unit
@@ -232,28 +230,23 @@ def conversation() -> ConversationHandler:
         CallbackQueryHandler(back, pattern=r"^inv:back$"),
         CallbackQueryHandler(cancel, pattern=r"^inv:cancel$"),
     ]
-    with warnings.catch_warnings():
-        # Buttons are per user, not per message, on purpose: the flow spans several messages.
-        warnings.filterwarnings("ignore", category=PTBUserWarning)
-        return ConversationHandler(
-            entry_points=[
-                CommandHandler("invite", begin),
-                CallbackQueryHandler(begin, pattern=r"^menu:invite$"),
+    return persistent_conversation(
+        "invite",
+        entry_points=[
+            CommandHandler("invite", begin),
+            CallbackQueryHandler(begin, pattern=r"^menu:invite$"),
+        ],
+        states={
+            ROLE: [CallbackQueryHandler(role_chosen, pattern=r"^inv:role:"), *nav],
+            UNIT: [
+                CallbackQueryHandler(unit_chosen, pattern=r"^inv:unit:\d+$"),
+                CallbackQueryHandler(page_chosen, pattern=r"^inv:page:\d+$"),
+                *nav,
             ],
-            states={
-                ROLE: [CallbackQueryHandler(role_chosen, pattern=r"^inv:role:"), *nav],
-                UNIT: [
-                    CallbackQueryHandler(unit_chosen, pattern=r"^inv:unit:\d+$"),
-                    CallbackQueryHandler(page_chosen, pattern=r"^inv:page:\d+$"),
-                    *nav,
-                ],
-                CONFIRM: [CallbackQueryHandler(make, pattern=r"^inv:make:(add|handover)$"), *nav],
-            },
-            fallbacks=[
-                CommandHandler("cancel", cancel),
-                MessageHandler(filters.ALL & ~filters.COMMAND, wrong_input),
-            ],
-            name="invite",
-            persistent=True,
-            allow_reentry=True,
-        )
+            CONFIRM: [CallbackQueryHandler(make, pattern=r"^inv:make:(add|handover)$"), *nav],
+        },
+        fallbacks=[
+            CommandHandler("cancel", cancel),
+            MessageHandler(filters.ALL & ~filters.COMMAND, wrong_input),
+        ],
+    )

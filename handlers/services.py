@@ -16,6 +16,8 @@ from telegram.ext import ContextTypes
 from storage.audit import AuditRepo
 from storage.db import Database
 from storage.invitations import InvitationRepo
+from storage.tip_lifecycle import TipPolicy
+from storage.tips import DraftRepo, TipRepo
 from storage.units import UnitRepo
 from storage.users import UserRepo
 
@@ -38,8 +40,18 @@ class Services:
     timezone: ZoneInfo
     # Renders a printable invitation card (title, subtitle, link) → PNG bytes.
     invite_card: Callable[[str, str, str], bytes]
+    tips: TipRepo
+    drafts: DraftRepo
     invite_ttl: timedelta = timedelta(days=7)
+    # How long to wait for the rest of an album before acknowledging it once.
+    album_wait: float = 0.8
     now: Callable[[], datetime] = field(default=_utcnow)
+
+
+    @property
+    def tip_policy(self) -> TipPolicy:
+        """Limits and deadlines for tips (from the settings)."""
+        return self.tips.policy
 
 
 def services(context: ContextTypes.DEFAULT_TYPE) -> Services:

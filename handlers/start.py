@@ -94,7 +94,11 @@ async def show_menu(update: Update, context: ContextTypes.DEFAULT_TYPE, me: Who)
         lines.append(me.tr("menu.your_scope", units=html.escape(units)))
     lines.append(me.tr("emergency"))
     rows = []
+    if me.role in (Role.RESIDENT, Role.REPORTER):
+        rows.append([button(me.tr("menu.btn.tip"), "menu:tip"),
+                     button(me.tr("menu.btn.mytips"), "menu:mytips")])
     if me.role in (Role.COORDINATOR, Role.ADMIN):
+        rows.append([button(me.tr("menu.btn.inbox"), "inbox:0")])
         rows.append([button(me.tr("menu.btn.invite"), "menu:invite"),
                      button(me.tr("menu.btn.units"), "menu:units")])
     rows.append([button(me.tr("menu.btn.language"), "menu:language"),

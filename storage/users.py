@@ -132,6 +132,24 @@ class UserRepo:
         )
         return [r[0] for r in rows]
 
+    async def holders(
+        self, unit_ids: list[int] | None, roles: tuple[Role, ...]
+    ) -> list[tuple[int, int, Role]]:
+        """(user id, unit id, role) of current holders of ``roles`` in ``unit_ids`` (None: any).
+
+        One query; active users only (a user who blocked the bot cannot be told).
+        """
+        role_marks = ", ".join("?" * len(roles))
+        sql = ("SELECT m.user_id, m.unit_id, m.role FROM memberships m"
+               " JOIN users u ON u.id = m.user_id"
+               f" WHERE m.ended_at IS NULL AND u.active = 1 AND m.role IN ({role_marks})")
+        params: list[object] = [r.value for r in roles]
+        if unit_ids is not None:
+            sql += f" AND m.unit_id IN ({', '.join('?' * len(unit_ids)) or 'NULL'})"
+            params += unit_ids
+        rows = await self._db.conn.execute_fetchall(sql + " ORDER BY m.user_id", params)
+        return [(r[0], r[1], Role(r[2])) for r in rows]
+
     async def count_members(self, unit_ids: list[int], role: Role) -> dict[int, int]:
         """How many users hold ``role`` now for each of ``unit_ids`` (one query)."""
         if not unit_ids:

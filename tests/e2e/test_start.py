@@ -19,7 +19,7 @@ async def test_first_start_asks_language_then_shows_resident_menu(harness: Harne
     assert prompt.edited and prompt.text == "Language set: English."
     assert "send tips" in menu.text
     assert "113" in menu.text and "114" in menu.text and "115" in menu.text
-    assert menu.button_texts == ["🌐 Language", "❓ Help"]
+    assert menu.button_texts == ["📝 Send a tip", "📋 My tips", "🌐 Language", "❓ Help"]
 
     user = await harness.services.users.get(1001)
     assert user is not None and user.locale == "en" and user.role() is Role.RESIDENT
@@ -27,7 +27,7 @@ async def test_first_start_asks_language_then_shows_resident_menu(harness: Harne
     # A second /start goes straight to the menu, in the chosen language.
     lan.send("/start")
     again = await lan.next_message()
-    assert again.button_texts == ["🌐 Language", "❓ Help"]
+    assert again.button_texts == ["📝 Send a tip", "📋 My tips", "🌐 Language", "❓ Help"]
 
 
 async def test_language_change_sets_the_chat_command_menu(harness: Harness) -> None:
@@ -44,14 +44,16 @@ async def test_language_change_sets_the_chat_command_menu(harness: Harness) -> N
     assert chat_menus, "no per-chat command menu was set"
     names = [c["command"] for c in chat_menus[-1].params["commands"]]
     descriptions = [c["description"] for c in chat_menus[-1].params["commands"]]
-    assert names == ["start", "help", "language", "cancel"]
+    assert names == ["start", "newtip", "mytips", "status", "help", "language", "cancel"]
     assert "Main screen" in descriptions
 
 
 async def test_default_command_menus_per_language_set_at_start(harness: Harness) -> None:
     default_vi = harness.emu.commands({"type": "default"}, None)
     default_en = harness.emu.commands({"type": "default"}, "en")
-    assert [c["command"] for c in default_vi] == ["start", "help", "language", "cancel"]
+    assert [c["command"] for c in default_vi] == [
+        "start", "newtip", "mytips", "status", "help", "language", "cancel"
+    ]
     assert default_vi[0]["description"] == "Màn hình chính"
     assert default_en[0]["description"] == "Main screen"
 
@@ -67,14 +69,16 @@ async def test_menus_per_role(harness: Harness) -> None:
     reporter_menu = await bay.next_message()
     assert "người báo cáo" in reporter_menu.text
     assert "Ấp An Phú, Xã Tân Hòa" in reporter_menu.text
-    assert reporter_menu.button_texts == ["🌐 Ngôn ngữ", "❓ Hướng dẫn"]
+    assert reporter_menu.button_texts == [
+        "📝 Gửi tin báo", "📋 Tin báo của tôi", "🌐 Ngôn ngữ", "❓ Hướng dẫn"
+    ]
 
     minh.send("/start")
     coordinator_menu = await minh.next_message()
     assert "cán bộ điều phối" in coordinator_menu.text
     assert "Xã Tân Hòa" in coordinator_menu.text
     assert coordinator_menu.button_texts == [
-        "✉️ Mời người tham gia", "🏘 Đơn vị", "🌐 Ngôn ngữ", "❓ Hướng dẫn"
+        "📥 Hộp tin báo", "✉️ Mời người tham gia", "🏘 Đơn vị", "🌐 Ngôn ngữ", "❓ Hướng dẫn"
     ]
     minh.press(coordinator_menu, "🏘 Đơn vị")
     units = await minh.next_message()

@@ -1,0 +1,783 @@
+"""A resident files a tip: category → what happened → where → when → anonymous? → review.
+
+Each step's handler changes the draft, writes it (storage.tips.DraftRepo: sealed, on
+every step, so a restart or a crash loses nothing) and shows the next step. The
+conversation's state mirrors ``draft.step``. Every step has Back and Cancel; wrong
+input is answered in the user's language and the draft is left as it was.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+import re
+from datetime import date, datetime, time, timedelta
+
+from telegram import (
+    InlineKeyboardMarkup,
+    KeyboardButton,
+    Message,
+    ReplyKeyboardMarkup,
+    ReplyKeyboardRemove,
+    Update,
+)
+from telegram.error import TelegramError
+from telegram.ext import (
+    CallbackQueryHandler,
+    CommandHandler,
+    ContextTypes,
+    ConversationHandler,
+    MessageHandler,
+    filters,
+)
+
+from handlers import start, tip_desk
+from handlers.common import Who, button, persistent_conversation, say, step_header, who
+from handlers.enrolment import POSTER_PREFIX, TIP_UNIT
+from handlers.services import Services, services
+from locales import formats
+from storage.tip_lifecycle import Draft, categories, category
+
+log = logging.getLogger(__name__)
+
+STEPS = ("category", "what", "where", "when", "anon", "review")
+RESUME = "tip.resume"
+STATE = {step: f"tip.{step}" for step in STEPS}
+TOTAL = len(STEPS)
+PAGE_SIZE = 8
+MAX_PLACE = 300
+OLDEST_YEARS = 10
+_DATE = re.compile(r"^\s*(\d{1,2})\s*[/.-]\s*(\d{1,2})\s*[/.-]\s*(\d{4})\s*$")
+_MEDIA_KINDS = ("photo", "video", "voice", "document")
+
+
+# ---------------------------------------------------------------------- entering
+
+
+async def begin(update: Update, context: ContextTypes.DEFAULT_TYPE) -> str | int:
+    """/newtip or the menu button: resume a draft, or start one."""
+    if update.callback_query:
+        await update.callback_query.answer()
+    me = await who(update, context)
+    svc = services(context)
+    if not await _may_tip(update, svc, me):
+        return ConversationHandler.END
+    draft = await svc.drafts.get(update.effective_user.id)
+    poster_unit = context.user_data.pop(TIP_UNIT, None)
+    if draft is not None and poster_unit is None:
+        rows = [[button(me.tr("tips.btn.resume"), "tipf:resume"),
+                 button(me.tr("tips.btn.fresh"), "tipf:fresh")]]
+        await say(update, me.tr("tips.resume", step=me.tr("flow.step", step=_number(draft),
+                                                         total=TOTAL)),
+                  reply_markup=InlineKeyboardMarkup(rows))
+        return RESUME
+    return await _start_draft(update, context, me, poster_unit)
+
+
+async def begin_from_poster(update: Update, context: ContextTypes.DEFAULT_TYPE) -> str | int:
+    """/start t_<hamlet> from a poster: the flow with the hamlet set (language first if new)."""
+    me = await who(update, context)
+    payload = context.args[0] if context.args else ""
+    unit = await services(context).units.by_code(payload.removeprefix(POSTER_PREFIX))
+    if me.user.locale is None or unit is None:
+        await start.start(update, context)
+        return ConversationHandler.END
+    await say(update, me.tr("poster.welcome", unit=html.escape(unit.name)))
+    context.user_data[TIP_UNIT] = unit.id
+    return await begin(update, context)
+
+
+async def resume_chosen(update: Update, context: ContextTypes.DEFAULT_TYPE) -> str | int:
+    """Carry on with the saved draft, or throw it away and start again."""
+    query = update.callback_query
+    await query.answer()
+    await _drop_keyboard(query.message)
+    me = await who(update, context)
+    svc = services(context)
+    draft = await svc.drafts.get(update.effective_user.id)
+    if query.data == "tipf:fresh" or draft is None:
+        return await _start_draft(update, context, me, None)
+    return await _show(update, context, me, draft)
+
+
+async def _start_draft(
+    update: Update, context: ContextTypes.DEFAULT_TYPE, me: Who, poster_unit: int | None
+) -> str:
+    draft = Draft(unit_id=poster_unit, unit_from_poster=poster_unit is not None)
+    await _save(update, context, draft)
+    return await _show(update, context, me, draft)
+
+
+async def _may_tip(update: Update, svc: Services, me: Who) -> bool:
+    """Blocked senders and the daily limit, checked when starting and when sending."""
+    if await svc.tips.is_blocked(me.user.id):
+        await say(update, me.tr("tips.blocked") + "\n\n" + me.tr("emergency"))
+        return False
+    now = svc.now()
+    midnight = datetime.combine(now.astimezone(svc.timezone).date(), time(), svc.timezone)
+    limit = svc.tip_policy.daily_limit
+    if await svc.tips.sent_since(me.user.id, midnight) >= limit:
+        await say(update, me.tr("tips.limit", limit=formats.number(limit, me.locale))
+                  + "\n\n" + me.tr("emergency"))
+        return False
+    return True
+
+
+# ---------------------------------------------------------------------- showing a step
+
+
+def _number(draft: Draft) -> int:
+    return STEPS.index(draft.step) + 1
+
+
+async def _save(update: Update, context: ContextTypes.DEFAULT_TYPE, draft: Draft) -> None:
+    svc = services(context)
+    await svc.drafts.save(update.effective_user.id, draft, svc.now())
+
+
+def _nav(me: Who, *, back: bool = True, next_: bool = False) -> list:
+    row = []
+    if back:
+        row.append(button(me.tr("flow.back"), "tipf:back"))
+    if next_:
+        row.append(button(me.tr("tips.btn.next"), "tipf:next"))
+    row.append(button(me.tr("flow.cancel"), "tipf:cancel"))
+    return row
+
+
+async def _show(update: Update, context: ContextTypes.DEFAULT_TYPE, me: Who, draft: Draft) -> str:
+    """Send the prompt of the draft's current step; returns the conversation state."""
+    step = draft.step
+    header = step_header(me, _number(draft), TOTAL, me.tr(f"tips.{step}.title"))
+    if step == "category":
+        cats = categories()
+        rows = [[button(me.tr(f"tipcat.{c.code}"), f"tipf:cat:{c.code}") for c in cats[i:i + 2]]
+                for i in range(0, len(cats), 2)]
+        rows.append(_nav(me, back=draft.editing))
+        text = f"{header}\n\n{me.tr('tips.category.ask')}\n\n{me.tr('emergency')}"
+        await say(update, text, reply_markup=InlineKeyboardMarkup(rows))
+    elif step == "what":
+        limit = formats.number(_max_text(context), me.locale)
+        text = f"{header}\n\n{me.tr('tips.what.ask', max=limit)}"
+        if draft.body or draft.media:
+            text += "\n\n" + _contents(me, draft)
+        await say(update, text, reply_markup=InlineKeyboardMarkup([_nav(me, next_=True)]))
+    elif step == "where":
+        text = f"{header}\n\n{me.tr('tips.where.ask')}"
+        place = await _place(context, me, draft)
+        if place:
+            text += "\n\n" + me.tr("tips.where.current", place=place)
+        await say(update, text, reply_markup=_where_keyboard(me, draft))
+    elif step == "when":
+        rows = [[button(me.tr("tips.when.now"), "tipf:when:now"),
+                 button(me.tr("tips.when.today"), "tipf:when:today")], _nav(me)]
+        await say(update, f"{header}\n\n{me.tr('tips.when.ask')}",
+                  reply_markup=InlineKeyboardMarkup(rows))
+    elif step == "anon":
+        name = html.escape(update.effective_user.full_name)
+        days = formats.number(services(context).tip_policy.retention.days, me.locale)
+        rows = [[button(me.tr("tips.anon.btn.yes"), "tipf:anon:yes")],
+                [button(me.tr("tips.anon.btn.no", name=update.effective_user.full_name[:40]),
+                        "tipf:anon:no")], _nav(me)]
+        await say(update, f"{header}\n\n{me.tr('tips.anon.explain', name=name, days=days)}",
+                  reply_markup=InlineKeyboardMarkup(rows))
+    else:
+        rows = [[button(me.tr("tips.btn.send"), "tipf:send")],
+                [button(me.tr("tips.btn.edit.category"), "tipf:edit:category"),
+                 button(me.tr("tips.btn.edit.what"), "tipf:edit:what")],
+                [button(me.tr("tips.btn.edit.where"), "tipf:edit:where"),
+                 button(me.tr("tips.btn.edit.when"), "tipf:edit:when")],
+                [button(me.tr("tips.btn.edit.anon"), "tipf:edit:anon")], _nav(me)]
+        summary = await _summary(context, me, draft)
+        await say(update, f"{header}\n\n{summary}\n\n{me.tr('tips.review.ask')}",
+                  reply_markup=InlineKeyboardMarkup(rows))
+    return STATE[step]
+
+
+def _max_text(context: ContextTypes.DEFAULT_TYPE) -> int:
+    return services(context).tip_policy.max_text
+
+
+def _contents(me: Who, draft: Draft) -> str:
+    """'So far: 120 characters, 3 photos, 1 voice note'."""
+    parts = []
+    if draft.body:
+        parts.append(me.tr("tips.count.chars", n=formats.number(len(draft.body), me.locale)))
+    for kind in _MEDIA_KINDS:
+        n = sum(1 for k, _ in draft.media if k == kind)
+        if n:
+            parts.append(me.tr(f"tips.count.{kind}", n=formats.number(n, me.locale)))
+    return me.tr("tips.what.so_far", parts=", ".join(parts))
+
+
+async def _place(context: ContextTypes.DEFAULT_TYPE, me: Who, draft: Draft) -> str:
+    """Where, as set so far (escaped HTML), or empty."""
+    parts = []
+    if draft.unit_id is not None:
+        tree = await services(context).units.tree()
+        if draft.unit_id in tree.by_id:
+            parts.append(html.escape(tree.path(draft.unit_id)))
+    if draft.place_text:
+        parts.append(f"«{html.escape(draft.place_text)}»")
+    if draft.latitude is not None:
+        parts.append(me.tr("tips.where.location",
+                           lat=f"{draft.latitude:.5f}", lon=f"{draft.longitude:.5f}"))
+    return " · ".join(parts)
+
+
+def _when_text(me: Who, svc: Services, kind: str | None, at: str | None) -> str:
+    if kind is None or at is None:
+        return "—"
+    if kind == "now":
+        return me.tr("tips.when.was_now",
+                     moment=formats.moment(datetime.fromisoformat(at), me.locale, svc.timezone))
+    if kind == "today":
+        return me.tr("tips.when.was_today", day=formats.day(date.fromisoformat(at), me.locale))
+    return formats.day(date.fromisoformat(at), me.locale)
+
+
+async def _summary(context: ContextTypes.DEFAULT_TYPE, me: Who, draft: Draft) -> str:
+    svc = services(context)
+    body = html.escape(draft.body) if draft.body else "—"
+    media = _contents(me, Draft(media=draft.media)) if draft.media else ""
+    who_line = (me.tr("tips.review.anonymous") if draft.anonymous
+                else me.tr("tips.review.named", name=html.escape(draft.name or "")))
+    return me.tr(
+        "tips.review.summary",
+        category=me.tr(f"tipcat.{draft.category}"),
+        body=body + (f"\n{media}" if media else ""),
+        place=await _place(context, me, draft) or me.tr("tips.where.none"),
+        when=_when_text(me, svc, draft.occurred_kind, draft.occurred_at),
+        sender=who_line,
+    )
+
+
+def _where_keyboard(me: Who, draft: Draft) -> ReplyKeyboardMarkup:
+    has_place = draft.unit_id is not None or draft.place_text or draft.latitude is not None
+    return ReplyKeyboardMarkup(
+        [[KeyboardButton(me.tr("tips.where.btn.location"), request_location=True)],
+         [KeyboardButton(me.tr("tips.where.btn.unit"))],
+         [KeyboardButton(me.tr("tips.where.btn.next" if has_place else "tips.where.btn.skip"))],
+         [KeyboardButton(me.tr("tips.where.btn.back")),
+          KeyboardButton(me.tr("tips.where.btn.cancel"))]],
+        resize_keyboard=True,
+        is_persistent=True,
+        input_field_placeholder=me.tr("tips.where.placeholder")[:64],
+    )
+
+
+async def _advance(update: Update, context: ContextTypes.DEFAULT_TYPE, me: Who,
+                   draft: Draft) -> str:
+    """The step is done: on to the next one, or back to the review when editing."""
+    if draft.editing:
+        draft.editing = False
+        draft.step = "review"
+    else:
+        draft.step = STEPS[STEPS.index(draft.step) + 1]
+    await _save(update, context, draft)
+    return await _show(update, context, me, draft)
+
+
+async def _current(update: Update, context: ContextTypes.DEFAULT_TYPE) -> tuple[Who, Draft]:
+    me = await who(update, context)
+    draft = await services(context).drafts.get(update.effective_user.id)
+    if draft is None:  # the conversation outlived its draft (purged as abandoned)
+        draft = Draft()
+    return me, draft
+
+
+async def _drop_keyboard(message: Message | None) -> None:
+    """Take the buttons off a step's message once it has been answered."""
+    if message is None:
+        return
+    try:
+        await message.edit_reply_markup(None)
+    except TelegramError as exc:  # already edited, or too old to edit: harmless
+        log.debug("could not remove a keyboard: %s", exc)
+
+
+async def _pressed(update: Update) -> str:
+    query = update.callback_query
+    await query.answer()
+    await _drop_keyboard(query.message)
+    return query.data
+
+
+# ---------------------------------------------------------------------- buttons every step has
+
+
+async def back(update: Update, context: ContextTypes.DEFAULT_TYPE) -> str:
+    """One step back (from a step being edited: back to the review)."""
+    await _pressed(update)
+    me, draft = await _current(update, context)
+    return await _go_back(update, context, me, draft)
+
+
+async def _go_back(update: Update, context: ContextTypes.DEFAULT_TYPE, me: Who,
+                   draft: Draft) -> str:
+    if draft.step == "where":
+        await say(update, me.tr("tips.where.left"), reply_markup=ReplyKeyboardRemove())
+    if draft.editing:
+        draft.editing = False
+        draft.step = "review"
+    else:
+        draft.step = STEPS[max(STEPS.index(draft.step) - 1, 0)]
+    await _save(update, context, draft)
+    return await _show(update, context, me, draft)
+
+
+async def cancel(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
+    """Throw the draft away; nothing is sent."""
+    if update.callback_query:
+        await _pressed(update)
+    me = await who(update, context)
+    await services(context).drafts.drop(update.effective_user.id)
+    await say(update, me.tr("tips.cancelled"), reply_markup=ReplyKeyboardRemove())
+    return ConversationHandler.END
+
+
+async def use_buttons(update: Update, context: ContextTypes.DEFAULT_TYPE) -> str | int:
+    """A message where the step wants a button: say so and show the step again."""
+    me, draft = await _current(update, context)
+    await say(update, me.tr("tips.use_buttons"))
+    return await _show(update, context, me, draft)
+
+
+async def wrong_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> str | int:
+    """A button of another step (an old message): say where we are and show the step again."""
+    query = update.callback_query
+    me, draft = await _current(update, context)
+    await query.answer(me.tr("tips.wrong_button",
+                             step=me.tr("flow.step", step=_number(draft), total=TOTAL)),
+                       show_alert=True)
+    return await _show(update, context, me, draft)
+
+
+# ---------------------------------------------------------------------- 1. category
+
+
+async def category_chosen(update: Update, context: ContextTypes.DEFAULT_TYPE) -> str:
+    """Step 1 answered; dangerous categories repeat the emergency numbers first."""
+    data = await _pressed(update)
+    me, draft = await _current(update, context)
+    chosen = category(data.removeprefix("tipf:cat:"))
+    if chosen is None:  # a category removed from the data since the button was sent
+        return await _show(update, context, me, draft)
+    draft.category = chosen.code
+    if chosen.danger:
+        await say(update, me.tr("tips.danger"))
+    return await _advance(update, context, me, draft)
+
+
+# ---------------------------------------------------------------------- 2. what happened
+
+
+async def what_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> str:
+    """Text is added to the description (several messages are joined)."""
+    me, draft = await _current(update, context)
+    text = (update.message.text or "").strip()
+    if not text:
+        await say(update, me.tr("tips.what.empty"))
+        return STATE["what"]
+    if not await _add_text(update, context, me, draft, text):
+        return STATE["what"]
+    await _save(update, context, draft)
+    await _acknowledge(update, context, me, draft)
+    return STATE["what"]
+
+
+async def _add_text(update: Update, context: ContextTypes.DEFAULT_TYPE, me: Who, draft: Draft,
+                    text: str) -> bool:
+    limit = _max_text(context)
+    joined = f"{draft.body}\n{text}" if draft.body else text
+    if len(joined) > limit:
+        key = "tips.what.too_long" if not draft.body else "tips.what.too_long_total"
+        await say(update, me.tr(key, n=formats.number(len(text), me.locale),
+                                max=formats.number(limit, me.locale),
+                                left=formats.number(max(limit - len(draft.body) - 1, 0),
+                                                    me.locale)))
+        return False
+    draft.body = joined
+    return True
+
+
+async def what_media(update: Update, context: ContextTypes.DEFAULT_TYPE) -> str:
+    """A photo, video, voice note or file; an album's parts are acknowledged once."""
+    me, draft = await _current(update, context)
+    msg = update.message
+    svc = services(context)
+    kind, file_id = _media_of(msg)
+    if kind == "document" and draft.anonymous:
+        await say(update, me.tr("tips.what.file_anonymous"))
+        return STATE["what"]
+    if len(draft.media) >= svc.tip_policy.max_media:
+        await say(update, me.tr("tips.what.too_many",
+                                max=formats.number(svc.tip_policy.max_media, me.locale)))
+        return STATE["what"]
+    caption = (msg.caption or "").strip()
+    if caption and not await _add_text(update, context, me, draft, caption):
+        return STATE["what"]
+    draft.media.append((kind, file_id))
+    await _save(update, context, draft)
+    if kind == "document":
+        await say(update, me.tr("tips.what.file_warning"))
+    if msg.media_group_id:
+        _acknowledge_later(context, update, msg.media_group_id)
+    else:
+        await _acknowledge(update, context, me, draft)
+    return STATE["what"]
+
+
+def _media_of(msg: Message) -> tuple[str, str]:
+    if msg.photo:
+        return "photo", msg.photo[-1].file_id
+    if msg.video:
+        return "video", msg.video.file_id
+    if msg.voice:
+        return "voice", msg.voice.file_id
+    assert msg.document is not None
+    return "document", msg.document.file_id
+
+
+async def _acknowledge(update: Update, context: ContextTypes.DEFAULT_TYPE, me: Who,
+                       draft: Draft) -> None:
+    await say(update, _contents(me, draft) + "\n" + me.tr("tips.what.more"),
+              reply_markup=InlineKeyboardMarkup([_nav(me, next_=True)]))
+
+
+def _acknowledge_later(context: ContextTypes.DEFAULT_TYPE, update: Update, group: str) -> None:
+    """Albums arrive as one update per item: acknowledge once, when the last has come."""
+    name = f"tip-album:{update.effective_user.id}"
+    for job in context.job_queue.get_jobs_by_name(name):
+        job.schedule_removal()
+    context.job_queue.run_once(
+        _album_done, services(context).album_wait, name=name,
+        chat_id=update.effective_chat.id, user_id=update.effective_user.id, data=group,
+    )
+
+
+async def _album_done(context: ContextTypes.DEFAULT_TYPE) -> None:
+    svc = services(context)
+    job = context.job
+    user = await svc.users.get(job.user_id)
+    draft = await svc.drafts.get(job.user_id)
+    if user is None or draft is None or draft.step != "what":
+        return
+    me = Who(user, user.role(), user.locale or svc.default_locale, False)
+    await context.bot.send_message(
+        job.chat_id, _contents(me, draft) + "\n" + me.tr("tips.what.more"),
+        reply_markup=InlineKeyboardMarkup([_nav(me, next_=True)]), parse_mode="HTML",
+    )
+
+
+async def what_other(update: Update, context: ContextTypes.DEFAULT_TYPE) -> str:
+    """Stickers, locations, contacts...: not a description."""
+    me = await who(update, context)
+    await say(update, me.tr("tips.what.unsupported"))
+    return STATE["what"]
+
+
+async def what_next(update: Update, context: ContextTypes.DEFAULT_TYPE) -> str:
+    """Step 2 done, if there is something to send."""
+    await _pressed(update)
+    me, draft = await _current(update, context)
+    if draft.step != "what":
+        return await _show(update, context, me, draft)
+    if not draft.body and not draft.media:
+        await say(update, me.tr("tips.what.need"),
+                  reply_markup=InlineKeyboardMarkup([_nav(me, next_=True)]))
+        return STATE["what"]
+    return await _advance(update, context, me, draft)
+
+
+# ---------------------------------------------------------------------- 3. where
+
+
+async def where_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> str | int:
+    """The reply keyboard's buttons, or an address typed in."""
+    me, draft = await _current(update, context)
+    text = (update.message.text or "").strip()
+    if text == me.tr("tips.where.btn.unit"):
+        return await _ask_unit(update, context, me, draft, parent=None, page=0)
+    if text in (me.tr("tips.where.btn.next"), me.tr("tips.where.btn.skip")):
+        await say(update, me.tr("tips.where.done",
+                                place=await _place(context, me, draft) or me.tr("tips.where.none")),
+                  reply_markup=ReplyKeyboardRemove())
+        return await _advance(update, context, me, draft)
+    if text == me.tr("tips.where.btn.back"):
+        return await _go_back(update, context, me, draft)
+    if text == me.tr("tips.where.btn.cancel"):
+        return await cancel(update, context)
+    if not text:
+        await say(update, me.tr("tips.where.empty"), reply_markup=_where_keyboard(me, draft))
+        return STATE["where"]
+    if len(text) > MAX_PLACE:
+        await say(update, me.tr("tips.where.too_long", max=formats.number(MAX_PLACE, me.locale)),
+                  reply_markup=_where_keyboard(me, draft))
+        return STATE["where"]
+    draft.place_text = text
+    await _save(update, context, draft)
+    await say(update, me.tr("tips.where.got", place=await _place(context, me, draft)),
+              reply_markup=_where_keyboard(me, draft))
+    return STATE["where"]
+
+
+async def where_location(update: Update, context: ContextTypes.DEFAULT_TYPE) -> str:
+    """A shared location."""
+    me, draft = await _current(update, context)
+    loc = update.message.location
+    draft.latitude, draft.longitude = loc.latitude, loc.longitude
+    await _save(update, context, draft)
+    await say(update, me.tr("tips.where.got", place=await _place(context, me, draft)),
+              reply_markup=_where_keyboard(me, draft))
+    return STATE["where"]
+
+
+async def where_other(update: Update, context: ContextTypes.DEFAULT_TYPE) -> str:
+    """Anything else at the where step."""
+    me, draft = await _current(update, context)
+    await say(update, me.tr("tips.where.unsupported"), reply_markup=_where_keyboard(me, draft))
+    return STATE["where"]
+
+
+async def _ask_unit(update: Update, context: ContextTypes.DEFAULT_TYPE, me: Who, draft: Draft,
+                    *, parent: int | None, page: int) -> str:
+    """The unit tree, one level at a time (a single root is opened at once)."""
+    tree = await services(context).units.tree()
+    children = list(tree.children.get(parent, []))
+    while parent is None and len(children) == 1 and tree.children.get(children[0].id):
+        parent = children[0].id
+        children = list(tree.children.get(parent, []))
+    if not children:
+        await say(update, me.tr("tips.where.no_units"), reply_markup=_where_keyboard(me, draft))
+        return STATE["where"]
+    pages = (len(children) + PAGE_SIZE - 1) // PAGE_SIZE
+    page = max(0, min(page, pages - 1))
+    key = parent if parent is not None else 0
+    rows = []
+    for unit in children[page * PAGE_SIZE:(page + 1) * PAGE_SIZE]:
+        opens = bool(tree.children.get(unit.id))
+        label = unit.name + (" ›" if opens else "")
+        rows.append([button(label, f"tipf:ul:{unit.id}:0" if opens else f"tipf:us:{unit.id}")])
+    if pages > 1:
+        rows.append([button("◀", f"tipf:ul:{key}:{page - 1}") if page else
+                     button(" ", f"tipf:ul:{key}:{page}"),
+                     button(f"{page + 1}/{pages}", f"tipf:ul:{key}:{page}"),
+                     button("▶", f"tipf:ul:{key}:{page + 1}") if page < pages - 1 else
+                     button(" ", f"tipf:ul:{key}:{page}")])
+    if parent is not None and tree.by_id[parent].parent_id is not None:
+        rows.append([button(me.tr("tips.where.whole", unit=tree.by_id[parent].name)[:60],
+                            f"tipf:us:{parent}")])
+    title = tree.path(parent) if parent is not None else me.tr("tips.where.btn.unit")
+    await say(update, me.tr("tips.where.pick", unit=html.escape(title)),
+              reply_markup=InlineKeyboardMarkup(rows))
+    return STATE["where"]
+
+
+async def unit_list(update: Update, context: ContextTypes.DEFAULT_TYPE) -> str:
+    """Open a level of the tree, or another page of it."""
+    query = update.callback_query
+    await query.answer()
+    me, draft = await _current(update, context)
+    _, _, parent, page = query.data.split(":")
+    await _drop_keyboard(query.message)
+    return await _ask_unit(update, context, me, draft,
+                           parent=int(parent) or None, page=int(page))
+
+
+async def unit_selected(update: Update, context: ContextTypes.DEFAULT_TYPE) -> str:
+    """A hamlet (or a whole commune) chosen from the tree."""
+    data = await _pressed(update)
+    me, draft = await _current(update, context)
+    unit_id = int(data.removeprefix("tipf:us:"))
+    tree = await services(context).units.tree()
+    if unit_id in tree.by_id:
+        draft.unit_id, draft.unit_from_poster = unit_id, False
+        await _save(update, context, draft)
+    await say(update, me.tr("tips.where.got", place=await _place(context, me, draft)),
+              reply_markup=_where_keyboard(me, draft))
+    return STATE["where"]
+
+
+# ---------------------------------------------------------------------- 4. when
+
+
+async def when_chosen(update: Update, context: ContextTypes.DEFAULT_TYPE) -> str:
+    """'Just now' or 'today'."""
+    data = await _pressed(update)
+    me, draft = await _current(update, context)
+    svc = services(context)
+    now = svc.now()
+    if data == "tipf:when:now":
+        draft.occurred_kind, draft.occurred_at = "now", now.isoformat()
+    else:
+        draft.occurred_kind = "today"
+        draft.occurred_at = now.astimezone(svc.timezone).date().isoformat()
+    return await _advance(update, context, me, draft)
+
+
+async def when_typed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> str:
+    """A date typed as dd/mm/yyyy: not in the future, not absurdly old."""
+    me, draft = await _current(update, context)
+    svc = services(context)
+    today = svc.now().astimezone(svc.timezone).date()
+    day, problem = parse_day(update.message.text or "", today)
+    if day is None:
+        await say(update, me.tr(f"tips.when.{problem}", today=formats.day(today, me.locale),
+                                years=formats.number(OLDEST_YEARS, me.locale)))
+        return STATE["when"]
+    draft.occurred_kind, draft.occurred_at = "date", day.isoformat()
+    return await _advance(update, context, me, draft)
+
+
+def parse_day(text: str, today: date) -> tuple[date | None, str]:
+    """``21/11/2026`` → the date, or None and why (bad, future, too_old)."""
+    match = _DATE.match(text)
+    if not match:
+        return None, "bad"
+    try:
+        day = date(int(match[3]), int(match[2]), int(match[1]))
+    except ValueError:
+        return None, "bad"
+    if day > today:
+        return None, "future"
+    if day < today - timedelta(days=366 * OLDEST_YEARS):
+        return None, "too_old"
+    return day, ""
+
+
+async def when_other(update: Update, context: ContextTypes.DEFAULT_TYPE) -> str:
+    """Anything but a date or a button."""
+    me = await who(update, context)
+    svc = services(context)
+    today = svc.now().astimezone(svc.timezone).date()
+    await say(update, me.tr("tips.when.bad", today=formats.day(today, me.locale)))
+    return STATE["when"]
+
+
+# ---------------------------------------------------------------------- 5. anonymous or named
+
+
+async def anon_chosen(update: Update, context: ContextTypes.DEFAULT_TYPE) -> str:
+    """Anonymous (refusing files, which keep EXIF/GPS) or named."""
+    data = await _pressed(update)
+    me, draft = await _current(update, context)
+    choice = data.removeprefix("tipf:anon:")
+    if choice == "no":
+        draft.anonymous, draft.name = False, update.effective_user.full_name
+        return await _advance(update, context, me, draft)
+    files = sum(1 for kind, _ in draft.media if kind == "document")
+    if files and choice == "yes":
+        rows = [[button(me.tr("tips.anon.btn.drop"), "tipf:anon:drop")],
+                [button(me.tr("tips.anon.btn.resend"), "tipf:anon:resend")],
+                [button(me.tr("tips.anon.btn.no", name=update.effective_user.full_name[:40]),
+                        "tipf:anon:no")], _nav(me)]
+        await say(update, me.tr("tips.anon.files", n=formats.number(files, me.locale)),
+                  reply_markup=InlineKeyboardMarkup(rows))
+        return STATE["anon"]
+    draft.anonymous, draft.name = True, None
+    draft.media = [m for m in draft.media if m[0] != "document"]
+    if choice == "resend":
+        # Back to step 2 to send them as photos, then straight back to the review.
+        draft.step, draft.editing = "what", True
+        await _save(update, context, draft)
+        return await _show(update, context, me, draft)
+    return await _advance(update, context, me, draft)
+
+
+# ---------------------------------------------------------------------- 6. review and send
+
+
+async def edit_chosen(update: Update, context: ContextTypes.DEFAULT_TYPE) -> str:
+    """Change one field from the review; the review comes back afterwards."""
+    data = await _pressed(update)
+    me, draft = await _current(update, context)
+    field = data.removeprefix("tipf:edit:")
+    if field in STEPS[:-1]:
+        draft.step, draft.editing = field, True
+        await _save(update, context, draft)
+    return await _show(update, context, me, draft)
+
+
+async def send(update: Update, context: ContextTypes.DEFAULT_TYPE) -> str | int:
+    """File the tip: case code, pinned confirmation, coordinators told at once."""
+    await _pressed(update)
+    me, draft = await _current(update, context)
+    svc = services(context)
+    if draft.step != "review" or draft.category is None or draft.occurred_kind is None \
+            or draft.anonymous is None:
+        return await _show(update, context, me, draft)
+    if not await _may_tip(update, svc, me):
+        return STATE["review"]  # the draft stays; tomorrow it can be sent
+    tip = await svc.tips.create(draft, me.user.id, svc.now())
+    await svc.drafts.drop(update.effective_user.id)
+    sent = await update.effective_chat.send_message(
+        me.tr("tips.sent", code=tip.code) + "\n\n" + me.tr("emergency"), parse_mode="HTML"
+    )
+    try:
+        await sent.pin(disable_notification=True)
+    except TelegramError as exc:  # a failing pin is tolerated: the code is in the message
+        log.info("could not pin a case code: %s", exc)
+    await tip_desk.announce(context, tip)
+    return ConversationHandler.END
+
+
+# ---------------------------------------------------------------------- wiring
+
+
+def conversation() -> ConversationHandler:
+    """The tip flow; persistent, so a restart resumes it (the draft is in its own table)."""
+    nav = [
+        CallbackQueryHandler(back, pattern=r"^tipf:back$"),
+        CallbackQueryHandler(cancel, pattern=r"^tipf:cancel$"),
+    ]
+    media = filters.PHOTO | filters.VIDEO | filters.VOICE | filters.Document.ALL
+    return persistent_conversation(
+        "tip",
+        entry_points=[
+            CommandHandler("newtip", begin),
+            CallbackQueryHandler(begin, pattern=r"^menu:tip$"),
+            CommandHandler("start", begin_from_poster,
+                           filters=filters.Regex(rf"^/start {POSTER_PREFIX}\S+$")),
+        ],
+        states={
+            RESUME: [CallbackQueryHandler(resume_chosen, pattern=r"^tipf:(resume|fresh)$")],
+            STATE["category"]: [CallbackQueryHandler(category_chosen, pattern=r"^tipf:cat:"),
+                                *nav],
+            STATE["what"]: [
+                MessageHandler(filters.TEXT & ~filters.COMMAND, what_text),
+                MessageHandler(media, what_media),
+                CallbackQueryHandler(what_next, pattern=r"^tipf:next$"),
+                *nav,
+                MessageHandler(~filters.COMMAND, what_other),
+            ],
+            STATE["where"]: [
+                MessageHandler(filters.LOCATION, where_location),
+                MessageHandler(filters.TEXT & ~filters.COMMAND, where_text),
+                CallbackQueryHandler(unit_list, pattern=r"^tipf:ul:\d+:-?\d+$"),
+                CallbackQueryHandler(unit_selected, pattern=r"^tipf:us:\d+$"),
+                *nav,
+                MessageHandler(~filters.COMMAND, where_other),
+            ],
+            STATE["when"]: [
+                CallbackQueryHandler(when_chosen, pattern=r"^tipf:when:(now|today)$"),
+                MessageHandler(filters.TEXT & ~filters.COMMAND, when_typed),
+                *nav,
+                MessageHandler(~filters.COMMAND, when_other),
+            ],
+            STATE["anon"]: [
+                CallbackQueryHandler(anon_chosen, pattern=r"^tipf:anon:(yes|no|drop|resend)$"),
+                *nav,
+            ],
+            STATE["review"]: [
+                CallbackQueryHandler(send, pattern=r"^tipf:send$"),
+                CallbackQueryHandler(edit_chosen, pattern=r"^tipf:edit:\w+$"),
+                *nav,
+            ],
+        },
+        fallbacks=[
+            CommandHandler("cancel", cancel),
+            CallbackQueryHandler(wrong_button, pattern=r"^tipf:"),
+            MessageHandler(~filters.COMMAND, use_buttons),
+        ],
+            )

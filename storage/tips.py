@@ -1,0 +1,490 @@
+"""Tips: filing, the status changes coordinators make, and what each side may read.
+
+Where a tip's status changes: :meth:`TipRepo.change_status`. Every change is one
+transaction with its history row and its audit entry. The sender is linked only
+through a keyed hash and a sealed id (see migrations/0002_tips.sql).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import dataclass
+from datetime import datetime
+
+from storage.audit import INSERT_SQL as AUDIT_SQL
+from storage.audit import audit_params
+from storage.crypto import Vault
+from storage.db import Database, transaction
+from storage.tip_lifecycle import Draft, Resolution, Status, TipPolicy, can_move, new_code
+
+_CODE_ATTEMPTS = 8
+
+
+@dataclass(frozen=True)
+class Tip:
+    """A filed tip as coordinators see it (for an anonymous one, nothing about the sender)."""
+
+    id: int
+    code: str
+    category: str
+    status: Status
+    resolution: Resolution | None
+    unit_id: int | None
+    place_text: str | None
+    latitude: float | None
+    longitude: float | None
+    occurred_kind: str
+    occurred_at: str
+    body: str
+    anonymous: bool
+    sender_name: str | None
+    reachable: bool  # the sender link still exists (not purged after retention)
+    assignee_id: int | None
+    duplicate_of: int | None
+    created_at: datetime
+    acknowledged_at: datetime | None
+    closed_at: datetime | None
+    media: tuple[tuple[str, str], ...] = ()
+    tags: tuple[str, ...] = ()
+
+    @property
+    def is_open(self) -> bool:
+        """Not closed yet."""
+        return self.status is not Status.CLOSED
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    """One thing that happened to a tip."""
+
+    at: datetime
+    actor_id: int | None
+    kind: str
+    from_status: Status | None
+    to_status: Status | None
+    detail: dict
+    public: bool
+
+
+class TipConflict(Exception):
+    """The change is not allowed from the tip's current state (someone else was quicker)."""
+
+
+class TipRepo:
+    """Tips, their history, media, tags, cards and blocked senders."""
+
+    def __init__(self, db: Database, vault: Vault, policy: TipPolicy) -> None:
+        self._db = db
+        self._vault = vault
+        self.policy = policy
+
+    def sender_tag(self, user_id: int) -> bytes:
+        """The keyed hash that links a user to their tips (useless without the key)."""
+        return self._vault.hash_id(f"tip-sender:{user_id}")
+
+    # ------------------------------------------------------------------ residents
+
+    async def sent_since(self, user_id: int, since: datetime) -> int:
+        """How many tips this user filed since ``since`` (the daily limit)."""
+        rows = await self._db.conn.execute_fetchall(
+            "SELECT COUNT(*) FROM tips WHERE sender_tag = ? AND created_at >= ?",
+            (self.sender_tag(user_id), since.isoformat()),
+        )
+        return int(rows[0][0])
+
+    async def is_blocked(self, user_id: int) -> bool:
+        """Whether a coordinator stopped this user from tipping."""
+        rows = await self._db.conn.execute_fetchall(
+            "SELECT 1 FROM blocked_senders WHERE sender_tag = ?", (self.sender_tag(user_id),)
+        )
+        return bool(rows)
+
+    async def create(self, draft: Draft, user_id: int, now: datetime) -> Tip:
+        """File a draft as a new tip with a fresh case code (one transaction)."""
+        assert draft.category and draft.occurred_kind and draft.occurred_at
+        tag = self.sender_tag(user_id)
+        name = None if draft.anonymous else draft.name
+
+        def run(conn: sqlite3.Connection) -> int:
+            for _ in range(_CODE_ATTEMPTS):
+                code = new_code()
+                sealed = self._vault.seal_json(
+                    {"user_id": user_id, "name": name}, context=_context(code)
+                )
+                try:
+                    with transaction(conn):
+                        cur = conn.execute(
+                            "INSERT INTO tips (code, category, status, unit_id, place_text,"
+                            " latitude, longitude, occurred_kind, occurred_at, body, anonymous,"
+                            " sender_tag, sender_sealed, created_at)"
+                            " VALUES (?, ?, 'new', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                            (code, draft.category, draft.unit_id, draft.place_text,
+                             draft.latitude, draft.longitude, draft.occurred_kind,
+                             draft.occurred_at, draft.body, int(bool(draft.anonymous)), tag,
+                             sealed, now.isoformat()),
+                        )
+                        tip_id = int(cur.lastrowid or 0)
+                        conn.executemany(
+                            "INSERT INTO tip_media (tip_id, seq, kind, file_id)"
+                            " VALUES (?, ?, ?, ?)",
+                            [(tip_id, i, kind, fid) for i, (kind, fid) in enumerate(draft.media)],
+                        )
+                        _history(conn, tip_id, now, None, "status", None, Status.NEW, {}, True)
+                        conn.execute(AUDIT_SQL, audit_params(
+                            None, "tip.create", f"tip:{tip_id}",
+                            {"category": draft.category, "anonymous": bool(draft.anonymous)}))
+                        return tip_id
+                except sqlite3.IntegrityError as exc:
+                    if "tips.code" not in str(exc):
+                        raise
+            raise RuntimeError("could not find a free case code")
+
+        tip_id = await self._db.run_sync(run)
+        tip = await self.get(tip_id)
+        assert tip is not None
+        return tip
+
+    async def sender_of(self, tip_id: int) -> int | None:
+        """The sender's user id (to tell them of changes); None once purged."""
+        rows = await self._db.conn.execute_fetchall(
+            "SELECT code, sender_sealed FROM tips WHERE id = ?", (tip_id,)
+        )
+        if not rows or rows[0]["sender_sealed"] is None:
+            return None
+        data = self._vault.open_json(rows[0]["sender_sealed"], context=_context(rows[0]["code"]))
+        assert isinstance(data, dict)
+        return int(data["user_id"])
+
+    async def for_sender(self, code: str, user_id: int) -> Tip | None:
+        """The tip with ``code`` if ``user_id`` sent it; None otherwise (same as unknown)."""
+        rows = await self._db.conn.execute_fetchall(
+            f"{_SELECT} WHERE t.code = ? AND t.sender_tag = ?", (code, self.sender_tag(user_id))
+        )
+        return self._tip(rows[0]) if rows else None
+
+    async def mine(self, user_id: int, limit: int = 20) -> list[Tip]:
+        """The user's tips, newest first."""
+        rows = await self._db.conn.execute_fetchall(
+            f"{_SELECT} WHERE t.sender_tag = ? ORDER BY t.created_at DESC LIMIT ?",
+            (self.sender_tag(user_id), limit),
+        )
+        return [self._tip(r) for r in rows]
+
+    # ------------------------------------------------------------------ reading
+
+    async def get(self, tip_id: int) -> Tip | None:
+        """A tip with its media and tags."""
+        rows = await self._db.conn.execute_fetchall(f"{_SELECT} WHERE t.id = ?", (tip_id,))
+        return self._tip(rows[0]) if rows else None
+
+    async def by_code(self, code: str) -> Tip | None:
+        """A tip by its case code (for coordinators; check scope before showing)."""
+        rows = await self._db.conn.execute_fetchall(f"{_SELECT} WHERE t.code = ?", (code,))
+        return self._tip(rows[0]) if rows else None
+
+    async def history(self, tip_id: int, *, public_only: bool = False) -> list[HistoryEntry]:
+        """What happened to a tip, oldest first."""
+        rows = await self._db.conn.execute_fetchall(
+            "SELECT at, actor_id, kind, from_status, to_status, detail, public FROM tip_history"
+            " WHERE tip_id = ?" + (" AND public = 1" if public_only else "") + " ORDER BY id",
+            (tip_id,),
+        )
+        return [
+            HistoryEntry(
+                at=datetime.fromisoformat(r["at"]), actor_id=r["actor_id"], kind=r["kind"],
+                from_status=Status(r["from_status"]) if r["from_status"] else None,
+                to_status=Status(r["to_status"]) if r["to_status"] else None,
+                detail=json.loads(r["detail"]), public=bool(r["public"]),
+            )
+            for r in rows
+        ]
+
+    async def likely_duplicates(self, tip: Tip, limit: int = 5) -> list[tuple[int, str]]:
+        """Other tips of the same category and unit within the duplicate window: (id, code)."""
+        if tip.unit_id is None:
+            return []
+        since = (tip.created_at - self.policy.duplicate_window).isoformat()
+        until = (tip.created_at + self.policy.duplicate_window).isoformat()
+        rows = await self._db.conn.execute_fetchall(
+            "SELECT id, code FROM tips WHERE unit_id = ? AND category = ? AND id != ?"
+            " AND created_at BETWEEN ? AND ? ORDER BY created_at DESC LIMIT ?",
+            (tip.unit_id, tip.category, tip.id, since, until, limit),
+        )
+        return [(r[0], r[1]) for r in rows]
+
+    async def open_in(
+        self, unit_ids: list[int], *, unitless: bool, offset: int, limit: int
+    ) -> tuple[list[Tip], int]:
+        """Open tips in these units (and those with no unit), oldest first, and how many."""
+        marks = ", ".join("?" * len(unit_ids)) or "NULL"
+        where = f"t.status != 'closed' AND (t.unit_id IN ({marks})" + (
+            " OR t.unit_id IS NULL)" if unitless else ")")
+
+        def run(conn: sqlite3.Connection) -> tuple[list[sqlite3.Row], int]:
+            total = conn.execute(f"SELECT COUNT(*) FROM tips t WHERE {where}", unit_ids)
+            count = int(total.fetchone()[0])
+            rows = conn.execute(
+                f"{_SELECT} WHERE {where} ORDER BY t.created_at LIMIT ? OFFSET ?",
+                (*unit_ids, limit, offset),
+            ).fetchall()
+            return rows, count
+
+        rows, count = await self._db.run_sync(run)
+        return [self._tip(r) for r in rows], count
+
+    # ------------------------------------------------------------------ coordinators
+
+    async def change_status(
+        self,
+        tip_id: int,
+        actor_id: int | None,
+        target: Status,
+        now: datetime,
+        *,
+        resolution: Resolution | None = None,
+        duplicate_of: int | None = None,
+    ) -> tuple[Tip, Tip]:
+        """Move a tip to ``target`` (audited); returns (before, after).
+
+        Raises :class:`TipConflict` if the lifecycle does not allow it from the
+        tip's state at this moment (two coordinators pressing at once).
+        """
+        assert (target is Status.CLOSED) == (resolution is not None)
+
+        def run(conn: sqlite3.Connection) -> None:
+            with transaction(conn):
+                row = conn.execute("SELECT status FROM tips WHERE id = ?", (tip_id,)).fetchone()
+                if row is None:
+                    raise LookupError(f"no tip {tip_id}")
+                current = Status(row[0])
+                if not can_move(current, target):
+                    raise TipConflict(f"{current} → {target}")
+                sets = ["status = ?"]
+                params: list[object] = [target.value]
+                if target is Status.ACKNOWLEDGED or current is Status.NEW:
+                    sets.append("acknowledged_at = COALESCE(acknowledged_at, ?)")
+                    params.append(now.isoformat())
+                if target is Status.CLOSED:
+                    sets += ["closed_at = ?", "resolution = ?", "duplicate_of = ?"]
+                    params += [now.isoformat(), resolution.value, duplicate_of]
+                conn.execute(f"UPDATE tips SET {', '.join(sets)} WHERE id = ?", (*params, tip_id))
+                detail: dict = {"resolution": resolution.value} if resolution else {}
+                if duplicate_of is not None:
+                    detail["duplicate_of"] = duplicate_of
+                _history(conn, tip_id, now, actor_id, "status", current, target, detail, True)
+                conn.execute(AUDIT_SQL, audit_params(
+                    actor_id, "tip.status", f"tip:{tip_id}",
+                    {"from": current.value, "to": target.value, **detail}))
+
+        before = await self.get(tip_id)
+        if before is None:
+            raise LookupError(f"no tip {tip_id}")
+        await self._db.run_sync(run)
+        after = await self.get(tip_id)
+        assert after is not None
+        return before, after
+
+    async def add_entry(
+        self, tip_id: int, actor_id: int | None, kind: str, now: datetime, **detail: object
+    ) -> None:
+        """Record a note, a question, an answer or a merge in the tip's history (audited)."""
+        def run(conn: sqlite3.Connection) -> None:
+            with transaction(conn):
+                _history(conn, tip_id, now, actor_id, kind, None, None, detail, False)
+                conn.execute(AUDIT_SQL, audit_params(actor_id, f"tip.{kind}", f"tip:{tip_id}",
+                                                     detail))
+
+        await self._db.run_sync(run)
+
+    async def assign(self, tip_id: int, actor_id: int, assignee_id: int, now: datetime) -> None:
+        """Give the tip to a colleague (audited)."""
+        def run(conn: sqlite3.Connection) -> None:
+            with transaction(conn):
+                row = conn.execute("SELECT assignee_id FROM tips WHERE id = ?",
+                                   (tip_id,)).fetchone()
+                conn.execute("UPDATE tips SET assignee_id = ? WHERE id = ?",
+                             (assignee_id, tip_id))
+                detail = {"from": row[0] if row else None, "to": assignee_id}
+                _history(conn, tip_id, now, actor_id, "assign", None, None, detail, False)
+                conn.execute(AUDIT_SQL, audit_params(actor_id, "tip.assign", f"tip:{tip_id}",
+                                                     detail))
+
+        await self._db.run_sync(run)
+
+    async def add_tags(self, tip_id: int, actor_id: int, tags: list[str], now: datetime) -> None:
+        """Tag a tip (audited); tags already there are kept once."""
+        def run(conn: sqlite3.Connection) -> None:
+            with transaction(conn):
+                conn.executemany(
+                    "INSERT INTO tip_tags (tip_id, tag) VALUES (?, ?) ON CONFLICT DO NOTHING",
+                    [(tip_id, tag) for tag in tags],
+                )
+                _history(conn, tip_id, now, actor_id, "tag", None, None, {"tags": tags}, False)
+                conn.execute(AUDIT_SQL, audit_params(actor_id, "tip.tag", f"tip:{tip_id}",
+                                                     {"tags": tags}))
+
+        await self._db.run_sync(run)
+
+    async def block_sender(self, tip_id: int, actor_id: int, now: datetime) -> bool:
+        """Stop the tip's sender from tipping, without learning who it is; False if unlinked."""
+        def run(conn: sqlite3.Connection) -> bool:
+            with transaction(conn):
+                row = conn.execute("SELECT sender_tag FROM tips WHERE id = ?",
+                                   (tip_id,)).fetchone()
+                if row is None or row[0] is None:
+                    return False
+                conn.execute(
+                    "INSERT INTO blocked_senders (sender_tag, tip_id, blocked_by, blocked_at)"
+                    " VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                    (row[0], tip_id, actor_id, now.isoformat()),
+                )
+                _history(conn, tip_id, now, actor_id, "block", None, None, {}, False)
+                conn.execute(AUDIT_SQL, audit_params(actor_id, "tip.block_sender",
+                                                     f"tip:{tip_id}", {}))
+                return True
+
+        return await self._db.run_sync(run)
+
+    async def set_card(self, tip_id: int, user_id: int, message_id: int) -> None:
+        """Remember the card message a coordinator holds (the newest replaces older ones)."""
+        await self._db.conn.execute_insert(
+            "INSERT INTO tip_cards (tip_id, user_id, message_id) VALUES (?, ?, ?)"
+            " ON CONFLICT (tip_id, user_id) DO UPDATE SET message_id = excluded.message_id",
+            (tip_id, user_id, message_id),
+        )
+
+    async def cards(self, tip_id: int) -> list[tuple[int, int]]:
+        """(user id, message id) of every card of this tip."""
+        rows = await self._db.conn.execute_fetchall(
+            "SELECT user_id, message_id FROM tip_cards WHERE tip_id = ? ORDER BY user_id",
+            (tip_id,),
+        )
+        return [(r[0], r[1]) for r in rows]
+
+    # ------------------------------------------------------------------ retention
+
+    async def purge_senders(self, now: datetime) -> int:
+        """Drop the sender link of tips closed longer ago than the retention period."""
+        cutoff = (now - self.policy.retention).isoformat()
+        cur = await self._db.conn.execute(
+            "UPDATE tips SET sender_tag = NULL, sender_sealed = NULL, sender_purged_at = ?"
+            " WHERE closed_at IS NOT NULL AND closed_at < ? AND sender_purged_at IS NULL",
+            (now.isoformat(), cutoff),
+        )
+        return cur.rowcount
+
+    def _tip(self, row: sqlite3.Row) -> Tip:
+        name = None
+        if not row["anonymous"] and row["sender_sealed"] is not None:
+            data = self._vault.open_json(row["sender_sealed"], context=_context(row["code"]))
+            name = data.get("name") if isinstance(data, dict) else None
+        media = tuple(tuple(m.split(":", 1)) for m in (row["media"] or "").split("|") if m)
+        return Tip(
+            id=row["id"], code=row["code"], category=row["category"],
+            status=Status(row["status"]),
+            resolution=Resolution(row["resolution"]) if row["resolution"] else None,
+            unit_id=row["unit_id"], place_text=row["place_text"],
+            latitude=row["latitude"], longitude=row["longitude"],
+            occurred_kind=row["occurred_kind"], occurred_at=row["occurred_at"],
+            body=row["body"], anonymous=bool(row["anonymous"]), sender_name=name,
+            reachable=row["sender_sealed"] is not None,
+            assignee_id=row["assignee_id"], duplicate_of=row["duplicate_of"],
+            created_at=datetime.fromisoformat(row["created_at"]),
+            acknowledged_at=_when(row["acknowledged_at"]), closed_at=_when(row["closed_at"]),
+            media=media,  # type: ignore[arg-type]
+            tags=tuple(sorted(t for t in (row["tags"] or "").split("|") if t)),
+        )
+
+
+# One query per tip read: media and tags folded in with group_concat ('|' cannot occur in
+# Telegram file ids, and tags are cleaned of it).
+_SELECT = (
+    "SELECT t.*,"
+    " (SELECT group_concat(kind || ':' || file_id, '|') FROM"
+    "   (SELECT kind, file_id FROM tip_media WHERE tip_id = t.id ORDER BY seq)) AS media,"
+    " (SELECT group_concat(tag, '|') FROM tip_tags WHERE tip_id = t.id) AS tags"
+    " FROM tips t"
+)
+
+
+def _context(code: str) -> bytes:
+    return b"tip:" + code.encode()
+
+
+def _when(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+def _history(
+    conn: sqlite3.Connection, tip_id: int, now: datetime, actor_id: int | None, kind: str,
+    from_status: Status | None, to_status: Status | None, detail: dict, public: bool,
+) -> None:
+    conn.execute(
+        "INSERT INTO tip_history (tip_id, at, actor_id, kind, from_status, to_status, detail,"
+        " public) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        (tip_id, now.isoformat(), actor_id, kind, from_status.value if from_status else None,
+         to_status.value if to_status else None, json.dumps(detail, ensure_ascii=False),
+         int(public)),
+    )
+
+
+class DraftRepo:
+    """Residents' unfinished tips, sealed, written on every step; cached per process."""
+
+    def __init__(self, db: Database, vault: Vault) -> None:
+        self._db = db
+        self._vault = vault
+        self._cache: dict[int, Draft | None] = {}
+
+    def _key(self, tg_id: int) -> bytes:
+        return self._vault.hash_id(f"tip-draft:{tg_id}")
+
+    async def get(self, tg_id: int) -> Draft | None:
+        """The user's draft, if any."""
+        if tg_id in self._cache:
+            cached = self._cache[tg_id]
+            return _copy(cached) if cached else None
+        key = self._key(tg_id)
+        rows = await self._db.conn.execute_fetchall(
+            "SELECT draft_sealed FROM tip_drafts WHERE owner_hash = ?", (key,)
+        )
+        draft = None
+        if rows:
+            data = self._vault.open_json(rows[0][0], context=key)
+            assert isinstance(data, dict)
+            draft = Draft.from_json(data)
+        self._cache[tg_id] = draft
+        return _copy(draft) if draft else None
+
+    async def save(self, tg_id: int, draft: Draft, now: datetime) -> None:
+        """Write the draft (every step, so a crash loses nothing)."""
+        key = self._key(tg_id)
+        sealed = self._vault.seal_json(draft.to_json(), context=key)
+        await self._db.conn.execute_insert(
+            "INSERT INTO tip_drafts (owner_hash, draft_sealed, updated_at) VALUES (?, ?, ?)"
+            " ON CONFLICT (owner_hash) DO UPDATE SET draft_sealed = excluded.draft_sealed,"
+            " updated_at = excluded.updated_at",
+            (key, sealed, now.isoformat()),
+        )
+        self._cache[tg_id] = _copy(draft)
+
+    async def drop(self, tg_id: int) -> None:
+        """Forget the draft (filed or cancelled)."""
+        await self._db.conn.execute_insert(
+            "DELETE FROM tip_drafts WHERE owner_hash = ?", (self._key(tg_id),)
+        )
+        self._cache[tg_id] = None
+
+    async def purge(self, older_than: datetime) -> int:
+        """Drop drafts untouched since ``older_than`` (abandoned)."""
+        cur = await self._db.conn.execute(
+            "DELETE FROM tip_drafts WHERE updated_at < ?", (older_than.isoformat(),)
+        )
+        self._cache.clear()
+        return cur.rowcount
+
+
+def _copy(draft: Draft) -> Draft:
+    # Callers change drafts freely; the cache must only change through save().
+    return Draft.from_json(draft.to_json())
