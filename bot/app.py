@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -36,6 +37,10 @@ from storage.units import UnitRepo
 from storage.users import UserRepo
 
 log = logging.getLogger(__name__)
+
+# Opt in to PTB's coming behaviour now: RetryAfter.retry_after as a timedelta (PTB 22.2+ warns
+# on every 429 otherwise). Code that reads retry_after expects a timedelta.
+os.environ.setdefault("PTB_TIMEDELTA", "1")
 
 
 def _invite_card(title: str, subtitle: str, link: str) -> bytes:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from storage.audit import INSERT_SQL as AUDIT_SQL
 from storage.audit import audit_params
@@ -89,7 +89,8 @@ class TipRepo:
         """How many tips this user filed since ``since`` (the daily limit)."""
         rows = await self._db.conn.execute_fetchall(
             "SELECT COUNT(*) FROM tips WHERE sender_tag = ? AND created_at >= ?",
-            (self.sender_tag(user_id), since.isoformat()),
+            # Stored times are UTC text: compare like with like.
+            (self.sender_tag(user_id), since.astimezone(UTC).isoformat()),
         )
         return int(rows[0][0])
 

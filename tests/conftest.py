@@ -48,7 +48,7 @@ class Harness:
     def __init__(self, tmp_path: Path) -> None:
         # Tests type faster than people: a roomier per-chat burst keeps them from waiting on
         # 429s (the limits themselves are tested in tests/emulator).
-        self.emu = Emulator(chat_burst=10)
+        self.emu = Emulator(chat_burst=60)
         self.emu.add_bot(TOKEN, username="binhyen_test_bot", first_name="Bình Yên")
         self.server = EmulatorServer(self.emu)
         self.db_path = tmp_path / "bot.db"
@@ -65,6 +65,14 @@ class Harness:
                 admins=frozenset({ADMIN_ID}), **overrides,
             )
         self.running = await start_bot(self.settings)
+
+    async def restart(self, **overrides: object) -> None:
+        """Stop, change settings if asked, and start again on the same database."""
+        await self.stop()
+        if overrides:
+            assert self.settings is not None
+            self.settings = self.settings.model_copy(update=overrides)
+        await self.start()
 
     async def stop(self) -> None:
         """Stop the bot cleanly (persistence flushed)."""

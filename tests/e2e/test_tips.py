@@ -1,0 +1,275 @@
+"""Residents' tips end to end: filing, anonymity, the coordinator's card, status changes."""
+
+from __future__ import annotations
+
+import json
+import re
+
+from bot.emulator.core import tiny_png
+from storage.models import Role
+from tests.conftest import Harness
+
+CODE = re.compile(r"TB-[346789ACDEFGHJKMNPQRTUVWXY]{5}")
+# The anonymous sender: nothing of this may reach a coordinator.
+SENDER_ID, SENDER_FIRST, SENDER_LAST, SENDER_USERNAME = 3777001, "Thúy", "Đặng", "thuy_secret_77"
+
+
+async def enter_resident(harness: Harness, tg_id: int = SENDER_ID):
+    """A resident with a full name and username, past the language choice."""
+    user = harness.user(tg_id, SENDER_FIRST, last_name=SENDER_LAST, username=SENDER_USERNAME)
+    user.send("/start")
+    user.press(await user.next_message(), "Tiếng Việt")
+    menu = await user.next_message()
+    assert "📝 Gửi tin báo" in menu.button_texts
+    return user, menu
+
+
+def assert_no_sender_trace(messages) -> None:
+    """No coordinator-bound message names the sender, in any field."""
+    for message in messages:
+        raw = json.dumps(message.raw, ensure_ascii=False)
+        for secret in (str(SENDER_ID), SENDER_FIRST, SENDER_LAST, SENDER_USERNAME):
+            assert secret not in raw, (secret, raw)
+        assert message.forward_origin is None
+
+
+async def test_anonymous_tip_with_album_and_location_from_start_to_close(harness: Harness):
+    await harness.load_units()
+    minh = await harness.enter_as(2002, "Minh", Role.COORDINATOR, "TANHOA")
+    khoa = await harness.enter_as(2003, "Khoa", Role.COORDINATOR, "KHANHAN")
+    minh.skip_messages()
+    khoa.skip_messages()
+    thuy, menu = await enter_resident(harness)
+
+    thuy.press(menu, "📝 Gửi tin báo")
+    step1 = await thuy.next_message()
+    assert step1.text.startswith("Bước 1/6")
+    assert "113" in step1.text and "114" in step1.text and "115" in step1.text
+    thuy.press(step1, "Ma túy")
+    danger = await thuy.next_message()
+    assert "113" in danger.text  # a dangerous category says it again, before anything else
+    step2 = await thuy.next_message()
+    assert step2.text.startswith("Bước 2/6")
+
+    thuy.send("Có nhóm thanh niên tụ tập sử dụng ma túy ở bãi đất trống sau chợ.")
+    assert "ký tự" in (await thuy.next_message()).text
+    for i in range(3):
+        thuy.send_photo(tiny_png(), caption="Ảnh chụp lúc 22 giờ" if i == 0 else None,
+                        media_group_id="album-1")
+    album = await thuy.next_message()
+    assert "3 ảnh" in album.text
+    assert await thuy.messages_until_quiet(quiet=1.2) == []  # one acknowledgement per album
+
+    thuy.press(album, "Tiếp ➡️")
+    step3 = await thuy.next_message()
+    assert step3.text.startswith("Bước 3/6")
+    assert "📍 Gửi vị trí hiện tại" in thuy.reply_keyboard_texts
+    thuy.reply_keyboard_press("📍 Gửi vị trí hiện tại", latitude=9.176912, longitude=105.152399)
+    assert "9.17691" in (await thuy.next_message()).text
+    thuy.reply_keyboard_press("🏘 Chọn thôn, ấp")
+    communes = await thuy.next_message()
+    thuy.press(communes, "Xã Tân Hòa ›")
+    hamlets = await thuy.next_message()
+    assert "Không rõ thôn — cả Xã Tân Hòa" in hamlets.button_texts
+    thuy.press(hamlets, "Ấp An Phú")
+    assert "Ấp An Phú" in (await thuy.next_message()).text
+    thuy.reply_keyboard_press("Tiếp ➡️")
+    assert "Ấp An Phú" in (await thuy.next_message()).text
+    assert thuy.reply_keyboard is None  # the location keyboard is gone once the step is done
+    step4 = await thuy.next_message()
+    assert step4.text.startswith("Bước 4/6")
+    thuy.press(step4, "Vừa xảy ra")
+    step5 = await thuy.next_message()
+    assert step5.text.startswith("Bước 5/6")
+    assert "Telegram vẫn biết" in step5.text  # what anonymous means here, plainly
+    thuy.press(step5, "🔒 Gửi ẩn danh")
+    review = await thuy.next_message()
+    assert review.text.startswith("Bước 6/6")
+    for expected in ("Ma túy", "bãi đất trống", "Ảnh chụp lúc 22 giờ", "3 ảnh", "Ấp An Phú",
+                     "vừa xảy ra", "ẩn danh"):
+        assert expected in review.text, expected
+    thuy.press(review, "✅ Gửi tin báo")
+    sent = await thuy.next_message()
+    code = CODE.search(sent.text)[0]
+    assert "113" in sent.text and f"/status {code}" in sent.text
+    await thuy.wait_until(lambda: thuy.pinned is not None)
+    assert code in thuy.pinned.text
+
+    # The coordinator of the commune gets the album, the location and the card at once;
+    # the coordinator of another commune gets nothing.
+    arrived = await minh.messages_until_quiet(quiet=0.5)
+    card = arrived[-1]
+    assert [m.media_group_id is not None for m in arrived if m.photo] == [True] * 3
+    assert any(m.location for m in arrived)
+    for expected in (code, "Ma túy", "Ẩn danh", "Ấp An Phú", "bãi đất trống", "3 ảnh",
+                     "Hạn tiếp nhận"):
+        assert expected in card.text, expected
+    assert card.button_texts[:2] == ["✅ Tiếp nhận", "🔎 Xác minh"]
+    assert khoa.unread() == 0
+    assert_no_sender_trace(arrived)
+
+    # Each change: the card is edited, the resident told in their language, the audit written.
+    steps = [("✅ Tiếp nhận", "Đã tiếp nhận"), ("🔎 Xác minh", "Đang xác minh"),
+             ("📤 Đã chuyển / đang xử lý", "Đã chuyển, đang xử lý")]
+    for pressed, status in steps:
+        minh.press(card, pressed)
+        told = await thuy.next_message()
+        assert code in told.text and status in told.text
+        await minh.wait_until(lambda status=status: status in card.text)
+    minh.press(card, "🏁 Kết thúc")
+    await minh.wait_until(lambda: "Đã giải quyết" in card.button_texts)
+    minh.press(card, "Đã giải quyết")
+    closed = await thuy.next_message()
+    assert "đã kết thúc" in closed.text and "Đã giải quyết" in closed.text
+    await minh.wait_until(lambda: "Đã kết thúc" in card.text)
+    assert "✅ Tiếp nhận" not in card.button_texts
+
+    thuy.send(f"/status {code.lower()}")
+    status = await thuy.next_message()
+    for name in ("Mới", "Đã tiếp nhận", "Đang xác minh", "Đã chuyển, đang xử lý",
+                 "Đã kết thúc — Đã giải quyết"):
+        assert name in status.text, name
+    tip = await harness.services.tips.by_code(code)
+    audit = await harness.services.audit.for_subject(f"tip:{tip.id}")
+    minh_id = (await harness.services.users.get(2002)).id
+    assert [(a.action, a.detail.get("from"), a.detail.get("to"), a.actor_id) for a in audit] == [
+        ("tip.create", None, None, None),
+        ("tip.status", "new", "acknowledged", minh_id),
+        ("tip.status", "acknowledged", "verifying", minh_id),
+        ("tip.status", "verifying", "in_progress", minh_id),
+        ("tip.status", "in_progress", "closed", minh_id),
+    ]
+    assert_no_sender_trace(minh.messages())
+
+
+async def file_tip(user, *, category: str = "Trộm cắp", text: str = "Mất trộm xe máy trước nhà.",
+                   hamlet: str | None = "Ấp An Phú", anonymous: bool = True) -> str:
+    """File a tip through /newtip the short way; returns its case code."""
+    user.send("/newtip")
+    user.press(await user.next_message(), category)
+    step2 = await user.next_message()
+    if "113" in step2.text and not step2.text.startswith("Bước"):
+        step2 = await user.next_message()
+    user.send(text)
+    user.press(await user.next_message(), "Tiếp ➡️")
+    await user.next_message()  # step 3
+    if hamlet:
+        user.reply_keyboard_press("🏘 Chọn thôn, ấp")
+        user.press(await user.next_message(), "Xã Tân Hòa ›")
+        user.press(await user.next_message(), hamlet)
+        await user.next_message()
+        user.reply_keyboard_press("Tiếp ➡️")
+    else:
+        user.reply_keyboard_press("Bỏ qua ➡️")
+    await user.next_message()  # where: done
+    user.press(await user.next_message(), "Hôm nay")
+    anon = await user.next_message()
+    user.press(anon, "🔒 Gửi ẩn danh" if anonymous else next(
+        b for b in anon.button_texts if b.startswith("👤 Ghi tên")))
+    user.press(await user.next_message(), "✅ Gửi tin báo")
+    return CODE.search((await user.next_message()).text)[0]
+
+
+async def test_named_tip_shows_the_name_and_the_relay_works_both_ways(harness: Harness):
+    await harness.load_units()
+    minh = await harness.enter_as(2002, "Minh", Role.COORDINATOR, "TANHOA")
+    hanh = await harness.enter_as(2004, "Hạnh", Role.COORDINATOR, "TANHOA")
+    for coordinator in (minh, hanh):
+        coordinator.skip_messages()
+    named, _ = await enter_resident(harness, 3777002)
+    code = await file_tip(named, anonymous=False)
+    card = (await minh.messages_until_quiet(quiet=0.3))[-1]
+    assert code in card.text and "Thúy" in card.text and "Đặng" in card.text  # as agreed
+    assert "thuy_secret_77" not in card.text and "3777002" not in card.text
+
+    # An anonymous tip from someone else: the relay must not reveal either side.
+    thuy, _ = await enter_resident(harness)
+    code = await file_tip(thuy, category="Cờ bạc")
+    card = (await minh.messages_until_quiet(quiet=0.3))[-1]
+    hanh_card = (await hanh.messages_until_quiet(quiet=0.3))[-1]
+    assert code in card.text and code in hanh_card.text
+    minh.press(card, "❓ Hỏi người gửi")
+    prompt = await minh.next_message()
+    assert code in prompt.text
+    minh.send("Chiếu bạc thường bắt đầu mấy giờ?")
+    assert "Đã gửi câu hỏi" in (await minh.next_message()).text
+    question = await thuy.next_message()
+    assert code in question.text and "Chiếu bạc thường bắt đầu mấy giờ?" in question.text
+    assert "Minh" not in json.dumps(question.raw, ensure_ascii=False)
+    assert "2002" not in json.dumps(question.raw)
+
+    thuy.press(question, "✍️ Trả lời")
+    assert code in (await thuy.next_message()).text
+    thuy.send_photo(tiny_png(), caption="Khoảng 23 giờ, nhà cuối hẻm 5")
+    assert "Đã chuyển câu trả lời" in (await thuy.next_message()).text
+    for coordinator in (minh, hanh):  # under every card of the tip, copied not forwarded
+        head, copy = await coordinator.next_message(), await coordinator.next_message()
+        assert code in head.text and "trả lời" in head.text
+        assert copy.photo is not None and copy.raw.get("caption") == "Khoảng 23 giờ, nhà cuối hẻm 5"
+        assert_no_sender_trace([head, copy])
+    tip = await harness.services.tips.by_code(code)
+    kinds = [h.kind for h in await harness.services.tips.history(tip.id)]
+    assert kinds == ["status", "ask", "answer"]
+
+
+async def test_status_of_someone_elses_tip_is_the_same_not_found(harness: Harness):
+    await harness.load_units()
+    thuy, _ = await enter_resident(harness)
+    code = await file_tip(thuy)
+    stranger = await harness.enter(3888001, "Tò Mò")
+    stranger.send(f"/status {code}")
+    theirs = await stranger.next_message()
+    stranger.send("/status TB-33333")
+    unknown = await stranger.next_message()
+    assert theirs.text == unknown.text and "Không tìm thấy" in theirs.text
+    stranger.send("/status")
+    assert "/status TB-" in (await stranger.next_message()).text
+    thuy.send("/mytips")
+    mine = await thuy.next_message()
+    assert code in mine.text and "Trộm cắp" in mine.text and "Mới" in mine.text
+
+
+async def test_daily_limit_explains_the_eleventh_tip(harness: Harness):
+    await harness.load_units()
+    await harness.restart(tip_daily_limit=2)
+    thuy, _ = await enter_resident(harness)
+    await file_tip(thuy)
+    await file_tip(thuy, hamlet=None)
+    thuy.send("/newtip")
+    refusal = await thuy.next_message()
+    assert "2 tin báo" in refusal.text and "113" in refusal.text
+    assert not refusal.buttons
+    assert await harness.services.drafts.get(SENDER_ID) is None
+
+
+async def test_restart_in_the_middle_keeps_the_draft(harness: Harness):
+    await harness.load_units()
+    thuy, _ = await enter_resident(harness)
+    thuy.send("/newtip")
+    thuy.press(await thuy.next_message(), "Trộm cắp")
+    await thuy.next_message()
+    thuy.send("Trộm gà ban đêm ở cuối xóm.")
+    await thuy.next_message()
+    thuy.send_voice()
+    await thuy.next_message()
+
+    await harness.restart()
+    thuy.send("Hai con gà mái.")  # still step 2: added to the description
+    got = await thuy.next_message()
+    assert "1 tin nhắn thoại" in got.text
+    thuy.press(got, "Tiếp ➡️")
+    assert (await thuy.next_message()).text.startswith("Bước 3/6")
+
+    await harness.restart()
+    thuy.send("/newtip")  # coming back by command offers to carry on
+    offer = await thuy.next_message()
+    assert "Bước 3/6" in offer.text
+    thuy.press(offer, "Tiếp tục soạn")
+    assert (await thuy.next_message()).text.startswith("Bước 3/6")
+    thuy.reply_keyboard_press("Bỏ qua ➡️")
+    await thuy.next_message()
+    thuy.press(await thuy.next_message(), "Hôm nay")
+    thuy.press(await thuy.next_message(), "🔒 Gửi ẩn danh")
+    review = await thuy.next_message()
+    assert "Trộm gà ban đêm ở cuối xóm.\nHai con gà mái." in review.text
+    assert "1 tin nhắn thoại" in review.text
