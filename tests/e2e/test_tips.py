@@ -273,3 +273,119 @@ async def test_restart_in_the_middle_keeps_the_draft(harness: Harness):
     review = await thuy.next_message()
     assert "Trộm gà ban đêm ở cuối xóm.\nHai con gà mái." in review.text
     assert "1 tin nhắn thoại" in review.text
+
+
+async def test_wrong_input_at_every_step_is_answered_and_the_draft_kept(harness: Harness):
+    await harness.load_units()
+    thuy, _ = await enter_resident(harness)
+    thuy.send("/newtip")
+    step1 = await thuy.next_message()
+    thuy.send("ma túy")  # typing where a button is wanted
+    assert "nút" in (await thuy.next_message()).text
+    step1_again = await thuy.next_message()
+    assert step1_again.text.startswith("Bước 1/6")
+    thuy.press(step1, "Lừa đảo, không gian mạng")  # the first step-1 message still works
+    step2 = await thuy.next_message()
+    assert step2.text.startswith("Bước 2/6")
+
+    thuy.press(step2, "Tiếp ➡️")  # nothing described yet
+    assert "trước khi tiếp tục" in (await thuy.next_message()).text
+    thuy.send_sticker()
+    assert "nhãn dán" in (await thuy.next_message()).text
+    thuy.send("   ")
+    assert "trống" in (await thuy.next_message()).text
+    thuy.send("x" * 5000)
+    too_long = await thuy.next_message()
+    assert "5.000" in too_long.text and "4.000" in too_long.text
+    thuy.send("Có người gọi điện giả danh công an đòi chuyển tiền.")
+    await thuy.next_message()
+    thuy.send("y" * 3990)  # together more than 4,000
+    assert "4.000" in (await thuy.next_message()).text
+    old = thuy.press(step1_again, "Ma túy")  # a button from an old message
+    answer = await thuy.callback_answer(old)
+    assert "Bước 2/6" in answer["text"] and answer.get("show_alert")
+    assert (await thuy.next_message()).text.startswith("Bước 2/6")  # shown again
+    thuy.send_document(tiny_png(), filename="anh.png", mime_type="image/png")
+    warning = await thuy.next_message()
+    assert "EXIF" in warning.text
+    got = await thuy.next_message()
+    assert "1 tệp" in got.text
+    thuy.press(got, "Tiếp ➡️")
+
+    await thuy.next_message()  # step 3
+    thuy.send_sticker()
+    assert "vị trí" in (await thuy.next_message()).text
+    thuy.send("đ" * 301)
+    assert "300" in (await thuy.next_message()).text
+    thuy.send("Số 12 đường Lý Văn Lâm")
+    assert "Số 12 đường Lý Văn Lâm" in (await thuy.next_message()).text
+    thuy.reply_keyboard_press("Tiếp ➡️")
+    await thuy.next_message()
+    step4 = await thuy.next_message()
+    assert step4.text.startswith("Bước 4/6")
+
+    for typed, reason in (("hôm qua", "ngày/tháng/năm"), ("31/02/2026", "ngày/tháng/năm"),
+                          ("01/01/2099", "tương lai"), ("01/01/1990", "10 năm")):
+        thuy.send(typed)
+        assert reason in (await thuy.next_message()).text, typed
+    thuy.send_sticker()
+    assert "ngày/tháng/năm" in (await thuy.next_message()).text
+    thuy.send("15/11/2026")
+    step5 = await thuy.next_message()
+    assert step5.text.startswith("Bước 5/6")
+
+    # Anonymous with a file: refused with the reason; dropping it keeps everything else.
+    thuy.press(step5, "🔒 Gửi ẩn danh")
+    files = await thuy.next_message()
+    assert "EXIF" in files.text and "GPS" in files.text
+    thuy.press(files, "🗑 Bỏ các tệp, gửi ẩn danh")
+    review = await thuy.next_message()
+    assert review.text.startswith("Bước 6/6")
+    for expected in ("Lừa đảo", "giả danh công an", "Số 12 đường Lý Văn Lâm", "15/11/2026",
+                     "ẩn danh"):
+        assert expected in review.text, expected
+    assert "tệp" not in review.text
+
+    # Editing one field comes back to the review; files are now refused at once.
+    thuy.press(review, "✏️ Nội dung")
+    assert (await thuy.next_message()).text.startswith("Bước 2/6")
+    thuy.send_document(b"%PDF-1.4", filename="bang_chung.pdf")
+    assert "Tin ẩn danh không nhận tệp" in (await thuy.next_message()).text
+    thuy.send_photo(tiny_png())
+    thuy.press(await thuy.next_message(), "Tiếp ➡️")
+    review = await thuy.next_message()
+    assert review.text.startswith("Bước 6/6") and "1 ảnh" in review.text
+    thuy.send("gửi đi")
+    assert "nút" in (await thuy.next_message()).text
+    shown_again = await thuy.next_message()
+    thuy.press(shown_again, "✖ Hủy")
+    assert "Không có gì được gửi" in (await thuy.next_message()).text
+    assert await harness.services.drafts.get(SENDER_ID) is None
+    stale = thuy.press(review, "✅ Gửi tin báo")  # the flow is over: an old button is explained
+    assert "đã kết thúc" in (await thuy.callback_answer(stale))["text"]
+    thuy.send("/mytips")
+    assert "chưa gửi tin báo nào" in (await thuy.next_message()).text
+
+
+async def test_the_database_file_does_not_contain_the_anonymous_sender(harness: Harness):
+    await harness.load_units()
+    await harness.enter_as(2002, "Minh", Role.COORDINATOR, "TANHOA")
+    thuy, _ = await enter_resident(harness)
+    code = await file_tip(thuy)
+    thuy.send("/newtip")  # and a draft in progress, with the conversation state stored
+    thuy.press(await thuy.next_message(), "Khác")
+    await thuy.next_message()
+    thuy.send("Bản nháp còn dang dở")
+    await thuy.next_message()
+    await harness.stop()
+    raw = b"".join(p.read_bytes() for p in harness.db_path.parent.iterdir()
+                   if p.name.startswith(harness.db_path.name))
+    assert code.encode() in raw  # the file was read, and it holds the tip
+    for needle in (str(SENDER_ID), SENDER_FIRST, SENDER_LAST, SENDER_USERNAME,
+                   "Bản nháp còn dang dở"):
+        assert needle.encode() not in raw, needle
+        assert needle.encode("utf-16-le") not in raw, needle
+    for size in (4, 8):
+        for order in ("little", "big"):
+            assert SENDER_ID.to_bytes(size, order) not in raw  # type: ignore[arg-type]
+    await harness.start()  # the fixture stops it again

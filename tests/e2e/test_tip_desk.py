@@ -1,0 +1,194 @@
+"""Coordinators at work on tips: posters, /inbox and /tip, duplicates, assigning, blocking."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from storage.models import Role
+from storage.users import Contact
+from tests.conftest import ADMIN_ID, Harness
+from tests.e2e.test_tips import CODE, enter_resident, file_tip
+
+
+async def coordinator(harness: Harness, tg_id: int = 2002, name: str = "Minh",
+                      unit: str = "TANHOA"):
+    user = await harness.enter_as(tg_id, name, Role.COORDINATOR, unit)
+    # Staff go by a name (set when an invitation is redeemed; here the role is granted).
+    await harness.services.users.set_contact(tg_id, Contact(tg_id, f"Cán bộ {name}"))
+    user.skip_messages()
+    return user
+
+
+async def test_poster_link_opens_the_flow_with_the_hamlet_set(harness: Harness):
+    await harness.load_units()
+    minh = await coordinator(harness)
+    thuy, _ = await enter_resident(harness)
+    thuy.send("/start t_TH-PHUOCHAU")
+    welcome = await thuy.next_message()
+    assert "Ấp Phước Hậu" in welcome.text
+    step1 = await thuy.next_message()
+    assert step1.text.startswith("Bước 1/6")
+    thuy.press(step1, "Trộm cắp")
+    await thuy.next_message()
+    thuy.send("Trộm chó.")
+    thuy.press(await thuy.next_message(), "Tiếp ➡️")
+    step3 = await thuy.next_message()
+    assert "Ấp Phước Hậu" in step3.text and "Tiếp ➡️" in thuy.reply_keyboard_texts
+    thuy.reply_keyboard_press("Tiếp ➡️")
+    await thuy.next_message()
+    thuy.press(await thuy.next_message(), "Hôm nay")
+    thuy.press(await thuy.next_message(), "🔒 Gửi ẩn danh")
+    thuy.press(await thuy.next_message(), "✅ Gửi tin báo")
+    code = CODE.search((await thuy.next_message()).text)[0]
+    card = await minh.next_message()
+    assert code in card.text and "Ấp Phước Hậu" in card.text
+
+    # Someone new from a poster: language first, then a button into the same flow.
+    newcomer = harness.user(3900001, "Tư")
+    newcomer.send("/start t_TH-ANPHU")
+    newcomer.press(await newcomer.next_message(), "Tiếng Việt")
+    welcome = await newcomer.next_message()
+    assert "Ấp An Phú" in welcome.text
+    newcomer.press(welcome, "📝 Gửi tin báo")
+    await newcomer.next_message()  # the menu after the first language choice
+    step1 = await newcomer.next_message()
+    assert step1.text.startswith("Bước 1/6")
+    draft = await harness.services.drafts.get(3900001)
+    anphu = await harness.services.units.by_code("TH-ANPHU")
+    assert draft is not None and draft.unit_id == anphu.id and draft.unit_from_poster
+
+
+async def test_inbox_marks_overdue_and_tip_shows_the_card(harness: Harness):
+    await harness.load_units()
+    minh = await coordinator(harness)
+    khoa = await coordinator(harness, 2003, "Khoa", "KHANHAN")
+    thuy, _ = await enter_resident(harness)
+    first = await file_tip(thuy)
+    second = await file_tip(thuy, category="Cờ bạc", hamlet="Ấp Phước Hậu")
+    assert len(await minh.messages_until_quiet(quiet=0.3)) == 2  # the two cards
+    svc = harness.services
+    real_now = svc.now
+    svc.now = lambda: real_now() + timedelta(hours=30)  # past the 24 h to acknowledge
+    minh.send("/inbox")
+    inbox = await minh.next_message()
+    assert "2" in inbox.text and inbox.text.index(first) < inbox.text.index(second)
+    assert inbox.text.count("⏰") == 3  # two overdue tips and the legend
+    assert inbox.button_texts == [first, second]
+    minh.press(inbox, second)
+    card = await minh.next_message()
+    assert second in card.text and "Quá hạn tiếp nhận" in card.text
+    khoa.send("/inbox")
+    assert "Không có tin báo" in (await khoa.next_message()).text
+    khoa.send(f"/tip {first}")
+    assert "Không tìm thấy" in (await khoa.next_message()).text  # another commune's tip
+    thuy.send(f"/tip {first}")
+    assert "cán bộ điều phối" in (await thuy.next_message()).text
+    minh.send(f"/tip {first.removeprefix('TB-').lower()}")
+    card = await minh.next_message()
+    assert first in card.text and "Trộm cắp" in card.text
+
+
+async def test_duplicates_suggested_and_merging_tells_both_senders(harness: Harness):
+    await harness.load_units()
+    minh = await coordinator(harness)
+    thuy, _ = await enter_resident(harness)
+    other, _ = await enter_resident(harness, 3777003)
+    first = await file_tip(thuy, category="Cờ bạc")
+    second = await file_tip(other, category="Cờ bạc")
+    cards = await minh.messages_until_quiet(quiet=0.3)
+    card = cards[-1]
+    assert second in card.text and f"Có thể trùng: {first}" in card.text
+    minh.press(card, "🏁 Kết thúc")
+    await minh.wait_until(lambda: "Trùng với tin báo khác" in card.button_texts)
+    minh.press(card, "Trùng với tin báo khác")
+    await minh.wait_until(lambda: first in card.button_texts)
+    minh.press(card, first)
+    told_second = await other.next_message()
+    assert second in told_second.text and first in told_second.text and "gộp" in told_second.text
+    told_first = await thuy.next_message()
+    assert first in told_first.text and "bổ sung" in told_first.text
+    await minh.wait_until(lambda: "Đã gộp vào tin báo khác" in card.text)
+    tip = await harness.services.tips.by_code(second)
+    target = await harness.services.tips.by_code(first)
+    assert tip.duplicate_of == target.id and tip.resolution.value == "duplicate"
+
+
+async def test_assign_note_tag_and_typed_duplicate_code(harness: Harness):
+    await harness.load_units()
+    minh = await coordinator(harness)
+    hanh = await coordinator(harness, 2004, "Hạnh")
+    thuy, _ = await enter_resident(harness)
+    code = await file_tip(thuy)
+    card = (await minh.messages_until_quiet(quiet=0.3))[-1]
+    hanh.skip_messages()
+
+    minh.press(card, "👥 Giao")
+    await minh.wait_until(lambda: "Cán bộ Hạnh" in card.button_texts)
+    minh.press(card, "Cán bộ Hạnh")
+    told = await hanh.next_message()
+    assert code in told.text and "Cán bộ Minh" in told.text
+    await minh.wait_until(lambda: "Phụ trách: Cán bộ Hạnh" in card.text)
+
+    minh.press(card, "🗒 Ghi chú")
+    await minh.next_message()
+    minh.send_sticker()
+    assert "bằng chữ" in (await minh.next_message()).text
+    minh.send("Đã gọi trưởng ấp xác minh")
+    assert "Đã ghi chú" in (await minh.next_message()).text
+    await minh.wait_until(lambda: "Đã gọi trưởng ấp xác minh" in card.text)
+    assert "Đã gọi trưởng ấp" not in " ".join(m.text or "" for m in thuy.messages())
+
+    minh.press(card, "🏷 Gắn nhãn")
+    await minh.next_message()
+    minh.send("!!!")
+    assert "chữ và số" in (await minh.next_message()).text
+    minh.send("xe máy, tái phạm")
+    assert "Đã gắn nhãn" in (await minh.next_message()).text
+    await minh.wait_until(lambda: "#tái_phạm" in card.text and "#xe_máy" in card.text)
+
+    minh.press(card, "🏁 Kết thúc")
+    await minh.wait_until(lambda: "Trùng với tin báo khác" in card.button_texts)
+    minh.press(card, "Trùng với tin báo khác")
+    await minh.wait_until(lambda: "⌨️ Gõ mã tin báo khác" in card.button_texts)
+    minh.press(card, "⌨️ Gõ mã tin báo khác")
+    await minh.next_message()
+    minh.send(code)  # itself
+    assert "Không có tin báo nào khác" in (await minh.next_message()).text
+    minh.send("/cancel")
+    assert "hủy" in (await minh.next_message()).text.lower()
+    tip = await harness.services.tips.by_code(code)
+    kinds = [h.kind for h in await harness.services.tips.history(tip.id)]
+    assert kinds == ["status", "assign", "note", "tag"]
+
+
+async def test_blocking_a_sender_without_learning_who(harness: Harness):
+    await harness.load_units()
+    minh = await coordinator(harness)
+    thuy, _ = await enter_resident(harness)
+    code = await file_tip(thuy)
+    card = (await minh.messages_until_quiet(quiet=0.3))[-1]
+    minh.press(card, "🚫 Chặn người gửi")
+    explain = await minh.next_message()
+    assert code in explain.text and "không biết" in explain.text
+    minh.press(card, "🚫 Xác nhận chặn")
+    assert "Đã chặn" in (await minh.next_message()).text
+    await minh.wait_until(lambda: "bị chặn" in card.text)
+    assert "🚫 Chặn người gửi" not in card.button_texts
+    thuy.send("/newtip")
+    refusal = await thuy.next_message()
+    assert "không gửi được tin báo" in refusal.text and not refusal.buttons
+    assert "3777001" not in refusal.text
+
+
+async def test_a_tip_with_no_unit_goes_to_the_admins(harness: Harness):
+    await harness.load_units()
+    minh = await coordinator(harness)
+    admin = await harness.enter(ADMIN_ID, "Quản trị")
+    admin.skip_messages()
+    thuy, _ = await enter_resident(harness)
+    code = await file_tip(thuy, hamlet=None)
+    card = await admin.next_message()
+    assert code in card.text and "không rõ" in card.text
+    assert minh.unread() == 0
+    admin.send("/inbox")
+    assert code in (await admin.next_message()).text
