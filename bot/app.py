@@ -22,6 +22,7 @@ from urllib.parse import urlparse
 from telegram import Update
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder
 
+from bot import jobs
 from bot.persistence import SqlitePersistence
 from bot.settings import Settings
 from handlers import errors, invitations, start, tip_desk, tip_follow, tips, units
@@ -119,6 +120,7 @@ def build_application(
     for handler in start.fallbacks():
         app.add_handler(handler)
     app.add_error_handler(errors.on_error)
+    jobs.schedule(app)
     return app
 
 

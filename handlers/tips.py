@@ -8,10 +8,12 @@ input is answered in the user's language and the draft is left as it was.
 
 from __future__ import annotations
 
+import functools
 import html
 import logging
 import re
-from datetime import date, datetime, time, timedelta
+from collections.abc import Awaitable, Callable
+from datetime import date, datetime, time
 
 from telegram import (
     InlineKeyboardMarkup,
@@ -281,9 +283,23 @@ async def _advance(update: Update, context: ContextTypes.DEFAULT_TYPE, me: Who,
 async def _current(update: Update, context: ContextTypes.DEFAULT_TYPE) -> tuple[Who, Draft]:
     me = await who(update, context)
     draft = await services(context).drafts.get(update.effective_user.id)
-    if draft is None:  # the conversation outlived its draft (purged as abandoned)
-        draft = Draft()
+    assert draft is not None  # handlers that read it are wrapped in @_needs_draft
     return me, draft
+
+
+def _needs_draft(handler: Callable[[Update, ContextTypes.DEFAULT_TYPE], Awaitable[object]]):
+    """End the flow politely if its draft is gone (abandoned drafts are purged after 14 days)."""
+    @functools.wraps(handler)
+    async def run(update: Update, context: ContextTypes.DEFAULT_TYPE) -> object:
+        if await services(context).drafts.get(update.effective_user.id) is None:
+            if update.callback_query:
+                await update.callback_query.answer()
+            me = await who(update, context)
+            await say(update, me.tr("tips.draft_gone"), reply_markup=ReplyKeyboardRemove())
+            return ConversationHandler.END
+        return await handler(update, context)
+
+    return run
 
 
 async def _drop_keyboard(message: Message | None) -> None:
@@ -306,6 +322,7 @@ async def _pressed(update: Update) -> str:
 # ---------------------------------------------------------------------- buttons every step has
 
 
+@_needs_draft
 async def back(update: Update, context: ContextTypes.DEFAULT_TYPE) -> str:
     """One step back (from a step being edited: back to the review)."""
     await _pressed(update)
@@ -336,6 +353,7 @@ async def cancel(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
     return ConversationHandler.END
 
 
+@_needs_draft
 async def use_buttons(update: Update, context: ContextTypes.DEFAULT_TYPE) -> str | int:
     """A message where the step wants a button: say so and show the step again."""
     me, draft = await _current(update, context)
@@ -343,6 +361,7 @@ async def use_buttons(update: Update, context: ContextTypes.DEFAULT_TYPE) -> str
     return await _show(update, context, me, draft)
 
 
+@_needs_draft
 async def wrong_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> str | int:
     """A button of another step (an old message): say where we are and show the step again."""
     query = update.callback_query
@@ -356,6 +375,7 @@ async def wrong_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> st
 # ---------------------------------------------------------------------- 1. category
 
 
+@_needs_draft
 async def category_chosen(update: Update, context: ContextTypes.DEFAULT_TYPE) -> str:
     """Step 1 answered; dangerous categories repeat the emergency numbers first."""
     data = await _pressed(update)
@@ -372,6 +392,7 @@ async def category_chosen(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
 # ---------------------------------------------------------------------- 2. what happened
 
 
+@_needs_draft
 async def what_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> str:
     """Text is added to the description (several messages are joined)."""
     me, draft = await _current(update, context)
@@ -401,6 +422,7 @@ async def _add_text(update: Update, context: ContextTypes.DEFAULT_TYPE, me: Who,
     return True
 
 
+@_needs_draft
 async def what_media(update: Update, context: ContextTypes.DEFAULT_TYPE) -> str:
     """A photo, video, voice note or file; an album's parts are acknowledged once."""
     me, draft = await _current(update, context)
@@ -477,6 +499,7 @@ async def what_other(update: Update, context: ContextTypes.DEFAULT_TYPE) -> str:
     return STATE["what"]
 
 
+@_needs_draft
 async def what_next(update: Update, context: ContextTypes.DEFAULT_TYPE) -> str:
     """Step 2 done, if there is something to send."""
     await _pressed(update)
@@ -493,6 +516,7 @@ async def what_next(update: Update, context: ContextTypes.DEFAULT_TYPE) -> str:
 # ---------------------------------------------------------------------- 3. where
 
 
+@_needs_draft
 async def where_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> str | int:
     """The reply keyboard's buttons, or an address typed in."""
     me, draft = await _current(update, context)
@@ -522,6 +546,7 @@ async def where_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> str 
     return STATE["where"]
 
 
+@_needs_draft
 async def where_location(update: Update, context: ContextTypes.DEFAULT_TYPE) -> str:
     """A shared location."""
     me, draft = await _current(update, context)
@@ -533,6 +558,7 @@ async def where_location(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
     return STATE["where"]
 
 
+@_needs_draft
 async def where_other(update: Update, context: ContextTypes.DEFAULT_TYPE) -> str:
     """Anything else at the where step."""
     me, draft = await _current(update, context)
@@ -574,6 +600,7 @@ async def _ask_unit(update: Update, context: ContextTypes.DEFAULT_TYPE, me: Who,
     return STATE["where"]
 
 
+@_needs_draft
 async def unit_list(update: Update, context: ContextTypes.DEFAULT_TYPE) -> str:
     """Open a level of the tree, or another page of it."""
     query = update.callback_query
@@ -585,6 +612,7 @@ async def unit_list(update: Update, context: ContextTypes.DEFAULT_TYPE) -> str:
                            parent=int(parent) or None, page=int(page))
 
 
+@_needs_draft
 async def unit_selected(update: Update, context: ContextTypes.DEFAULT_TYPE) -> str:
     """A hamlet (or a whole commune) chosen from the tree."""
     data = await _pressed(update)
@@ -602,6 +630,7 @@ async def unit_selected(update: Update, context: ContextTypes.DEFAULT_TYPE) -> s
 # ---------------------------------------------------------------------- 4. when
 
 
+@_needs_draft
 async def when_chosen(update: Update, context: ContextTypes.DEFAULT_TYPE) -> str:
     """'Just now' or 'today'."""
     data = await _pressed(update)
@@ -616,6 +645,7 @@ async def when_chosen(update: Update, context: ContextTypes.DEFAULT_TYPE) -> str
     return await _advance(update, context, me, draft)
 
 
+@_needs_draft
 async def when_typed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> str:
     """A date typed as dd/mm/yyyy: not in the future, not absurdly old."""
     me, draft = await _current(update, context)
@@ -641,7 +671,9 @@ def parse_day(text: str, today: date) -> tuple[date | None, str]:
         return None, "bad"
     if day > today:
         return None, "future"
-    if day < today - timedelta(days=366 * OLDEST_YEARS):
+    oldest = date(today.year - OLDEST_YEARS, today.month, min(today.day, 28)
+                  if (today.month, today.day) == (2, 29) else today.day)
+    if day < oldest:
         return None, "too_old"
     return day, ""
 
@@ -658,6 +690,7 @@ async def when_other(update: Update, context: ContextTypes.DEFAULT_TYPE) -> str:
 # ---------------------------------------------------------------------- 5. anonymous or named
 
 
+@_needs_draft
 async def anon_chosen(update: Update, context: ContextTypes.DEFAULT_TYPE) -> str:
     """Anonymous (refusing files, which keep EXIF/GPS) or named."""
     data = await _pressed(update)
@@ -688,6 +721,7 @@ async def anon_chosen(update: Update, context: ContextTypes.DEFAULT_TYPE) -> str
 # ---------------------------------------------------------------------- 6. review and send
 
 
+@_needs_draft
 async def edit_chosen(update: Update, context: ContextTypes.DEFAULT_TYPE) -> str:
     """Change one field from the review; the review comes back afterwards."""
     data = await _pressed(update)
@@ -699,6 +733,7 @@ async def edit_chosen(update: Update, context: ContextTypes.DEFAULT_TYPE) -> str
     return await _show(update, context, me, draft)
 
 
+@_needs_draft
 async def send(update: Update, context: ContextTypes.DEFAULT_TYPE) -> str | int:
     """File the tip: case code, pinned confirmation, coordinators told at once."""
     await _pressed(update)

@@ -226,7 +226,7 @@ class TipRepo:
             total = conn.execute(f"SELECT COUNT(*) FROM tips t WHERE {where}", unit_ids)
             count = int(total.fetchone()[0])
             rows = conn.execute(
-                f"{_SELECT} WHERE {where} ORDER BY t.created_at LIMIT ? OFFSET ?",
+                f"{_SELECT} WHERE {where} ORDER BY t.created_at, t.id LIMIT ? OFFSET ?",
                 (*unit_ids, limit, offset),
             ).fetchall()
             return rows, count

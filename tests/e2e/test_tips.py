@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import timedelta
 
 from bot.emulator.core import tiny_png
 from storage.models import Role
+from storage.tip_lifecycle import Resolution, Status
 from tests.conftest import Harness
 
 CODE = re.compile(r"TB-[346789ACDEFGHJKMNPQRTUVWXY]{5}")
@@ -389,3 +391,29 @@ async def test_the_database_file_does_not_contain_the_anonymous_sender(harness: 
         for order in ("little", "big"):
             assert SENDER_ID.to_bytes(size, order) not in raw  # type: ignore[arg-type]
     await harness.start()  # the fixture stops it again
+
+
+async def test_housekeeping_unlinks_closed_tips_and_drops_abandoned_drafts(harness: Harness):
+    await harness.load_units()
+    thuy, _ = await enter_resident(harness)
+    code = await file_tip(thuy)
+    svc = harness.services
+    tip = await svc.tips.by_code(code)
+    await svc.tips.change_status(tip.id, None, Status.CLOSED, svc.now(),
+                                 resolution=Resolution.RESOLVED)
+    thuy.skip_messages()
+    thuy.send("/newtip")
+    thuy.press(await thuy.next_message(), "Khác")
+    await thuy.next_message()
+
+    real_now = svc.now
+    svc.now = lambda: real_now() + timedelta(days=91)
+    app = harness.running.app
+    [job] = app.job_queue.get_jobs_by_name("housekeeping")
+    await job.run(app)
+    assert await svc.tips.sender_of(tip.id) is None
+    thuy.send(f"/status {code}")
+    assert "Không tìm thấy" in (await thuy.next_message()).text
+    thuy.send("Nội dung gõ sau nhiều ngày")  # the draft is gone: said plainly
+    gone = await thuy.next_message()
+    assert "/newtip" in gone.text and thuy.reply_keyboard is None

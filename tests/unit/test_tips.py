@@ -1,0 +1,240 @@
+"""Tips without Telegram: the lifecycle, codes, deadlines, input parsing and the repository."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from handlers.tip_desk import parse_tags
+from handlers.tips import parse_day
+from locales import LOCALES, catalog
+from storage.crypto import Vault
+from storage.db import Database
+from storage.tip_lifecycle import (
+    CODE_ALPHABET,
+    Draft,
+    Resolution,
+    Status,
+    TipPolicy,
+    can_move,
+    categories,
+    deadline,
+    new_code,
+    next_statuses,
+    normalise_code,
+)
+from storage.tips import DraftRepo, TipConflict, TipRepo
+from storage.units import UnitRepo, parse_units_csv
+from storage.users import UserRepo
+from tests.conftest import UNITS_CSV
+
+SECRET = "unit-test-secret-0123456789abcdefghijkl"
+T0 = datetime(2026, 11, 21, 3, 0, tzinfo=UTC)
+
+
+def test_the_lifecycle_only_moves_forward_and_closed_is_final() -> None:
+    assert next_statuses(Status.NEW) == [Status.ACKNOWLEDGED, Status.VERIFYING,
+                                         Status.IN_PROGRESS, Status.CLOSED]
+    assert can_move(Status.VERIFYING, Status.CLOSED)
+    assert not can_move(Status.VERIFYING, Status.ACKNOWLEDGED)
+    assert not can_move(Status.NEW, Status.NEW)
+    assert next_statuses(Status.CLOSED) == []
+
+
+def test_case_codes_are_short_unambiguous_and_typed_loosely() -> None:
+    codes = {new_code() for _ in range(2000)}
+    assert len(codes) > 1990
+    assert all(re.fullmatch(rf"TB-[{CODE_ALPHABET}]{{5}}", c) for c in codes)
+    assert not set(CODE_ALPHABET) & set("0O1IL5SBZ2")
+    assert normalise_code("tb 7k3q9") == "TB-7K3Q9"
+    assert normalise_code("7K3Q9") == "TB-7K3Q9"
+    assert normalise_code("TB-7K3Q") is None
+    assert normalise_code("TB-7K3Q0") is None  # 0 is never in a code
+    assert normalise_code("") is None
+
+
+def test_deadlines_follow_the_policy() -> None:
+    policy = TipPolicy()
+    new = deadline(Status.NEW, T0, T0 + timedelta(hours=23), policy)
+    assert (new.kind, new.due, new.overdue) == ("acknowledge", T0 + timedelta(hours=24), False)
+    assert deadline(Status.NEW, T0, T0 + timedelta(hours=25), policy).overdue
+    working = deadline(Status.VERIFYING, T0, T0 + timedelta(days=21), policy)
+    assert working.kind == "close" and working.overdue
+    assert deadline(Status.CLOSED, T0, T0 + timedelta(days=99), policy) is None
+
+
+def test_categories_are_data_with_names_in_every_catalog() -> None:
+    cats = categories()
+    assert len(cats) == 14 and cats[0].code == "drugs" and cats[-1].code == "other"
+    assert {c.code for c in cats if c.danger} == {"drugs", "disorder", "trafficking",
+                                                   "domestic_violence"}
+    for locale in LOCALES:
+        for cat in cats:
+            assert catalog(locale).get(f"tipcat.{cat.code}"), (locale, cat.code)
+        for status in Status:
+            assert catalog(locale).get(f"tipstatus.{status.value}")
+        for resolution in Resolution:
+            assert catalog(locale).get(f"tipresolution.{resolution.value}")
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("21/11/2026", (date(2026, 11, 21), "")),
+    (" 1/2/2026 ", (date(2026, 2, 1), "")),
+    ("01.02.2026", (date(2026, 2, 1), "")),
+    ("1-2-2026", (date(2026, 2, 1), "")),
+    ("31/02/2026", (None, "bad")),
+    ("21/11/26", (None, "bad")),
+    ("hôm qua", (None, "bad")),
+    ("22/11/2026", (None, "future")),
+    ("20/11/2016", (None, "too_old")),
+    ("21/11/2016", (date(2016, 11, 21), "")),
+])
+def test_typed_dates(text: str, expected: tuple) -> None:
+    assert parse_day(text, date(2026, 11, 21)) == expected
+
+
+def test_tags_are_cleaned() -> None:
+    assert parse_tags("#Ma Túy, chợ đêm;  #chợ đêm") == ["ma_túy", "chợ_đêm"]
+    assert parse_tags("!!!, ???") == []
+    assert parse_tags("x" * 50) == ["x" * 32]
+
+
+def test_a_draft_survives_json() -> None:
+    draft = Draft(step="where", category="theft", body="a\nb", media=[("photo", "F1")],
+                  latitude=9.1, longitude=105.2, anonymous=True)
+    assert Draft.from_json(draft.to_json()) == draft
+    assert Draft.from_json({**draft.to_json(), "from_a_future_version": 1}) == draft
+
+
+@pytest.fixture
+async def repos(tmp_path: Path):
+    db = await Database.open(tmp_path / "tips.db")
+    vault = Vault(SECRET)
+    units = UnitRepo(db)
+    await units.import_rows(parse_units_csv(UNITS_CSV))
+    users = UserRepo(db, vault)
+    yield TipRepo(db, vault, TipPolicy()), DraftRepo(db, vault), users, units
+    await db.close()
+
+
+def _draft(unit_id: int | None, category: str = "theft", **kw) -> Draft:
+    return Draft(step="review", category=category, body="Mất trộm xe.", unit_id=unit_id,
+                 occurred_kind="today", occurred_at="2026-11-21", anonymous=True, **kw)
+
+
+async def test_tips_are_linked_to_their_sender_only_through_the_key(repos) -> None:
+    tips, _, users, units = repos
+    anphu = (await units.by_code("TH-ANPHU")).id
+    lan = await users.ensure(101, 101)
+    other = await users.ensure(102, 102)
+    tip = await tips.create(_draft(anphu, media=[("photo", "P1"), ("voice", "V1")]), lan.id, T0)
+    assert tip.status is Status.NEW and tip.media == (("photo", "P1"), ("voice", "V1"))
+    assert tip.sender_name is None and tip.reachable
+    assert await tips.sender_of(tip.id) == lan.id
+    assert (await tips.for_sender(tip.code, lan.id)).id == tip.id
+    assert await tips.for_sender(tip.code, other.id) is None
+    assert [t.code for t in await tips.mine(lan.id)] == [tip.code]
+    assert await tips.sent_since(lan.id, T0 - timedelta(seconds=1)) == 1
+    # Local midnight in Asia/Ho_Chi_Minh is 17:00 UTC the day before: compared correctly.
+    from zoneinfo import ZoneInfo
+    midnight = datetime(2026, 11, 21, tzinfo=ZoneInfo("Asia/Ho_Chi_Minh"))
+    assert await tips.sent_since(lan.id, midnight) == 1
+    assert await tips.sent_since(lan.id, midnight + timedelta(days=1)) == 0
+
+
+async def test_named_tip_keeps_the_agreed_name_sealed(repos) -> None:
+    tips, _, users, _ = repos
+    lan = await users.ensure(101, 101)
+    draft = _draft(None)
+    draft.anonymous, draft.name = False, "Nguyễn Thị Lan"
+    tip = await tips.create(draft, lan.id, T0)
+    assert tip.sender_name == "Nguyễn Thị Lan" and not tip.anonymous
+
+
+async def test_status_changes_are_checked_against_the_current_state(repos) -> None:
+    tips, _, users, _ = repos
+    lan = await users.ensure(101, 101)
+    officer = await users.ensure(201, 201)
+    tip = await tips.create(_draft(None), lan.id, T0)
+    before, after = await tips.change_status(tip.id, officer.id, Status.VERIFYING, T0)
+    assert before.status is Status.NEW and after.status is Status.VERIFYING
+    assert after.acknowledged_at == T0  # skipping "acknowledged" still acknowledges
+    with pytest.raises(TipConflict):
+        await tips.change_status(tip.id, officer.id, Status.ACKNOWLEDGED, T0)
+    _, closed = await tips.change_status(tip.id, officer.id, Status.CLOSED, T0,
+                                         resolution=Resolution.UNFOUNDED)
+    assert closed.resolution is Resolution.UNFOUNDED and closed.closed_at == T0
+    with pytest.raises(TipConflict):
+        await tips.change_status(tip.id, officer.id, Status.CLOSED, T0,
+                                 resolution=Resolution.RESOLVED)
+    public = [h.to_status for h in await tips.history(tip.id, public_only=True)]
+    assert public == [Status.NEW, Status.VERIFYING, Status.CLOSED]
+
+
+async def test_retention_drops_the_sender_link_after_closing(repos) -> None:
+    tips, _, users, _ = repos
+    lan = await users.ensure(101, 101)
+    old = await tips.create(_draft(None), lan.id, T0)
+    still_open = await tips.create(_draft(None), lan.id, T0)
+    recent = await tips.create(_draft(None), lan.id, T0)
+    await tips.change_status(old.id, None, Status.CLOSED, T0, resolution=Resolution.RESOLVED)
+    await tips.change_status(recent.id, None, Status.CLOSED, T0 + timedelta(days=60),
+                             resolution=Resolution.RESOLVED)
+    await tips.block_sender(old.id, None, T0)
+    assert await tips.purge_senders(T0 + timedelta(days=91)) == 1
+    assert await tips.sender_of(old.id) is None and not (await tips.get(old.id)).reachable
+    assert await tips.sender_of(still_open.id) == lan.id
+    assert await tips.sender_of(recent.id) == lan.id
+    assert await tips.for_sender(old.code, lan.id) is None
+    assert await tips.is_blocked(lan.id)  # a block outlives the link of the tip it came from
+    assert await tips.purge_senders(T0 + timedelta(days=200)) == 1  # recent, now
+    assert await tips.block_sender(old.id, None, T0) is False  # nobody to block any more
+
+
+async def test_likely_duplicates_same_category_and_hamlet_within_a_week(repos) -> None:
+    tips, _, users, units = repos
+    anphu = (await units.by_code("TH-ANPHU")).id
+    phuochau = (await units.by_code("TH-PHUOCHAU")).id
+    lan = await users.ensure(101, 101)
+    base = await tips.create(_draft(anphu), lan.id, T0)
+    same = await tips.create(_draft(anphu), lan.id, T0 + timedelta(days=6))
+    await tips.create(_draft(anphu), lan.id, T0 + timedelta(days=8))  # too late
+    await tips.create(_draft(phuochau), lan.id, T0)  # another hamlet
+    await tips.create(_draft(anphu, category="drugs"), lan.id, T0)  # another category
+    assert await tips.likely_duplicates(base) == [(same.id, same.code)]
+    nowhere = await tips.create(_draft(None), lan.id, T0)
+    assert await tips.likely_duplicates(nowhere) == []
+
+
+async def test_open_tips_in_units_oldest_first_paged(repos) -> None:
+    tips, _, users, units = repos
+    anphu = (await units.by_code("TH-ANPHU")).id
+    soc = (await units.by_code("KA-SOC")).id
+    lan = await users.ensure(101, 101)
+    made = [await tips.create(_draft(anphu), lan.id, T0 + timedelta(hours=i)) for i in range(5)]
+    await tips.create(_draft(soc), lan.id, T0)
+    nowhere = await tips.create(_draft(None), lan.id, T0)
+    await tips.change_status(made[1].id, None, Status.CLOSED, T0, resolution=Resolution.RESOLVED)
+    page, total = await tips.open_in([anphu], unitless=False, offset=0, limit=3)
+    assert total == 4 and [t.id for t in page] == [made[0].id, made[2].id, made[3].id]
+    page, total = await tips.open_in([anphu], unitless=True, offset=3, limit=3)
+    assert total == 5 and [t.id for t in page] == [made[3].id, made[4].id]
+    page, _ = await tips.open_in([anphu], unitless=True, offset=0, limit=2)
+    assert [t.id for t in page] == [made[0].id, nowhere.id]  # same time: filing order
+    assert await tips.open_in([], unitless=False, offset=0, limit=3) == ([], 0)
+
+
+async def test_drafts_are_sealed_cached_and_purged(repos, tmp_path: Path) -> None:
+    _, drafts, _, _ = repos
+    draft = Draft(step="what", body="bí mật chưa gửi")
+    await drafts.save(7, draft, T0)
+    loaded = await drafts.get(7)
+    loaded.body = "changed without saving"
+    assert (await drafts.get(7)).body == "bí mật chưa gửi"  # the cache is not shared
+    fresh = DraftRepo(drafts._db, Vault(SECRET))  # another process: read from the file
+    assert (await fresh.get(7)).body == "bí mật chưa gửi"
+    assert await drafts.purge(T0 + timedelta(days=1)) == 1
+    assert await drafts.get(7) is None
