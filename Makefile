@@ -2,8 +2,9 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test lint bench clean
+.PHONY: run test lint bench clean chromium
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -18,13 +19,22 @@ $(VENV)/.installed-dev: pyproject.toml $(BIN)/activate
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $@ $(VENV)/.installed
 
+# The browser tests (tests/browser) drive Debian's Chromium, never a browser that Playwright
+# downloads. Installed only when none is found: BINHYEN_CHROMIUM, or chromium on the PATH.
+chromium:
+	@if [ -z "$$BINHYEN_CHROMIUM" ] && ! command -v chromium >/dev/null; then \
+	  set -x; \
+	  $(SUDO) apt-get update && \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium; \
+	fi
+
 run: $(VENV)/.installed
 	$(BIN)/binhyen run
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check bot handlers storage locales tests
 
-test: lint
+test: lint chromium
 	$(BIN)/pytest
 
 bench: $(VENV)/.installed-dev

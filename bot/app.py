@@ -138,11 +138,22 @@ async def start_bot(
     """Open the database, start the bot, and begin polling (or serving the webhook)."""
     db = await Database.open(settings.db)
     app = build_application(settings, db, persistence_interval=persistence_interval, now=now)
+    use_webhook = bool(settings.webhook_url) if webhook is None else webhook
+    try:
+        await _start(app, settings, use_webhook)
+    except BaseException:
+        # A failed start (bad token, port taken) must not leave the database thread running.
+        await stop_bot(Running(app, db))
+        raise
+    log.info("bot @%s started (%s)", app.bot.username, "webhook" if use_webhook else "polling")
+    return Running(app, db)
+
+
+async def _start(app: Application, settings: Settings, use_webhook: bool) -> None:
     await app.initialize()
     if app.post_init:
         await app.post_init(app)
     await app.start()
-    use_webhook = bool(settings.webhook_url) if webhook is None else webhook
     if use_webhook:
         secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else None
         await app.updater.start_webhook(
@@ -156,19 +167,19 @@ async def start_bot(
         )
     else:
         await app.updater.start_polling(allowed_updates=Update.ALL_TYPES, poll_interval=0)
-    log.info("bot @%s started (%s)", app.bot.username, "webhook" if use_webhook else "polling")
-    return Running(app, db)
 
 
 async def stop_bot(running: Running) -> None:
     """Stop cleanly: finish updates, flush persistence, close the database."""
     app = running.app
-    if app.updater and app.updater.running:
-        await app.updater.stop()
-    if app.running:
-        await app.stop()
-    await app.shutdown()
-    await running.db.close()
+    try:
+        if app.updater and app.updater.running:
+            await app.updater.stop()
+        if app.running:
+            await app.stop()
+        await app.shutdown()
+    finally:
+        await running.db.close()
 
 
 async def run_until_signalled(settings: Settings) -> None:

@@ -37,7 +37,7 @@ from handlers import start, tip_desk
 from handlers.common import Who, button, persistent_conversation, say, step_header, who
 from handlers.enrolment import POSTER_PREFIX, TIP_UNIT
 from handlers.services import Services, services
-from locales import formats
+from locales import formats, t
 from storage.tip_lifecycle import Draft, categories, category
 
 log = logging.getLogger(__name__)
@@ -137,14 +137,42 @@ async def _save(update: Update, context: ContextTypes.DEFAULT_TYPE, draft: Draft
     await svc.drafts.save(update.effective_user.id, draft, svc.now())
 
 
-def _nav(me: Who, *, back: bool = True, next_: bool = False) -> list:
+@functools.cache
+def _nav(locale: str, *, back: bool = True, next_: bool = False) -> tuple:
+    """Back / Next / Cancel (built once per language: keyboards are immutable)."""
     row = []
     if back:
-        row.append(button(me.tr("flow.back"), "tipf:back"))
+        row.append(button(t(locale, "flow.back"), "tipf:back"))
     if next_:
-        row.append(button(me.tr("tips.btn.next"), "tipf:next"))
-    row.append(button(me.tr("flow.cancel"), "tipf:cancel"))
-    return row
+        row.append(button(t(locale, "tips.btn.next"), "tipf:next"))
+    row.append(button(t(locale, "flow.cancel"), "tipf:cancel"))
+    return tuple(row)
+
+
+@functools.cache
+def _keyboard(locale: str, step: str, editing: bool = False) -> InlineKeyboardMarkup:
+    """The fixed keyboard of a step in one language (cached: every draft shares it)."""
+    def b(key: str, data: str):
+        return button(t(locale, key), data)
+
+    if step == "category":
+        cats = categories()
+        rows: list = [[b(f"tipcat.{c.code}", f"tipf:cat:{c.code}") for c in cats[i:i + 2]]
+                      for i in range(0, len(cats), 2)]
+        rows.append(_nav(locale, back=editing))
+    elif step == "what":
+        rows = [_nav(locale, next_=True)]
+    elif step == "when":
+        rows = [[b("tips.when.now", "tipf:when:now"), b("tips.when.today", "tipf:when:today")],
+                _nav(locale)]
+    else:  # review
+        rows = [[b("tips.btn.send", "tipf:send")],
+                [b("tips.btn.edit.category", "tipf:edit:category"),
+                 b("tips.btn.edit.what", "tipf:edit:what")],
+                [b("tips.btn.edit.where", "tipf:edit:where"),
+                 b("tips.btn.edit.when", "tipf:edit:when")],
+                [b("tips.btn.edit.anon", "tipf:edit:anon")], _nav(locale)]
+    return InlineKeyboardMarkup(rows)
 
 
 async def _show(update: Update, context: ContextTypes.DEFAULT_TYPE, me: Who, draft: Draft) -> str:
@@ -152,18 +180,14 @@ async def _show(update: Update, context: ContextTypes.DEFAULT_TYPE, me: Who, dra
     step = draft.step
     header = step_header(me, _number(draft), TOTAL, me.tr(f"tips.{step}.title"))
     if step == "category":
-        cats = categories()
-        rows = [[button(me.tr(f"tipcat.{c.code}"), f"tipf:cat:{c.code}") for c in cats[i:i + 2]]
-                for i in range(0, len(cats), 2)]
-        rows.append(_nav(me, back=draft.editing))
         text = f"{header}\n\n{me.tr('tips.category.ask')}\n\n{me.tr('emergency')}"
-        await say(update, text, reply_markup=InlineKeyboardMarkup(rows))
+        await say(update, text, reply_markup=_keyboard(me.locale, "category", draft.editing))
     elif step == "what":
         limit = formats.number(_max_text(context), me.locale)
         text = f"{header}\n\n{me.tr('tips.what.ask', max=limit)}"
         if draft.body or draft.media:
             text += "\n\n" + _contents(me, draft)
-        await say(update, text, reply_markup=InlineKeyboardMarkup([_nav(me, next_=True)]))
+        await say(update, text, reply_markup=_keyboard(me.locale, "what"))
     elif step == "where":
         text = f"{header}\n\n{me.tr('tips.where.ask')}"
         place = await _place(context, me, draft)
@@ -171,28 +195,20 @@ async def _show(update: Update, context: ContextTypes.DEFAULT_TYPE, me: Who, dra
             text += "\n\n" + me.tr("tips.where.current", place=place)
         await say(update, text, reply_markup=_where_keyboard(me, draft))
     elif step == "when":
-        rows = [[button(me.tr("tips.when.now"), "tipf:when:now"),
-                 button(me.tr("tips.when.today"), "tipf:when:today")], _nav(me)]
         await say(update, f"{header}\n\n{me.tr('tips.when.ask')}",
-                  reply_markup=InlineKeyboardMarkup(rows))
+                  reply_markup=_keyboard(me.locale, "when"))
     elif step == "anon":
         name = html.escape(update.effective_user.full_name)
         days = formats.number(services(context).tip_policy.retention.days, me.locale)
         rows = [[button(me.tr("tips.anon.btn.yes"), "tipf:anon:yes")],
                 [button(me.tr("tips.anon.btn.no", name=update.effective_user.full_name[:40]),
-                        "tipf:anon:no")], _nav(me)]
+                        "tipf:anon:no")], _nav(me.locale)]
         await say(update, f"{header}\n\n{me.tr('tips.anon.explain', name=name, days=days)}",
                   reply_markup=InlineKeyboardMarkup(rows))
     else:
-        rows = [[button(me.tr("tips.btn.send"), "tipf:send")],
-                [button(me.tr("tips.btn.edit.category"), "tipf:edit:category"),
-                 button(me.tr("tips.btn.edit.what"), "tipf:edit:what")],
-                [button(me.tr("tips.btn.edit.where"), "tipf:edit:where"),
-                 button(me.tr("tips.btn.edit.when"), "tipf:edit:when")],
-                [button(me.tr("tips.btn.edit.anon"), "tipf:edit:anon")], _nav(me)]
         summary = await _summary(context, me, draft)
         await say(update, f"{header}\n\n{summary}\n\n{me.tr('tips.review.ask')}",
-                  reply_markup=InlineKeyboardMarkup(rows))
+                  reply_markup=_keyboard(me.locale, "review"))
     return STATE[step]
 
 
@@ -464,7 +480,7 @@ def _media_of(msg: Message) -> tuple[str, str]:
 async def _acknowledge(update: Update, context: ContextTypes.DEFAULT_TYPE, me: Who,
                        draft: Draft) -> None:
     await say(update, _contents(me, draft) + "\n" + me.tr("tips.what.more"),
-              reply_markup=InlineKeyboardMarkup([_nav(me, next_=True)]))
+              reply_markup=_keyboard(me.locale, "what"))
 
 
 def _acknowledge_later(context: ContextTypes.DEFAULT_TYPE, update: Update, group: str) -> None:
@@ -488,7 +504,7 @@ async def _album_done(context: ContextTypes.DEFAULT_TYPE) -> None:
     me = Who(user, user.role(), user.locale or svc.default_locale, False)
     await context.bot.send_message(
         job.chat_id, _contents(me, draft) + "\n" + me.tr("tips.what.more"),
-        reply_markup=InlineKeyboardMarkup([_nav(me, next_=True)]), parse_mode="HTML",
+        reply_markup=_keyboard(me.locale, "what"), parse_mode="HTML",
     )
 
 
@@ -508,7 +524,7 @@ async def what_next(update: Update, context: ContextTypes.DEFAULT_TYPE) -> str:
         return await _show(update, context, me, draft)
     if not draft.body and not draft.media:
         await say(update, me.tr("tips.what.need"),
-                  reply_markup=InlineKeyboardMarkup([_nav(me, next_=True)]))
+                  reply_markup=_keyboard(me.locale, "what"))
         return STATE["what"]
     return await _advance(update, context, me, draft)
 
@@ -704,7 +720,7 @@ async def anon_chosen(update: Update, context: ContextTypes.DEFAULT_TYPE) -> str
         rows = [[button(me.tr("tips.anon.btn.drop"), "tipf:anon:drop")],
                 [button(me.tr("tips.anon.btn.resend"), "tipf:anon:resend")],
                 [button(me.tr("tips.anon.btn.no", name=update.effective_user.full_name[:40]),
-                        "tipf:anon:no")], _nav(me)]
+                        "tipf:anon:no")], _nav(me.locale)]
         await say(update, me.tr("tips.anon.files", n=formats.number(files, me.locale)),
                   reply_markup=InlineKeyboardMarkup(rows))
         return STATE["anon"]
