@@ -11,6 +11,7 @@ import asyncio
 import logging
 import signal
 from dataclasses import dataclass
+from datetime import timedelta
 from importlib import resources
 from pathlib import Path
 
@@ -21,8 +22,10 @@ from bot.emulator.core import Emulator
 from bot.emulator.server import EmulatorServer
 from bot.settings import SANDBOX_SECRET_KEY, Settings
 from storage.crypto import Vault
-from storage.db import Database
+from storage.db import Database, utcnow
 from storage.models import Role
+from storage.tip_lifecycle import Draft, Resolution, Status, TipPolicy
+from storage.tips import TipRepo
 from storage.units import UnitRepo, parse_units_csv
 from storage.users import Contact, UserRepo
 
@@ -89,6 +92,39 @@ async def seed_demo(db: Database, vault: Vault) -> None:
                 demo.tg_id, Contact(demo.tg_id, f"{demo.last_name} {demo.first_name}")
             )
             await users.grant(demo.tg_id, demo.role, unit.id)
+    await _seed_demo_tips(db, vault, units, users)
+
+
+# A few tips from the demo resident, so /inbox and /mytips have something on the first day.
+DEMO_TIPS = (
+    ("TH-ANPHU", "drugs", "Tối nào cũng có nhóm thanh niên lạ tụ tập ở bãi đất trống sau chợ,"
+     " nghi sử dụng ma túy.", True, None),
+    ("TH-PHUOCHAU", "theft", "Nhà ông Tư bị mất trộm 2 con bò đêm qua, kẻ trộm đi bằng xuồng.",
+     False, Status.VERIFYING),
+    ("TH-TANTHANH", "dispute", "Hai hộ tranh chấp ranh đất, đã cãi nhau lớn tiếng nhiều lần.",
+     True, Status.CLOSED),
+)
+
+
+async def _seed_demo_tips(db: Database, vault: Vault, units: UnitRepo, users: UserRepo) -> None:
+    tips = TipRepo(db, vault, TipPolicy())
+    resident = await users.get(DEMO_USERS[0].tg_id)
+    assert resident is not None
+    if await tips.mine(resident.id, limit=1):
+        return  # seeded on an earlier start
+    now = utcnow()
+    for i, (code, category, body, anonymous, status) in enumerate(DEMO_TIPS):
+        unit = await units.by_code(code)
+        assert unit is not None, code
+        when = now - timedelta(days=len(DEMO_TIPS) - i)
+        draft = Draft(step="review", category=category, body=body, unit_id=unit.id,
+                      occurred_kind="date", occurred_at=when.date().isoformat(),
+                      anonymous=anonymous, name=None if anonymous else "Nguyễn Thị Lan")
+        tip = await tips.create(draft, resident.id, when)
+        if status is Status.CLOSED:
+            await tips.change_status(tip.id, None, status, now, resolution=Resolution.RESOLVED)
+        elif status is not None:
+            await tips.change_status(tip.id, None, status, now)
 
 
 def register_demo_users(emulator: Emulator) -> None:
