@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from telegram import InlineKeyboardButton, Update
@@ -57,6 +58,17 @@ def button(text: str, data: str) -> InlineKeyboardButton:
     """An inline button; callback data must fit Telegram's 64 bytes."""
     assert len(data.encode()) <= 64, data
     return InlineKeyboardButton(text, callback_data=data)
+
+
+def pager(page: int, pages: int, data: Callable[[int], str]) -> list[InlineKeyboardButton]:
+    """◀ 2/5 ▶ under a paged list (empty when one page is enough)."""
+    if pages <= 1:
+        return []
+    row = [button("◀", data(page - 1))] if page > 0 else []
+    row.append(button(f"{page + 1}/{pages}", data(page)))
+    if page < pages - 1:
+        row.append(button("▶", data(page + 1)))
+    return row
 
 
 def step_header(who_: Who, step: int, total: int, title: str) -> str:

@@ -20,7 +20,16 @@ from telegram.ext import (
     filters,
 )
 
-from handlers.common import Who, button, persistent_conversation, say, scope, step_header, who
+from handlers.common import (
+    Who,
+    button,
+    pager,
+    persistent_conversation,
+    say,
+    scope,
+    step_header,
+    who,
+)
 from handlers.services import Services, services
 from locales import formats
 from storage.models import Role, Unit
@@ -106,13 +115,7 @@ async def _ask_unit(update: Update, context: ContextTypes.DEFAULT_TYPE, me: Who)
         for u in units[page * PAGE_SIZE:(page + 1) * PAGE_SIZE]
     ]
     if pages > 1:
-        paging = []
-        if page > 0:
-            paging.append(button("◀", f"inv:page:{page - 1}"))
-        paging.append(button(f"{page + 1}/{pages}", f"inv:page:{page}"))
-        if page < pages - 1:
-            paging.append(button("▶", f"inv:page:{page + 1}"))
-        rows.append(paging)
+        rows.append(pager(page, pages, lambda p: f"inv:page:{p}"))
     rows.append(_nav(me))
     title = me.tr("invite.ask_unit", role=me.tr(f"role.{role.value}"))
     await say(update, step_header(me, 2, STEPS, title), reply_markup=InlineKeyboardMarkup(rows))

@@ -33,7 +33,7 @@ from telegram.ext import (
     filters,
 )
 
-from handlers.common import Who, button, persistent_conversation, say, scope, who
+from handlers.common import Who, button, pager, persistent_conversation, say, scope, who
 from handlers.services import Services, services
 from locales import formats, t
 from storage.models import Role
@@ -659,16 +659,8 @@ async def inbox(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         lines.append(me.tr("tipdesk.inbox.overdue_note"))
     rows = [[button(tip.code, f"tip:{tip.id}:show") for tip in tips[i:i + 4]]
             for i in range(0, len(tips), 4)]
-    pages = (total + INBOX_PAGE - 1) // INBOX_PAGE
-    if pages > 1:
-        nav = []
-        if page > 0:
-            nav.append(button("◀", f"inbox:{page - 1}"))
-        nav.append(button(f"{page + 1}/{pages}", f"inbox:{page}"))
-        if page < pages - 1:
-            nav.append(button("▶", f"inbox:{page + 1}"))
-        rows.append(nav)
-    await say(update, "\n".join(lines), reply_markup=InlineKeyboardMarkup(rows))
+    rows.append(pager(page, (total + INBOX_PAGE - 1) // INBOX_PAGE, lambda p: f"inbox:{p}"))
+    await say(update, "\n".join(lines), reply_markup=InlineKeyboardMarkup([r for r in rows if r]))
 
 
 def age(locale: str, delta) -> str:

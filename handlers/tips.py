@@ -34,7 +34,7 @@ from telegram.ext import (
 )
 
 from handlers import start, tip_desk
-from handlers.common import Who, button, persistent_conversation, say, step_header, who
+from handlers.common import Who, button, pager, persistent_conversation, say, step_header, who
 from handlers.enrolment import POSTER_PREFIX, TIP_UNIT
 from handlers.services import Services, services
 from locales import formats, t
@@ -556,6 +556,12 @@ async def where_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> str 
                   reply_markup=_where_keyboard(me, draft))
         return STATE["where"]
     draft.place_text = text
+    return await _where_noted(update, context, me, draft)
+
+
+async def _where_noted(update: Update, context: ContextTypes.DEFAULT_TYPE, me: Who,
+                       draft: Draft) -> str:
+    """Save what was added to 'where' and say what the place is now."""
     await _save(update, context, draft)
     await say(update, me.tr("tips.where.got", place=await _place(context, me, draft)),
               reply_markup=_where_keyboard(me, draft))
@@ -568,10 +574,7 @@ async def where_location(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
     me, draft = await _current(update, context)
     loc = update.message.location
     draft.latitude, draft.longitude = loc.latitude, loc.longitude
-    await _save(update, context, draft)
-    await say(update, me.tr("tips.where.got", place=await _place(context, me, draft)),
-              reply_markup=_where_keyboard(me, draft))
-    return STATE["where"]
+    return await _where_noted(update, context, me, draft)
 
 
 @_needs_draft
@@ -602,11 +605,7 @@ async def _ask_unit(update: Update, context: ContextTypes.DEFAULT_TYPE, me: Who,
         label = unit.name + (" ›" if opens else "")
         rows.append([button(label, f"tipf:ul:{unit.id}:0" if opens else f"tipf:us:{unit.id}")])
     if pages > 1:
-        rows.append([button("◀", f"tipf:ul:{key}:{page - 1}") if page else
-                     button(" ", f"tipf:ul:{key}:{page}"),
-                     button(f"{page + 1}/{pages}", f"tipf:ul:{key}:{page}"),
-                     button("▶", f"tipf:ul:{key}:{page + 1}") if page < pages - 1 else
-                     button(" ", f"tipf:ul:{key}:{page}")])
+        rows.append(pager(page, pages, lambda p: f"tipf:ul:{key}:{p}"))
     if parent is not None and tree.by_id[parent].parent_id is not None:
         rows.append([button(me.tr("tips.where.whole", unit=tree.by_id[parent].name)[:60],
                             f"tipf:us:{parent}")])
@@ -637,10 +636,7 @@ async def unit_selected(update: Update, context: ContextTypes.DEFAULT_TYPE) -> s
     tree = await services(context).units.tree()
     if unit_id in tree.by_id:
         draft.unit_id, draft.unit_from_poster = unit_id, False
-        await _save(update, context, draft)
-    await say(update, me.tr("tips.where.got", place=await _place(context, me, draft)),
-              reply_markup=_where_keyboard(me, draft))
-    return STATE["where"]
+    return await _where_noted(update, context, me, draft)
 
 
 # ---------------------------------------------------------------------- 4. when
