@@ -178,6 +178,7 @@ async def stop_bot(running: Running) -> None:
         if app.running:
             await app.stop()
         await app.shutdown()
+        await app.bot_data["services"].drafts.flush()
     finally:
         await running.db.close()
 

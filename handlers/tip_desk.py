@@ -99,15 +99,15 @@ class CardFacts:
     blocked: bool
 
 
-async def facts(svc: Services, tip: Tip) -> CardFacts:
-    """Duplicates, assignee, notes: the extra reads a card needs."""
+async def facts(svc: Services, tip: Tip, *, fresh: bool = False) -> CardFacts:
+    """Duplicates, assignee, notes: the extra reads a card needs (fewer for a new tip)."""
     tree = await svc.units.tree()
     place = []
     if tip.unit_id is not None and tip.unit_id in tree.by_id:
         place.append(html.escape(tree.path(tip.unit_id)))
     if tip.place_text:
         place.append(f"«{html.escape(tip.place_text)}»")
-    history = await svc.tips.history(tip.id)
+    history = [] if fresh else await svc.tips.history(tip.id)
     assignee = None
     if tip.assignee_id is not None:
         assignee = (await svc.users.contact(tip.assignee_id)).name
@@ -218,7 +218,7 @@ def card_keyboard(locale: str, tip: Tip, f: CardFacts) -> InlineKeyboardMarkup:
 async def announce(context: ContextTypes.DEFAULT_TYPE, tip: Tip) -> None:
     """A new tip: media, location and card to everyone whose scope holds it."""
     svc = services(context)
-    f = await facts(svc, tip)
+    f = await facts(svc, tip, fresh=True)
     for user_id in await recipients(svc, tip):
         await send_card(context, tip, user_id, f, with_media=True)
 
@@ -229,10 +229,9 @@ async def send_card(
 ) -> None:
     """One coordinator's copy of the card (remembered, so later changes edit it)."""
     svc = services(context)
-    if chat_id is None:
-        chat_id = (await svc.users.contact(user_id)).chat_id
-    if locale is None:
-        locale = await svc.users.locale_of(user_id) or svc.default_locale
+    if chat_id is None or locale is None:
+        contact, known = await svc.users.reach(user_id)
+        chat_id, locale = contact.chat_id, known or svc.default_locale
     try:
         if with_media:
             await send_media(context, chat_id, tip)
@@ -278,8 +277,7 @@ async def refresh_cards(context: ContextTypes.DEFAULT_TYPE, tip_id: int) -> Tip 
         return None
     f = await facts(svc, tip)
     for user_id, message_id in await svc.tips.cards(tip_id):
-        locale = await svc.users.locale_of(user_id) or svc.default_locale
-        chat_id = (await svc.users.contact(user_id)).chat_id
+        chat_id, locale = await _reach(svc, user_id)
         try:
             await context.bot.edit_message_text(
                 card_text(svc, locale, tip, f, svc.now()), chat_id=chat_id,
@@ -291,6 +289,12 @@ async def refresh_cards(context: ContextTypes.DEFAULT_TYPE, tip_id: int) -> Tip 
         except Forbidden:
             log.info("coordinator %s has blocked the bot", user_id)
     return tip
+
+
+async def _reach(svc: Services, user_id: int) -> tuple[int, str]:
+    """A user's chat and language (the default language if they never chose)."""
+    contact, locale = await svc.users.reach(user_id)
+    return contact.chat_id, locale or svc.default_locale
 
 
 async def tell_sender(
@@ -306,8 +310,7 @@ async def tell_sender(
     user_id = await svc.tips.sender_of(tip.id)
     if user_id is None:
         return False
-    locale = await svc.users.locale_of(user_id) or svc.default_locale
-    chat_id = (await svc.users.contact(user_id)).chat_id
+    chat_id, locale = await _reach(svc, user_id)
     texts = {k: (t(locale, v[1:]) if isinstance(v, str) and v.startswith("@") else v)
              for k, v in values.items()}
     markup = None
@@ -329,8 +332,7 @@ async def relay_answer(
     svc = services(context)
     delivered = 0
     for user_id, card_id in await svc.tips.cards(tip.id):
-        locale = await svc.users.locale_of(user_id) or svc.default_locale
-        chat_id = (await svc.users.contact(user_id)).chat_id
+        chat_id, locale = await _reach(svc, user_id)
         try:
             head = await context.bot.send_message(
                 chat_id, t(locale, "tipdesk.answer", code=tip.code), parse_mode="HTML",
@@ -507,8 +509,7 @@ async def _assign(update: Update, context: ContextTypes.DEFAULT_TYPE, me: Who, t
     await query.answer(me.tr("tipdesk.assigned"))
     tip = await refresh_cards(context, tip.id) or tip
     if assignee_id != me.user.id:
-        locale = await svc.users.locale_of(assignee_id) or svc.default_locale
-        chat_id = (await svc.users.contact(assignee_id)).chat_id
+        chat_id, locale = await _reach(svc, assignee_id)
         by = (await svc.users.contact(me.user.id)).name or "—"
         try:
             await context.bot.send_message(

@@ -112,13 +112,14 @@ async def _start_draft(
 
 async def _may_tip(update: Update, svc: Services, me: Who) -> bool:
     """Blocked senders and the daily limit, checked when starting and when sending."""
-    if await svc.tips.is_blocked(me.user.id):
-        await say(update, me.tr("tips.blocked") + "\n\n" + me.tr("emergency"))
-        return False
     now = svc.now()
     midnight = datetime.combine(now.astimezone(svc.timezone).date(), time(), svc.timezone)
+    blocked, sent_today = await svc.tips.standing(me.user.id, midnight)
+    if blocked:
+        await say(update, me.tr("tips.blocked") + "\n\n" + me.tr("emergency"))
+        return False
     limit = svc.tip_policy.daily_limit
-    if await svc.tips.sent_since(me.user.id, midnight) >= limit:
+    if sent_today >= limit:
         await say(update, me.tr("tips.limit", limit=formats.number(limit, me.locale))
                   + "\n\n" + me.tr("emergency"))
         return False

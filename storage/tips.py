@@ -7,7 +7,9 @@ through a keyed hash and a sealed id (see migrations/0002_tips.sql).
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
 import sqlite3
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -19,6 +21,7 @@ from storage.db import Database, transaction
 from storage.tip_lifecycle import Draft, Resolution, Status, TipPolicy, can_move, new_code
 
 _CODE_ATTEMPTS = 8
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -87,19 +90,23 @@ class TipRepo:
 
     async def sent_since(self, user_id: int, since: datetime) -> int:
         """How many tips this user filed since ``since`` (the daily limit)."""
-        rows = await self._db.conn.execute_fetchall(
-            "SELECT COUNT(*) FROM tips WHERE sender_tag = ? AND created_at >= ?",
-            # Stored times are UTC text: compare like with like.
-            (self.sender_tag(user_id), since.astimezone(UTC).isoformat()),
-        )
-        return int(rows[0][0])
+        return (await self.standing(user_id, since))[1]
 
     async def is_blocked(self, user_id: int) -> bool:
         """Whether a coordinator stopped this user from tipping."""
+        return (await self.standing(user_id, None))[0]
+
+    async def standing(self, user_id: int, since: datetime | None) -> tuple[bool, int]:
+        """(blocked?, tips filed since ``since``) in one query: checked on every new tip."""
+        tag = self.sender_tag(user_id)
+        # Stored times are UTC text: compare like with like.
+        start = since.astimezone(UTC).isoformat() if since else "9999"
         rows = await self._db.conn.execute_fetchall(
-            "SELECT 1 FROM blocked_senders WHERE sender_tag = ?", (self.sender_tag(user_id),)
+            "SELECT EXISTS (SELECT 1 FROM blocked_senders WHERE sender_tag = ?),"
+            " (SELECT COUNT(*) FROM tips WHERE sender_tag = ? AND created_at >= ?)",
+            (tag, tag, start),
         )
-        return bool(rows)
+        return bool(rows[0][0]), int(rows[0][1])
 
     async def create(self, draft: Draft, user_id: int, now: datetime) -> Tip:
         """File a draft as a new tip with a fresh case code (one transaction)."""
@@ -107,7 +114,7 @@ class TipRepo:
         tag = self.sender_tag(user_id)
         name = None if draft.anonymous else draft.name
 
-        def run(conn: sqlite3.Connection) -> int:
+        def run(conn: sqlite3.Connection) -> sqlite3.Row:
             for _ in range(_CODE_ATTEMPTS):
                 code = new_code()
                 sealed = self._vault.seal_json(
@@ -135,16 +142,13 @@ class TipRepo:
                         conn.execute(AUDIT_SQL, audit_params(
                             None, "tip.create", f"tip:{tip_id}",
                             {"category": draft.category, "anonymous": bool(draft.anonymous)}))
-                        return tip_id
+                        return conn.execute(f"{_SELECT} WHERE t.id = ?", (tip_id,)).fetchone()
                 except sqlite3.IntegrityError as exc:
                     if "tips.code" not in str(exc):
                         raise
             raise RuntimeError("could not find a free case code")
 
-        tip_id = await self._db.run_sync(run)
-        tip = await self.get(tip_id)
-        assert tip is not None
-        return tip
+        return self._tip(await self._db.run_sync(run))
 
     async def sender_of(self, tip_id: int) -> int | None:
         """The sender's user id (to tell them of changes); None once purged."""
@@ -431,12 +435,20 @@ def _history(
 
 
 class DraftRepo:
-    """Residents' unfinished tips, sealed, written on every step; cached per process."""
+    """Residents' unfinished tips, sealed, written on every step; cached per process.
+
+    Writes are behind: the cache changes at once and the row is written by a task
+    queued on the connection's thread (in order, one statement each), so a step
+    does not wait for the disk. :meth:`flush` waits for them; the bot calls it
+    before closing the database, and a crash loses at most the writes still queued
+    (milliseconds).
+    """
 
     def __init__(self, db: Database, vault: Vault) -> None:
         self._db = db
         self._vault = vault
         self._cache: dict[int, Draft | None] = {}
+        self._pending: set[asyncio.Task] = set()
 
     def _key(self, tg_id: int) -> bytes:
         return self._vault.hash_id(f"tip-draft:{tg_id}")
@@ -455,30 +467,45 @@ class DraftRepo:
             data = self._vault.open_json(rows[0][0], context=key)
             assert isinstance(data, dict)
             draft = Draft.from_json(data)
-        self._cache[tg_id] = draft
-        return _copy(draft) if draft else None
+        self._cache.setdefault(tg_id, draft)  # a save queued meanwhile is newer
+        cached = self._cache[tg_id]
+        return _copy(cached) if cached else None
 
     async def save(self, tg_id: int, draft: Draft, now: datetime) -> None:
-        """Write the draft (every step, so a crash loses nothing)."""
+        """Keep the draft and queue its write (every step, so a restart loses nothing)."""
         key = self._key(tg_id)
         sealed = self._vault.seal_json(draft.to_json(), context=key)
-        await self._db.conn.execute_insert(
+        self._cache[tg_id] = _copy(draft)
+        self._behind(
             "INSERT INTO tip_drafts (owner_hash, draft_sealed, updated_at) VALUES (?, ?, ?)"
             " ON CONFLICT (owner_hash) DO UPDATE SET draft_sealed = excluded.draft_sealed,"
             " updated_at = excluded.updated_at",
             (key, sealed, now.isoformat()),
         )
-        self._cache[tg_id] = _copy(draft)
 
     async def drop(self, tg_id: int) -> None:
         """Forget the draft (filed or cancelled)."""
-        await self._db.conn.execute_insert(
-            "DELETE FROM tip_drafts WHERE owner_hash = ?", (self._key(tg_id),)
-        )
         self._cache[tg_id] = None
+        self._behind("DELETE FROM tip_drafts WHERE owner_hash = ?", (self._key(tg_id),))
+
+    def _behind(self, sql: str, params: tuple) -> None:
+        task = asyncio.get_running_loop().create_task(self._db.conn.execute_insert(sql, params))
+        self._pending.add(task)
+        task.add_done_callback(self._written)
+
+    def _written(self, task: asyncio.Task) -> None:
+        self._pending.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("a tip draft was not written", exc_info=task.exception())
+
+    async def flush(self) -> None:
+        """Wait until every queued draft write is done."""
+        while self._pending:
+            await asyncio.gather(*list(self._pending), return_exceptions=True)
 
     async def purge(self, older_than: datetime) -> int:
         """Drop drafts untouched since ``older_than`` (abandoned)."""
+        await self.flush()
         cur = await self._db.conn.execute(
             "DELETE FROM tip_drafts WHERE updated_at < ?", (older_than.isoformat(),)
         )

@@ -117,6 +117,17 @@ class UserRepo:
         assert isinstance(data, dict)
         return Contact(chat_id=int(data["chat_id"]), name=data.get("name"))
 
+    async def reach(self, user_id: int) -> tuple[Contact, str | None]:
+        """How to reach a user and their language, in one query (for messages we start)."""
+        rows = await self._db.conn.execute_fetchall(
+            "SELECT tg_hash, contact_sealed, locale FROM users WHERE id = ?", (user_id,)
+        )
+        if not rows:
+            raise LookupError(f"no user {user_id}")
+        data = self._vault.open_json(rows[0]["contact_sealed"], context=rows[0]["tg_hash"])
+        assert isinstance(data, dict)
+        return Contact(chat_id=int(data["chat_id"]), name=data.get("name")), rows[0]["locale"]
+
     async def locale_of(self, user_id: int) -> str | None:
         """A user's language by internal id (for messages not in reply to them)."""
         rows = await self._db.conn.execute_fetchall(

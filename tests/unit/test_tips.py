@@ -234,6 +234,7 @@ async def test_drafts_are_sealed_cached_and_purged(repos, tmp_path: Path) -> Non
     loaded = await drafts.get(7)
     loaded.body = "changed without saving"
     assert (await drafts.get(7)).body == "bí mật chưa gửi"  # the cache is not shared
+    await drafts.flush()  # writes are behind the cache
     fresh = DraftRepo(drafts._db, Vault(SECRET))  # another process: read from the file
     assert (await fresh.get(7)).body == "bí mật chưa gửi"
     assert await drafts.purge(T0 + timedelta(days=1)) == 1
