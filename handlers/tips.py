@@ -591,9 +591,10 @@ async def _ask_unit(update: Update, context: ContextTypes.DEFAULT_TYPE, me: Who,
     """The unit tree, one level at a time (a single root is opened at once)."""
     tree = await services(context).units.tree()
     children = list(tree.children.get(parent, []))
-    while parent is None and len(children) == 1 and tree.children.get(children[0].id):
-        parent = children[0].id
-        children = list(tree.children.get(parent, []))
+    if parent is None:  # from the top: open every level that offers no choice
+        while len(children) == 1 and tree.children.get(children[0].id):
+            parent = children[0].id
+            children = list(tree.children.get(parent, []))
     if not children:
         await say(update, me.tr("tips.where.no_units"), reply_markup=_where_keyboard(me, draft))
         return STATE["where"]

@@ -120,7 +120,9 @@ class Harness:
         return user
 
 
-class _Errors(logging.Handler):
+class ErrorLog(logging.Handler):
+    """Collects what the bot's error handler logs (a test fails if it logged anything)."""
+
     def __init__(self) -> None:
         super().__init__(logging.ERROR)
         self.records: list[logging.LogRecord] = []
@@ -132,7 +134,7 @@ class _Errors(logging.Handler):
 @pytest.fixture
 async def harness(tmp_path: Path) -> AsyncIterator[Harness]:
     """The bot running against the emulator; a test fails if the bot's error handler fired."""
-    errors = _Errors()
+    errors = ErrorLog()
     logging.getLogger("handlers.errors").addHandler(errors)
     h = Harness(tmp_path)
     await h.start()

@@ -26,6 +26,7 @@ from bot.emulator.core import Emulator
 from bot.emulator.server import EmulatorServer
 from bot.sandbox import start_sandbox, stop_sandbox
 from bot.settings import load_settings
+from tests.conftest import ErrorLog
 
 # Read at import, before the autouse ``clean_env`` fixture removes every BINHYEN_* variable.
 CHROMIUM = os.environ.get("BINHYEN_CHROMIUM") or shutil.which("chromium")
@@ -60,22 +61,11 @@ class Sandbox:
         return f"http://127.0.0.1:{self.server.port}/"
 
 
-class _Errors(logging.Handler):
-    """Collects what the bot's error handler logs."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.ERROR)
-        self.records: list[logging.LogRecord] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record)
-
-
 @pytest.fixture
 async def sandbox(tmp_path: Path) -> AsyncIterator[Sandbox]:
     """The sandbox on a free port with its own database; fails the test if the bot's error
     handler fired."""
-    errors = _Errors()
+    errors = ErrorLog()
     logging.getLogger("handlers.errors").addHandler(errors)
     settings = load_settings(db=tmp_path / "sandbox.db")
     emulator, server, running = await start_sandbox(settings, port=0)
@@ -135,6 +125,11 @@ def bot_messages(page: Page) -> Locator:
 def my_messages(page: Page) -> Locator:
     """The chosen person's own messages in the open chat, oldest first."""
     return page.locator("#messages .msg.me")
+
+
+async def chat_text(page: Page) -> str:
+    """Everything the open chat shows (messages, their buttons and footers) as text."""
+    return await page.locator("#messages").text_content() or ""
 
 
 async def choose_person(page: Page, label: str) -> None:
