@@ -50,7 +50,6 @@ PAGE_SIZE = 8
 MAX_PLACE = 300
 OLDEST_YEARS = 10
 _DATE = re.compile(r"^\s*(\d{1,2})\s*[/.-]\s*(\d{1,2})\s*[/.-]\s*(\d{4})\s*$")
-_MEDIA_KINDS = ("photo", "video", "voice", "document")
 
 
 # ---------------------------------------------------------------------- entering
@@ -222,10 +221,8 @@ def _contents(me: Who, draft: Draft) -> str:
     parts = []
     if draft.body:
         parts.append(me.tr("tips.count.chars", n=formats.number(len(draft.body), me.locale)))
-    for kind in _MEDIA_KINDS:
-        n = sum(1 for k, _ in draft.media if k == kind)
-        if n:
-            parts.append(me.tr(f"tips.count.{kind}", n=formats.number(n, me.locale)))
+    if draft.media:
+        parts.append(tip_desk.media_counts(me.locale, draft.media))
     return me.tr("tips.what.so_far", parts=", ".join(parts))
 
 
@@ -244,21 +241,10 @@ async def _place(context: ContextTypes.DEFAULT_TYPE, me: Who, draft: Draft) -> s
     return " · ".join(parts)
 
 
-def _when_text(me: Who, svc: Services, kind: str | None, at: str | None) -> str:
-    if kind is None or at is None:
-        return "—"
-    if kind == "now":
-        return me.tr("tips.when.was_now",
-                     moment=formats.moment(datetime.fromisoformat(at), me.locale, svc.timezone))
-    if kind == "today":
-        return me.tr("tips.when.was_today", day=formats.day(date.fromisoformat(at), me.locale))
-    return formats.day(date.fromisoformat(at), me.locale)
-
-
 async def _summary(context: ContextTypes.DEFAULT_TYPE, me: Who, draft: Draft) -> str:
     svc = services(context)
     body = html.escape(draft.body) if draft.body else "—"
-    media = _contents(me, Draft(media=draft.media)) if draft.media else ""
+    media = "📎 " + tip_desk.media_counts(me.locale, draft.media) if draft.media else ""
     who_line = (me.tr("tips.review.anonymous") if draft.anonymous
                 else me.tr("tips.review.named", name=html.escape(draft.name or "")))
     return me.tr(
@@ -266,7 +252,8 @@ async def _summary(context: ContextTypes.DEFAULT_TYPE, me: Who, draft: Draft) ->
         category=me.tr(f"tipcat.{draft.category}"),
         body=body + (f"\n{media}" if media else ""),
         place=await _place(context, me, draft) or me.tr("tips.where.none"),
-        when=_when_text(me, svc, draft.occurred_kind, draft.occurred_at),
+        when=(tip_desk.occurred(me.locale, svc, draft.occurred_kind, draft.occurred_at)
+              if draft.occurred_kind and draft.occurred_at else "—"),
         sender=who_line,
     )
 
