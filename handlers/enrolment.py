@@ -86,8 +86,8 @@ async def _tell_replaced(
 ) -> None:
     """Tell a previous holder their role ended; their past reports stay theirs."""
     svc = services(context)
-    contact = await svc.users.contact(user_id)
-    locale = await svc.users.locale_of(user_id) or svc.default_locale
+    contact, known = await svc.users.reach(user_id)
+    locale = known or svc.default_locale
     text = t(locale, "invite.replaced", role=t(locale, f"role.{role}"),
              unit=html.escape(unit_path))
     try:

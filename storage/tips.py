@@ -88,14 +88,6 @@ class TipRepo:
 
     # ------------------------------------------------------------------ residents
 
-    async def sent_since(self, user_id: int, since: datetime) -> int:
-        """How many tips this user filed since ``since`` (the daily limit)."""
-        return (await self.standing(user_id, since))[1]
-
-    async def is_blocked(self, user_id: int) -> bool:
-        """Whether a coordinator stopped this user from tipping."""
-        return (await self.standing(user_id, None))[0]
-
     async def standing(self, user_id: int, since: datetime | None) -> tuple[bool, int]:
         """(blocked?, tips filed since ``since``) in one query: checked on every new tip."""
         tag = self.sender_tag(user_id)

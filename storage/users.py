@@ -128,13 +128,6 @@ class UserRepo:
         assert isinstance(data, dict)
         return Contact(chat_id=int(data["chat_id"]), name=data.get("name")), rows[0]["locale"]
 
-    async def locale_of(self, user_id: int) -> str | None:
-        """A user's language by internal id (for messages not in reply to them)."""
-        rows = await self._db.conn.execute_fetchall(
-            "SELECT locale FROM users WHERE id = ?", (user_id,)
-        )
-        return rows[0][0] if rows else None
-
     async def members_of(self, unit_id: int, role: Role) -> list[int]:
         """Ids of users holding ``role`` for exactly this unit now."""
         rows = await self._db.conn.execute_fetchall(

@@ -137,12 +137,12 @@ async def test_tips_are_linked_to_their_sender_only_through_the_key(repos) -> No
     assert (await tips.for_sender(tip.code, lan.id)).id == tip.id
     assert await tips.for_sender(tip.code, other.id) is None
     assert [t.code for t in await tips.mine(lan.id)] == [tip.code]
-    assert await tips.sent_since(lan.id, T0 - timedelta(seconds=1)) == 1
+    assert (await tips.standing(lan.id, T0 - timedelta(seconds=1)))[1] == 1
     # Local midnight in Asia/Ho_Chi_Minh is 17:00 UTC the day before: compared correctly.
     from zoneinfo import ZoneInfo
     midnight = datetime(2026, 11, 21, tzinfo=ZoneInfo("Asia/Ho_Chi_Minh"))
-    assert await tips.sent_since(lan.id, midnight) == 1
-    assert await tips.sent_since(lan.id, midnight + timedelta(days=1)) == 0
+    assert (await tips.standing(lan.id, midnight))[1] == 1
+    assert (await tips.standing(lan.id, midnight + timedelta(days=1)))[1] == 0
 
 
 async def test_named_tip_keeps_the_agreed_name_sealed(repos) -> None:
@@ -189,7 +189,8 @@ async def test_retention_drops_the_sender_link_after_closing(repos) -> None:
     assert await tips.sender_of(still_open.id) == lan.id
     assert await tips.sender_of(recent.id) == lan.id
     assert await tips.for_sender(old.code, lan.id) is None
-    assert await tips.is_blocked(lan.id)  # a block outlives the link of the tip it came from
+    # A block outlives the link of the tip it came from.
+    assert (await tips.standing(lan.id, None))[0]
     assert await tips.purge_senders(T0 + timedelta(days=200)) == 1  # recent, now
     assert await tips.block_sender(old.id, None, T0) is False  # nobody to block any more
 
