@@ -25,6 +25,7 @@ from telegram.ext import AIORateLimiter, Application, ApplicationBuilder
 from bot import jobs
 from bot.persistence import SqlitePersistence
 from bot.settings import Settings
+from bot.updates import ChatOrderedProcessor
 from handlers import errors, invitations, start, tip_desk, tip_follow, tips, units
 from handlers.commands import set_default_commands
 from handlers.services import Services
@@ -100,6 +101,7 @@ def build_application(
         .persistence(SqlitePersistence(PersistedStore(db, vault),
                                        update_interval=persistence_interval))
         .post_init(post_init)
+        .concurrent_updates(ChatOrderedProcessor(settings.concurrent_updates))
     )
     if rate_limiter:
         builder = builder.rate_limiter(AIORateLimiter(max_retries=3))

@@ -120,7 +120,7 @@ async def _seed_demo_tips(db: Database, vault: Vault, units: UnitRepo, users: Us
         draft = Draft(step="review", category=category, body=body, unit_id=unit.id,
                       occurred_kind="date", occurred_at=when.date().isoformat(),
                       anonymous=anonymous, name=None if anonymous else "Nguyễn Thị Lan")
-        tip = await tips.create(draft, resident.id, when)
+        tip, _ = await tips.create(draft, resident.id, when)
         if status is Status.CLOSED:
             await tips.change_status(tip.id, None, status, now, resolution=Resolution.RESOLVED)
         elif status is not None:

@@ -6,9 +6,10 @@ poster) waits in user data until the language is chosen, then is acted on.
 
 from __future__ import annotations
 
+import functools
 import html
 
-from telegram import InlineKeyboardMarkup, Update
+from telegram import Update
 from telegram.ext import (
     CallbackQueryHandler,
     CommandHandler,
@@ -18,7 +19,7 @@ from telegram.ext import (
 )
 
 from handlers.commands import set_chat_commands
-from handlers.common import Who, button, say, scope, who
+from handlers.common import Keyboard, Who, button, say, scope, who
 from handlers.enrolment import act_on_payload
 from handlers.services import services
 from locales import LANGUAGE_NAMES, LOCALES, t
@@ -43,9 +44,7 @@ async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 async def ask_language(update: Update, *, first: bool = False) -> None:
     """The language buttons (the prompt is bilingual: we don't know the language yet)."""
-    keyboard = InlineKeyboardMarkup(
-        [[button(LANGUAGE_NAMES[code], f"lang:{code}") for code in LOCALES]]
-    )
+    keyboard = Keyboard([[button(LANGUAGE_NAMES[code], f"lang:{code}") for code in LOCALES]])
     text = t("vi", "lang.choose") + "\n" + t("en", "lang.choose")
     if first:
         text = t("vi", "start.hello") + "\n\n" + text
@@ -93,17 +92,23 @@ async def show_menu(update: Update, context: ContextTypes.DEFAULT_TYPE, me: Who)
         units = ", ".join(tree.path(u.id) for u in await scope(svc, me)) or me.tr("units.none")
         lines.append(me.tr("menu.your_scope", units=html.escape(units)))
     lines.append(me.tr("emergency"))
+    await say(update, "\n\n".join(lines), reply_markup=_menu_keyboard(me.locale, me.role))
+
+
+@functools.cache
+def _menu_keyboard(locale: str, role: Role) -> Keyboard:
+    """The menu's buttons for a role in one language (built once)."""
+    def b(key: str, data: str):
+        return button(t(locale, key), data)
+
     rows = []
-    if me.role in (Role.RESIDENT, Role.REPORTER):
-        rows.append([button(me.tr("menu.btn.tip"), "menu:tip"),
-                     button(me.tr("menu.btn.mytips"), "menu:mytips")])
-    if me.role in (Role.COORDINATOR, Role.ADMIN):
-        rows.append([button(me.tr("menu.btn.inbox"), "inbox:0")])
-        rows.append([button(me.tr("menu.btn.invite"), "menu:invite"),
-                     button(me.tr("menu.btn.units"), "menu:units")])
-    rows.append([button(me.tr("menu.btn.language"), "menu:language"),
-                 button(me.tr("menu.btn.help"), "menu:help")])
-    await say(update, "\n\n".join(lines), reply_markup=InlineKeyboardMarkup(rows))
+    if role in (Role.RESIDENT, Role.REPORTER):
+        rows.append([b("menu.btn.tip", "menu:tip"), b("menu.btn.mytips", "menu:mytips")])
+    if role in (Role.COORDINATOR, Role.ADMIN):
+        rows.append([b("menu.btn.inbox", "inbox:0")])
+        rows.append([b("menu.btn.invite", "menu:invite"), b("menu.btn.units", "menu:units")])
+    rows.append([b("menu.btn.language", "menu:language"), b("menu.btn.help", "menu:help")])
+    return Keyboard(rows)
 
 
 async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -33,7 +33,16 @@ from telegram.ext import (
     filters,
 )
 
-from handlers.common import Who, button, pager, persistent_conversation, say, scope, who
+from handlers.common import (
+    KeyedLocks,
+    Who,
+    button,
+    pager,
+    persistent_conversation,
+    say,
+    scope,
+    who,
+)
 from handlers.services import Services, services
 from locales import formats, t
 from storage.models import Role
@@ -99,8 +108,15 @@ class CardFacts:
     blocked: bool
 
 
-async def facts(svc: Services, tip: Tip, *, fresh: bool = False) -> CardFacts:
-    """Duplicates, assignee, notes: the extra reads a card needs (fewer for a new tip)."""
+async def facts(
+    svc: Services, tip: Tip, *, fresh: bool = False,
+    duplicates: list[tuple[int, str]] | None = None,
+) -> CardFacts:
+    """Duplicates, assignee, notes: the extra reads a card needs (fewer for a new tip).
+
+    ``fresh``: the tip was just filed, so it has no history; ``duplicates`` when
+    already read (filing reads them in the same hop).
+    """
     tree = await svc.units.tree()
     place = []
     if tip.unit_id is not None and tip.unit_id in tree.by_id:
@@ -113,7 +129,8 @@ async def facts(svc: Services, tip: Tip, *, fresh: bool = False) -> CardFacts:
         assignee = (await svc.users.contact(tip.assignee_id)).name
     return CardFacts(
         place=" · ".join(place),
-        duplicates=await svc.tips.likely_duplicates(tip),
+        duplicates=(duplicates if duplicates is not None
+                    else await svc.tips.likely_duplicates(tip)),
         assignee=assignee,
         notes=[h.detail.get("text", "") for h in history if h.kind == "note"][-3:],
         blocked=any(h.kind == "block" for h in history),
@@ -215,10 +232,12 @@ def card_keyboard(locale: str, tip: Tip, f: CardFacts) -> InlineKeyboardMarkup:
 # ---------------------------------------------------------------------- sending cards
 
 
-async def announce(context: ContextTypes.DEFAULT_TYPE, tip: Tip) -> None:
+async def announce(
+    context: ContextTypes.DEFAULT_TYPE, tip: Tip, duplicates: list[tuple[int, str]]
+) -> None:
     """A new tip: media, location and card to everyone whose scope holds it."""
     svc = services(context)
-    f = await facts(svc, tip, fresh=True)
+    f = await facts(svc, tip, fresh=True, duplicates=duplicates)
     for user_id in await recipients(svc, tip):
         await send_card(context, tip, user_id, f, with_media=True)
 
@@ -245,7 +264,7 @@ async def send_card(
         log.info("coordinator %s has blocked the bot; tip %s not delivered to them",
                  user_id, tip.code)
         return
-    await svc.tips.set_card(tip.id, user_id, sent.message_id)
+    svc.tips.set_card(tip.id, user_id, sent.message_id)
 
 
 async def send_media(context: ContextTypes.DEFAULT_TYPE, chat_id: int, tip: Tip) -> None:
@@ -269,8 +288,20 @@ async def send_media(context: ContextTypes.DEFAULT_TYPE, chat_id: int, tip: Tip)
             await context.bot.send_voice(chat_id, fid)
 
 
+_refreshing = KeyedLocks()
+
+
 async def refresh_cards(context: ContextTypes.DEFAULT_TYPE, tip_id: int) -> Tip | None:
-    """Edit every card of the tip to show it as it is now."""
+    """Edit every card of the tip to show it as it is now.
+
+    Coordinators' updates run concurrently (bot/updates.py): one refresh per tip at
+    a time, each reading the tip afresh, so the last edit always shows the last state.
+    """
+    async with _refreshing.hold(tip_id):
+        return await _refresh(context, tip_id)
+
+
+async def _refresh(context: ContextTypes.DEFAULT_TYPE, tip_id: int) -> Tip | None:
     svc = services(context)
     tip = await svc.tips.get(tip_id)
     if tip is None:

@@ -19,10 +19,10 @@ from telegram.ext import (
 
 from handlers import tip_desk
 from handlers.common import Who, button, persistent_conversation, say, who
-from handlers.services import services
+from handlers.services import Services, services
 from locales import formats
 from storage.tip_lifecycle import normalise_code
-from storage.tips import Tip
+from storage.tips import HistoryEntry, Tip
 
 ANSWER = "tipanswer.text"
 ANSWERING = "tip_answering"
@@ -37,17 +37,16 @@ async def status(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await say(update, me.tr("tips.status.usage"))
         return
     code = normalise_code(" ".join(context.args))
-    tip = await svc.tips.for_sender(code, me.user.id) if code else None
-    if tip is None:
+    found = await svc.tips.status_for_sender(code, me.user.id) if code else None
+    if found is None:
         await say(update, me.tr("tips.status.not_found"))
         return
-    await say(update, await _history(context, me, tip))
+    await say(update, _history(svc, me, *found))
 
 
-async def _history(context: ContextTypes.DEFAULT_TYPE, me: Who, tip: Tip) -> str:
-    svc = services(context)
+def _history(svc: Services, me: Who, tip: Tip, history: list[HistoryEntry]) -> str:
     lines = [me.tr("tips.status.head", code=tip.code, category=me.tr(f"tipcat.{tip.category}"))]
-    for entry in await svc.tips.history(tip.id, public_only=True):
+    for entry in history:
         name = me.tr(f"tipstatus.{entry.to_status.value}") if entry.to_status else entry.kind
         if entry.detail.get("resolution"):
             name += " — " + me.tr(f"tipresolution.{entry.detail['resolution']}")

@@ -23,7 +23,8 @@ from telegram import (
     ReplyKeyboardRemove,
     Update,
 )
-from telegram.error import TelegramError
+from telegram.constants import ParseMode
+from telegram.error import BadRequest, TelegramError
 from telegram.ext import (
     CallbackQueryHandler,
     CommandHandler,
@@ -34,7 +35,17 @@ from telegram.ext import (
 )
 
 from handlers import start, tip_desk
-from handlers.common import Who, button, pager, persistent_conversation, say, step_header, who
+from handlers.common import (
+    NO_PREVIEW,
+    Keyboard,
+    Who,
+    button,
+    pager,
+    persistent_conversation,
+    say,
+    step_header,
+    who,
+)
 from handlers.enrolment import POSTER_PREFIX, TIP_UNIT
 from handlers.services import Services, services
 from locales import formats, t
@@ -72,7 +83,8 @@ async def begin(update: Update, context: ContextTypes.DEFAULT_TYPE) -> str | int
                                                          total=TOTAL)),
                   reply_markup=InlineKeyboardMarkup(rows))
         return RESUME
-    return await _start_draft(update, context, me, poster_unit)
+    # From the menu: the flow opens below it and the menu stays as it is.
+    return await _start_draft(update, context, me, poster_unit, in_place=False)
 
 
 async def begin_from_poster(update: Update, context: ContextTypes.DEFAULT_TYPE) -> str | int:
@@ -92,7 +104,6 @@ async def resume_chosen(update: Update, context: ContextTypes.DEFAULT_TYPE) -> s
     """Carry on with the saved draft, or throw it away and start again."""
     query = update.callback_query
     await query.answer()
-    await _drop_keyboard(query.message)
     me = await who(update, context)
     svc = services(context)
     draft = await svc.drafts.get(update.effective_user.id)
@@ -102,11 +113,12 @@ async def resume_chosen(update: Update, context: ContextTypes.DEFAULT_TYPE) -> s
 
 
 async def _start_draft(
-    update: Update, context: ContextTypes.DEFAULT_TYPE, me: Who, poster_unit: int | None
+    update: Update, context: ContextTypes.DEFAULT_TYPE, me: Who, poster_unit: int | None, *,
+    in_place: bool = True,
 ) -> str:
     draft = Draft(unit_id=poster_unit, unit_from_poster=poster_unit is not None)
     await _save(update, context, draft)
-    return await _show(update, context, me, draft)
+    return await _show(update, context, me, draft, in_place=in_place)
 
 
 async def _may_tip(update: Update, svc: Services, me: Who) -> bool:
@@ -150,7 +162,7 @@ def _nav(locale: str, *, back: bool = True, next_: bool = False) -> tuple:
 
 
 @functools.cache
-def _keyboard(locale: str, step: str, editing: bool = False) -> InlineKeyboardMarkup:
+def _keyboard(locale: str, step: str, editing: bool = False) -> Keyboard:
     """The fixed keyboard of a step in one language (cached: every draft shares it)."""
     def b(key: str, data: str):
         return button(t(locale, key), data)
@@ -172,44 +184,72 @@ def _keyboard(locale: str, step: str, editing: bool = False) -> InlineKeyboardMa
                 [b("tips.btn.edit.where", "tipf:edit:where"),
                  b("tips.btn.edit.when", "tipf:edit:when")],
                 [b("tips.btn.edit.anon", "tipf:edit:anon")], _nav(locale)]
-    return InlineKeyboardMarkup(rows)
+    return Keyboard(rows)
 
 
-async def _show(update: Update, context: ContextTypes.DEFAULT_TYPE, me: Who, draft: Draft) -> str:
-    """Send the prompt of the draft's current step; returns the conversation state."""
+async def _show(update: Update, context: ContextTypes.DEFAULT_TYPE, me: Who, draft: Draft, *,
+                in_place: bool = True) -> str:
+    """Show the prompt of the draft's current step; returns the conversation state.
+
+    After a button press the pressed message becomes the next step (``in_place``);
+    otherwise the step is a new message.
+    """
     step = draft.step
     header = step_header(me, _number(draft), TOTAL, me.tr(f"tips.{step}.title"))
+    markup: object
     if step == "category":
         text = f"{header}\n\n{me.tr('tips.category.ask')}\n\n{me.tr('emergency')}"
-        await say(update, text, reply_markup=_keyboard(me.locale, "category", draft.editing))
+        markup = _keyboard(me.locale, "category", draft.editing)
     elif step == "what":
         limit = formats.number(_max_text(context), me.locale)
         text = f"{header}\n\n{me.tr('tips.what.ask', max=limit)}"
         if draft.body or draft.media:
             text += "\n\n" + _contents(me, draft)
-        await say(update, text, reply_markup=_keyboard(me.locale, "what"))
+        markup = _keyboard(me.locale, "what")
     elif step == "where":
         text = f"{header}\n\n{me.tr('tips.where.ask')}"
         place = await _place(context, me, draft)
         if place:
             text += "\n\n" + me.tr("tips.where.current", place=place)
-        await say(update, text, reply_markup=_where_keyboard(me, draft))
+        markup = _where_keyboard(me, draft)
     elif step == "when":
-        await say(update, f"{header}\n\n{me.tr('tips.when.ask')}",
-                  reply_markup=_keyboard(me.locale, "when"))
+        text = f"{header}\n\n{me.tr('tips.when.ask')}"
+        markup = _keyboard(me.locale, "when")
     elif step == "anon":
         name = html.escape(update.effective_user.full_name)
         days = formats.number(services(context).tip_policy.retention.days, me.locale)
-        rows = [[button(me.tr("tips.anon.btn.yes"), "tipf:anon:yes")],
-                [button(me.tr("tips.anon.btn.no", name=update.effective_user.full_name[:40]),
-                        "tipf:anon:no")], _nav(me.locale)]
-        await say(update, f"{header}\n\n{me.tr('tips.anon.explain', name=name, days=days)}",
-                  reply_markup=InlineKeyboardMarkup(rows))
+        text = f"{header}\n\n{me.tr('tips.anon.explain', name=name, days=days)}"
+        markup = InlineKeyboardMarkup(
+            [[button(me.tr("tips.anon.btn.yes"), "tipf:anon:yes")],
+             [button(me.tr("tips.anon.btn.no", name=update.effective_user.full_name[:40]),
+                     "tipf:anon:no")], _nav(me.locale)])
     else:
         summary = await _summary(context, me, draft)
-        await say(update, f"{header}\n\n{summary}\n\n{me.tr('tips.review.ask')}",
-                  reply_markup=_keyboard(me.locale, "review"))
+        text = f"{header}\n\n{summary}\n\n{me.tr('tips.review.ask')}"
+        markup = _keyboard(me.locale, "review")
+    await _reply(update, text, markup, in_place=in_place)
     return STATE[step]
+
+
+async def _reply(update: Update, text: str, markup=None, *, in_place: bool = True) -> None:
+    """Answer a button in place of the pressed message, or with a new message.
+
+    A reply keyboard cannot be put on an edited message, and an edit can fail (the
+    message is too old, or unchanged): then the pressed message loses its buttons
+    and the answer comes as a new message.
+    """
+    query = update.callback_query
+    message = query.message if query is not None else None
+    if message is not None and in_place:
+        if not isinstance(markup, ReplyKeyboardMarkup | ReplyKeyboardRemove):
+            try:
+                await query.edit_message_text(text, reply_markup=markup, parse_mode=ParseMode.HTML,
+                                              link_preview_options=NO_PREVIEW)
+                return
+            except BadRequest as exc:
+                log.debug("could not edit a step in place: %s", exc)
+        await _drop_keyboard(message)
+    await say(update, text, reply_markup=markup)
 
 
 def _max_text(context: ContextTypes.DEFAULT_TYPE) -> int:
@@ -273,7 +313,7 @@ def _where_keyboard(me: Who, draft: Draft) -> ReplyKeyboardMarkup:
 
 
 async def _advance(update: Update, context: ContextTypes.DEFAULT_TYPE, me: Who,
-                   draft: Draft) -> str:
+                   draft: Draft, *, in_place: bool = True) -> str:
     """The step is done: on to the next one, or back to the review when editing."""
     if draft.editing:
         draft.editing = False
@@ -281,7 +321,7 @@ async def _advance(update: Update, context: ContextTypes.DEFAULT_TYPE, me: Who,
     else:
         draft.step = STEPS[STEPS.index(draft.step) + 1]
     await _save(update, context, draft)
-    return await _show(update, context, me, draft)
+    return await _show(update, context, me, draft, in_place=in_place)
 
 
 async def _current(update: Update, context: ContextTypes.DEFAULT_TYPE) -> tuple[Who, Draft]:
@@ -317,9 +357,9 @@ async def _drop_keyboard(message: Message | None) -> None:
 
 
 async def _pressed(update: Update) -> str:
+    """Answer the button (its message is then replaced by the next step, see _reply)."""
     query = update.callback_query
     await query.answer()
-    await _drop_keyboard(query.message)
     return query.data
 
 
@@ -336,21 +376,26 @@ async def back(update: Update, context: ContextTypes.DEFAULT_TYPE) -> str:
 
 async def _go_back(update: Update, context: ContextTypes.DEFAULT_TYPE, me: Who,
                    draft: Draft) -> str:
-    if draft.step == "where":
+    in_place = True
+    if draft.step == "where":  # the reply keyboard must go, and only a new message does that
+        if update.callback_query:
+            await _drop_keyboard(update.callback_query.message)
         await say(update, me.tr("tips.where.left"), reply_markup=ReplyKeyboardRemove())
+        in_place = False
     if draft.editing:
         draft.editing = False
         draft.step = "review"
     else:
         draft.step = STEPS[max(STEPS.index(draft.step) - 1, 0)]
     await _save(update, context, draft)
-    return await _show(update, context, me, draft)
+    return await _show(update, context, me, draft, in_place=in_place)
 
 
 async def cancel(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
     """Throw the draft away; nothing is sent."""
     if update.callback_query:
         await _pressed(update)
+        await _drop_keyboard(update.callback_query.message)
     me = await who(update, context)
     await services(context).drafts.drop(update.effective_user.id)
     await say(update, me.tr("tips.cancelled"), reply_markup=ReplyKeyboardRemove())
@@ -373,7 +418,7 @@ async def wrong_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> st
     await query.answer(me.tr("tips.wrong_button",
                              step=me.tr("flow.step", step=_number(draft), total=TOTAL)),
                        show_alert=True)
-    return await _show(update, context, me, draft)
+    return await _show(update, context, me, draft, in_place=False)
 
 
 # ---------------------------------------------------------------------- 1. category
@@ -388,9 +433,12 @@ async def category_chosen(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
     if chosen is None:  # a category removed from the data since the button was sent
         return await _show(update, context, me, draft)
     draft.category = chosen.code
-    if chosen.danger:
-        await say(update, me.tr("tips.danger"))
-    return await _advance(update, context, me, draft)
+    if not chosen.danger:
+        return await _advance(update, context, me, draft)
+    # The warning comes before anything else, so the next step follows it as a new message.
+    await _drop_keyboard(update.callback_query.message)
+    await say(update, me.tr("tips.danger"))
+    return await _advance(update, context, me, draft, in_place=False)
 
 
 # ---------------------------------------------------------------------- 2. what happened
@@ -511,8 +559,7 @@ async def what_next(update: Update, context: ContextTypes.DEFAULT_TYPE) -> str:
     if draft.step != "what":
         return await _show(update, context, me, draft)
     if not draft.body and not draft.media:
-        await say(update, me.tr("tips.what.need"),
-                  reply_markup=_keyboard(me.locale, "what"))
+        await _reply(update, me.tr("tips.what.need"), _keyboard(me.locale, "what"))
         return STATE["what"]
     return await _advance(update, context, me, draft)
 
@@ -551,8 +598,8 @@ async def _where_noted(update: Update, context: ContextTypes.DEFAULT_TYPE, me: W
                        draft: Draft) -> str:
     """Save what was added to 'where' and say what the place is now."""
     await _save(update, context, draft)
-    await say(update, me.tr("tips.where.got", place=await _place(context, me, draft)),
-              reply_markup=_where_keyboard(me, draft))
+    await _reply(update, me.tr("tips.where.got", place=await _place(context, me, draft)),
+                 _where_keyboard(me, draft))
     return STATE["where"]
 
 
@@ -599,8 +646,8 @@ async def _ask_unit(update: Update, context: ContextTypes.DEFAULT_TYPE, me: Who,
         rows.append([button(me.tr("tips.where.whole", unit=tree.by_id[parent].name)[:60],
                             f"tipf:us:{parent}")])
     title = tree.path(parent) if parent is not None else me.tr("tips.where.btn.unit")
-    await say(update, me.tr("tips.where.pick", unit=html.escape(title)),
-              reply_markup=InlineKeyboardMarkup(rows))
+    await _reply(update, me.tr("tips.where.pick", unit=html.escape(title)),
+                 InlineKeyboardMarkup(rows))
     return STATE["where"]
 
 
@@ -611,7 +658,6 @@ async def unit_list(update: Update, context: ContextTypes.DEFAULT_TYPE) -> str:
     await query.answer()
     me, draft = await _current(update, context)
     _, _, parent, page = query.data.split(":")
-    await _drop_keyboard(query.message)
     return await _ask_unit(update, context, me, draft,
                            parent=int(parent) or None, page=int(page))
 
@@ -706,8 +752,8 @@ async def anon_chosen(update: Update, context: ContextTypes.DEFAULT_TYPE) -> str
                 [button(me.tr("tips.anon.btn.resend"), "tipf:anon:resend")],
                 [button(me.tr("tips.anon.btn.no", name=update.effective_user.full_name[:40]),
                         "tipf:anon:no")], _nav(me.locale)]
-        await say(update, me.tr("tips.anon.files", n=formats.number(files, me.locale)),
-                  reply_markup=InlineKeyboardMarkup(rows))
+        await _reply(update, me.tr("tips.anon.files", n=formats.number(files, me.locale)),
+                     InlineKeyboardMarkup(rows))
         return STATE["anon"]
     draft.anonymous, draft.name = True, None
     draft.media = [m for m in draft.media if m[0] != "document"]
@@ -745,16 +791,26 @@ async def send(update: Update, context: ContextTypes.DEFAULT_TYPE) -> str | int:
         return await _show(update, context, me, draft)
     if not await _may_tip(update, svc, me):
         return STATE["review"]  # the draft stays; tomorrow it can be sent
-    tip = await svc.tips.create(draft, me.user.id, svc.now())
+    tip, duplicates = await svc.tips.create(draft, me.user.id, svc.now())
     await svc.drafts.drop(update.effective_user.id)
-    sent = await update.effective_chat.send_message(
-        me.tr("tips.sent", code=tip.code) + "\n\n" + me.tr("emergency"), parse_mode="HTML"
-    )
+    # The review becomes the receipt: the code first (what a pin shows), then what was sent.
+    receipt = "\n\n".join((me.tr("tips.sent", code=tip.code), await _summary(context, me, draft),
+                            me.tr("emergency")))
+    query = update.callback_query
+    pinned = query.message
     try:
-        await sent.pin(disable_notification=True)
+        await query.edit_message_text(receipt, parse_mode=ParseMode.HTML,
+                                      link_preview_options=NO_PREVIEW)
+    except BadRequest as exc:
+        log.debug("could not turn the review into the receipt: %s", exc)
+        await _drop_keyboard(query.message)
+        pinned = await update.effective_chat.send_message(
+            receipt, parse_mode=ParseMode.HTML, link_preview_options=NO_PREVIEW)
+    try:
+        await pinned.pin(disable_notification=True)
     except TelegramError as exc:  # a failing pin is tolerated: the code is in the message
         log.info("could not pin a case code: %s", exc)
-    await tip_desk.announce(context, tip)
+    await tip_desk.announce(context, tip, duplicates)
     return ConversationHandler.END
 
 

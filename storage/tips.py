@@ -7,7 +7,6 @@ through a keyed hash and a sealed id (see migrations/0002_tips.sql).
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import sqlite3
@@ -21,6 +20,8 @@ from storage.db import Database, transaction
 from storage.tip_lifecycle import Draft, Resolution, Status, TipPolicy, can_move, new_code
 
 _CODE_ATTEMPTS = 8
+_DUPLICATES_SHOWN = 5
+_CACHE_LIMIT = 100_000  # users remembered per cache before the least useful are dropped
 log = logging.getLogger(__name__)
 
 
@@ -81,6 +82,9 @@ class TipRepo:
         self._db = db
         self._vault = vault
         self.policy = policy
+        # sender tag → (since, blocked?, tips since): read when a flow starts, used again
+        # when it is sent; every write that changes it goes through this repository.
+        self._standing: dict[bytes, tuple[str, bool, int]] = {}
 
     def sender_tag(self, user_id: int) -> bytes:
         """The keyed hash that links a user to their tips (useless without the key)."""
@@ -93,20 +97,31 @@ class TipRepo:
         tag = self.sender_tag(user_id)
         # Stored times are UTC text: compare like with like.
         start = since.astimezone(UTC).isoformat() if since else "9999"
+        cached = self._standing.get(tag)
+        if cached is not None and cached[0] == start:
+            return cached[1], cached[2]
         rows = await self._db.conn.execute_fetchall(
             "SELECT EXISTS (SELECT 1 FROM blocked_senders WHERE sender_tag = ?),"
             " (SELECT COUNT(*) FROM tips WHERE sender_tag = ? AND created_at >= ?)",
             (tag, tag, start),
         )
+        if len(self._standing) >= _CACHE_LIMIT:
+            self._standing.clear()
+        self._standing[tag] = (start, bool(rows[0][0]), int(rows[0][1]))
         return bool(rows[0][0]), int(rows[0][1])
 
-    async def create(self, draft: Draft, user_id: int, now: datetime) -> Tip:
-        """File a draft as a new tip with a fresh case code (one transaction)."""
+    async def create(
+        self, draft: Draft, user_id: int, now: datetime
+    ) -> tuple[Tip, list[tuple[int, str]]]:
+        """File a draft as a new tip with a fresh case code (one transaction).
+
+        Returns the tip and its likely duplicates, read in the same hop (the card needs them).
+        """
         assert draft.category and draft.occurred_kind and draft.occurred_at
         tag = self.sender_tag(user_id)
         name = None if draft.anonymous else draft.name
 
-        def run(conn: sqlite3.Connection) -> sqlite3.Row:
+        def run(conn: sqlite3.Connection) -> tuple[sqlite3.Row, list[tuple[int, str]]]:
             for _ in range(_CODE_ATTEMPTS):
                 code = new_code()
                 sealed = self._vault.seal_json(
@@ -134,13 +149,19 @@ class TipRepo:
                         conn.execute(AUDIT_SQL, audit_params(
                             None, "tip.create", f"tip:{tip_id}",
                             {"category": draft.category, "anonymous": bool(draft.anonymous)}))
-                        return conn.execute(f"{_SELECT} WHERE t.id = ?", (tip_id,)).fetchone()
+                    row = conn.execute(f"{_SELECT} WHERE t.id = ?", (tip_id,)).fetchone()
+                    return row, self._duplicates(conn, draft.unit_id, draft.category, tip_id,
+                                                 now)
                 except sqlite3.IntegrityError as exc:
                     if "tips.code" not in str(exc):
                         raise
             raise RuntimeError("could not find a free case code")
 
-        return self._tip(await self._db.run_sync(run))
+        row, duplicates = await self._db.run_sync(run)
+        cached = self._standing.get(tag)
+        if cached is not None and cached[0] <= now.astimezone(UTC).isoformat():
+            self._standing[tag] = (cached[0], cached[1], cached[2] + 1)
+        return self._tip(row), duplicates
 
     async def sender_of(self, tip_id: int) -> int | None:
         """The sender's user id (to tell them of changes); None once purged."""
@@ -155,10 +176,27 @@ class TipRepo:
 
     async def for_sender(self, code: str, user_id: int) -> Tip | None:
         """The tip with ``code`` if ``user_id`` sent it; None otherwise (same as unknown)."""
-        rows = await self._db.conn.execute_fetchall(
-            f"{_SELECT} WHERE t.code = ? AND t.sender_tag = ?", (code, self.sender_tag(user_id))
-        )
-        return self._tip(rows[0]) if rows else None
+        found = await self.status_for_sender(code, user_id)
+        return found[0] if found else None
+
+    async def status_for_sender(
+        self, code: str, user_id: int
+    ) -> tuple[Tip, list[HistoryEntry]] | None:
+        """The sender's own tip and its public history (what /status shows), in one hop."""
+        tag = self.sender_tag(user_id)
+
+        def run(conn: sqlite3.Connection) -> tuple[sqlite3.Row, list[sqlite3.Row]] | None:
+            row = conn.execute(f"{_SELECT} WHERE t.code = ? AND t.sender_tag = ?",
+                               (code, tag)).fetchone()
+            if row is None:
+                return None
+            return row, conn.execute(_HISTORY + " AND public = 1 ORDER BY id",
+                                     (row["id"],)).fetchall()
+
+        found = await self._db.run_sync(run)
+        if found is None:
+            return None
+        return self._tip(found[0]), [_entry(r) for r in found[1]]
 
     async def mine(self, user_id: int, limit: int = 20) -> list[Tip]:
         """The user's tips, newest first."""
@@ -183,31 +221,28 @@ class TipRepo:
     async def history(self, tip_id: int, *, public_only: bool = False) -> list[HistoryEntry]:
         """What happened to a tip, oldest first."""
         rows = await self._db.conn.execute_fetchall(
-            "SELECT at, actor_id, kind, from_status, to_status, detail, public FROM tip_history"
-            " WHERE tip_id = ?" + (" AND public = 1" if public_only else "") + " ORDER BY id",
-            (tip_id,),
+            _HISTORY + (" AND public = 1" if public_only else "") + " ORDER BY id", (tip_id,),
         )
-        return [
-            HistoryEntry(
-                at=datetime.fromisoformat(r["at"]), actor_id=r["actor_id"], kind=r["kind"],
-                from_status=Status(r["from_status"]) if r["from_status"] else None,
-                to_status=Status(r["to_status"]) if r["to_status"] else None,
-                detail=json.loads(r["detail"]), public=bool(r["public"]),
-            )
-            for r in rows
-        ]
+        return [_entry(r) for r in rows]
 
-    async def likely_duplicates(self, tip: Tip, limit: int = 5) -> list[tuple[int, str]]:
+    async def likely_duplicates(self, tip: Tip) -> list[tuple[int, str]]:
         """Other tips of the same category and unit within the duplicate window: (id, code)."""
         if tip.unit_id is None:
             return []
-        since = (tip.created_at - self.policy.duplicate_window).isoformat()
-        until = (tip.created_at + self.policy.duplicate_window).isoformat()
-        rows = await self._db.conn.execute_fetchall(
+        return await self._db.run_sync(lambda conn: self._duplicates(
+            conn, tip.unit_id, tip.category, tip.id, tip.created_at))
+
+    def _duplicates(self, conn: sqlite3.Connection, unit_id: int | None, category: str,
+                    tip_id: int, created_at: datetime) -> list[tuple[int, str]]:
+        if unit_id is None:
+            return []
+        rows = conn.execute(
             "SELECT id, code FROM tips WHERE unit_id = ? AND category = ? AND id != ?"
             " AND created_at BETWEEN ? AND ? ORDER BY created_at DESC LIMIT ?",
-            (tip.unit_id, tip.category, tip.id, since, until, limit),
-        )
+            (unit_id, category, tip_id,
+             (created_at - self.policy.duplicate_window).isoformat(),
+             (created_at + self.policy.duplicate_window).isoformat(), _DUPLICATES_SHOWN),
+        ).fetchall()
         return [(r[0], r[1]) for r in rows]
 
     async def open_in(
@@ -339,13 +374,17 @@ class TipRepo:
                 _history(conn, tip_id, now, actor_id, "block", None, None, {}, False)
                 conn.execute(AUDIT_SQL, audit_params(actor_id, "tip.block_sender",
                                                      f"tip:{tip_id}", {}))
+                self._standing.pop(row[0], None)
                 return True
 
         return await self._db.run_sync(run)
 
-    async def set_card(self, tip_id: int, user_id: int, message_id: int) -> None:
-        """Remember the card message a coordinator holds (the newest replaces older ones)."""
-        await self._db.conn.execute_insert(
+    def set_card(self, tip_id: int, user_id: int, message_id: int) -> None:
+        """Remember the card message a coordinator holds (the newest replaces older ones).
+
+        Written behind: nobody waits for it; :meth:`cards` reads after queued writes.
+        """
+        self._db.behind.add(
             "INSERT INTO tip_cards (tip_id, user_id, message_id) VALUES (?, ?, ?)"
             " ON CONFLICT (tip_id, user_id) DO UPDATE SET message_id = excluded.message_id",
             (tip_id, user_id, message_id),
@@ -353,6 +392,7 @@ class TipRepo:
 
     async def cards(self, tip_id: int) -> list[tuple[int, int]]:
         """(user id, message id) of every card of this tip."""
+        await self._db.behind.flush()
         rows = await self._db.conn.execute_fetchall(
             "SELECT user_id, message_id FROM tip_cards WHERE tip_id = ? ORDER BY user_id",
             (tip_id,),
@@ -405,6 +445,19 @@ _SELECT = (
 )
 
 
+_HISTORY = ("SELECT at, actor_id, kind, from_status, to_status, detail, public FROM tip_history"
+            " WHERE tip_id = ?")
+
+
+def _entry(r: sqlite3.Row) -> HistoryEntry:
+    return HistoryEntry(
+        at=datetime.fromisoformat(r["at"]), actor_id=r["actor_id"], kind=r["kind"],
+        from_status=Status(r["from_status"]) if r["from_status"] else None,
+        to_status=Status(r["to_status"]) if r["to_status"] else None,
+        detail=json.loads(r["detail"]), public=bool(r["public"]),
+    )
+
+
 def _context(code: str) -> bytes:
     return b"tip:" + code.encode()
 
@@ -429,46 +482,54 @@ def _history(
 class DraftRepo:
     """Residents' unfinished tips, sealed, written on every step; cached per process.
 
-    Writes are behind: the cache changes at once and the row is written by a task
-    queued on the connection's thread (in order, one statement each), so a step
-    does not wait for the disk. :meth:`flush` waits for them; the bot calls it
-    before closing the database, and a crash loses at most the writes still queued
-    (milliseconds).
+    Writes are behind (``Database.behind``): the cache changes at once and the row
+    is committed with the next batch, so a step does not wait for the disk. Which
+    users have a draft at all is read once, so asking for a draft that does not
+    exist costs no query.
     """
 
     def __init__(self, db: Database, vault: Vault) -> None:
         self._db = db
         self._vault = vault
         self._cache: dict[int, Draft | None] = {}
-        self._pending: set[asyncio.Task] = set()
+        self._stored: set[bytes] | None = None  # owner hashes with a row
 
     def _key(self, tg_id: int) -> bytes:
         return self._vault.hash_id(f"tip-draft:{tg_id}")
 
     async def get(self, tg_id: int) -> Draft | None:
         """The user's draft, if any."""
-        if tg_id in self._cache:
-            cached = self._cache[tg_id]
-            return _copy(cached) if cached else None
+        if tg_id not in self._cache:
+            if len(self._cache) >= _CACHE_LIMIT:  # keep the drafts, forget who had none
+                self._cache = {k: v for k, v in self._cache.items() if v is not None}
+            self._cache[tg_id] = await self._load(tg_id)
+        cached = self._cache[tg_id]
+        return _copy(cached) if cached else None
+
+    async def _load(self, tg_id: int) -> Draft | None:
+        if self._stored is None:
+            rows = await self._db.conn.execute_fetchall("SELECT owner_hash FROM tip_drafts")
+            self._stored = {r[0] for r in rows}
         key = self._key(tg_id)
+        if key not in self._stored:
+            return None
         rows = await self._db.conn.execute_fetchall(
             "SELECT draft_sealed FROM tip_drafts WHERE owner_hash = ?", (key,)
         )
-        draft = None
-        if rows:
-            data = self._vault.open_json(rows[0][0], context=key)
-            assert isinstance(data, dict)
-            draft = Draft.from_json(data)
-        self._cache.setdefault(tg_id, draft)  # a save queued meanwhile is newer
-        cached = self._cache[tg_id]
-        return _copy(cached) if cached else None
+        if not rows:
+            return None
+        data = self._vault.open_json(rows[0][0], context=key)
+        assert isinstance(data, dict)
+        return Draft.from_json(data)
 
     async def save(self, tg_id: int, draft: Draft, now: datetime) -> None:
         """Keep the draft and queue its write (every step, so a restart loses nothing)."""
         key = self._key(tg_id)
         sealed = self._vault.seal_json(draft.to_json(), context=key)
         self._cache[tg_id] = _copy(draft)
-        self._behind(
+        if self._stored is not None:
+            self._stored.add(key)
+        self._db.behind.add(
             "INSERT INTO tip_drafts (owner_hash, draft_sealed, updated_at) VALUES (?, ?, ?)"
             " ON CONFLICT (owner_hash) DO UPDATE SET draft_sealed = excluded.draft_sealed,"
             " updated_at = excluded.updated_at",
@@ -477,23 +538,15 @@ class DraftRepo:
 
     async def drop(self, tg_id: int) -> None:
         """Forget the draft (filed or cancelled)."""
+        key = self._key(tg_id)
         self._cache[tg_id] = None
-        self._behind("DELETE FROM tip_drafts WHERE owner_hash = ?", (self._key(tg_id),))
-
-    def _behind(self, sql: str, params: tuple) -> None:
-        task = asyncio.get_running_loop().create_task(self._db.conn.execute_insert(sql, params))
-        self._pending.add(task)
-        task.add_done_callback(self._written)
-
-    def _written(self, task: asyncio.Task) -> None:
-        self._pending.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("a tip draft was not written", exc_info=task.exception())
+        if self._stored is not None:
+            self._stored.discard(key)
+        self._db.behind.add("DELETE FROM tip_drafts WHERE owner_hash = ?", (key,))
 
     async def flush(self) -> None:
-        """Wait until every queued draft write is done."""
-        while self._pending:
-            await asyncio.gather(*list(self._pending), return_exceptions=True)
+        """Wait until every queued draft write is committed."""
+        await self._db.behind.flush()
 
     async def purge(self, older_than: datetime) -> int:
         """Drop drafts untouched since ``older_than`` (abandoned)."""
@@ -502,6 +555,7 @@ class DraftRepo:
             "DELETE FROM tip_drafts WHERE updated_at < ?", (older_than.isoformat(),)
         )
         self._cache.clear()
+        self._stored = None
         return cur.rowcount
 
 

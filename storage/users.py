@@ -19,6 +19,9 @@ from storage.crypto import Vault
 from storage.db import Database, transaction, utcnow
 from storage.models import Membership, Role, User
 
+_REACH_CACHED = 50_000  # users whose contact is kept unsealed in memory (mostly staff)
+_HOLDERS_CACHED = 10_000  # unit chains whose role holders are kept
+
 
 @dataclass(frozen=True)
 class Contact:
@@ -35,6 +38,10 @@ class UserRepo:
         self._db = db
         self._vault = vault
         self._cache: dict[int, User] = {}
+        # Who holds which role where, and how to reach a user by row id: read on every
+        # new tip; few rows (staff), and every write that changes them goes through here.
+        self._holders: dict[tuple, list[tuple[int, int, Role]]] = {}
+        self._reach: dict[int, tuple[Contact, str | None]] = {}
 
     def forget(self, tg_id: int | None = None) -> None:
         """Drop cached users (all, or one) after a write made elsewhere."""
@@ -42,6 +49,9 @@ class UserRepo:
             self._cache.clear()
         else:
             self._cache.pop(tg_id, None)
+        # Memberships or contacts changed: the derived caches are cheap to rebuild.
+        self._holders.clear()
+        self._reach.clear()
 
     async def get(self, tg_id: int) -> User | None:
         """The user with this Telegram id, or None if they never started the bot."""
@@ -72,7 +82,7 @@ class UserRepo:
             " VALUES (?, ?, NULL, 1, ?) ON CONFLICT (tg_hash) DO NOTHING",
             (tg_hash, contact, utcnow().isoformat()),
         )
-        self.forget(tg_id)
+        self._cache.pop(tg_id, None)  # a new resident: no role, nothing else to forget
         user = await self.get(tg_id)
         assert user is not None  # inserted just now, or by a concurrent update
         return user
@@ -85,6 +95,7 @@ class UserRepo:
         )
         user = replace(user, locale=locale)
         self._cache[tg_id] = user
+        self._reach.pop(user.id, None)
         return user
 
     async def set_active(self, tg_id: int, active: bool) -> None:
@@ -95,6 +106,7 @@ class UserRepo:
                 "UPDATE users SET active = ? WHERE id = ?", (int(active), user.id)
             )
             self._cache[tg_id] = replace(user, active=active)
+            self._holders.clear()  # holders are active users only
 
     async def set_contact(self, tg_id: int, contact: Contact) -> None:
         """Store (sealed) how to reach a user and, for staff, their display name."""
@@ -105,6 +117,7 @@ class UserRepo:
         await self._db.conn.execute_insert(
             "UPDATE users SET contact_sealed = ? WHERE tg_hash = ?", (sealed, tg_hash)
         )
+        self._reach.clear()  # keyed by row id, which is not at hand here
 
     async def contact(self, user_id: int) -> Contact:
         """Unseal how to reach a user (for sending them a message)."""
@@ -119,6 +132,9 @@ class UserRepo:
 
     async def reach(self, user_id: int) -> tuple[Contact, str | None]:
         """How to reach a user and their language, in one query (for messages we start)."""
+        cached = self._reach.get(user_id)
+        if cached is not None:
+            return cached
         rows = await self._db.conn.execute_fetchall(
             "SELECT tg_hash, contact_sealed, locale FROM users WHERE id = ?", (user_id,)
         )
@@ -126,7 +142,11 @@ class UserRepo:
             raise LookupError(f"no user {user_id}")
         data = self._vault.open_json(rows[0]["contact_sealed"], context=rows[0]["tg_hash"])
         assert isinstance(data, dict)
-        return Contact(chat_id=int(data["chat_id"]), name=data.get("name")), rows[0]["locale"]
+        found = Contact(chat_id=int(data["chat_id"]), name=data.get("name")), rows[0]["locale"]
+        if len(self._reach) >= _REACH_CACHED:
+            self._reach.clear()
+        self._reach[user_id] = found
+        return found
 
     async def members_of(self, unit_id: int, role: Role) -> list[int]:
         """Ids of users holding ``role`` for exactly this unit now."""
@@ -141,8 +161,12 @@ class UserRepo:
     ) -> list[tuple[int, int, Role]]:
         """(user id, unit id, role) of current holders of ``roles`` in ``unit_ids`` (None: any).
 
-        One query; active users only (a user who blocked the bot cannot be told).
+        One query, then cached; active users only (a user who blocked the bot cannot be told).
         """
+        key = (tuple(unit_ids) if unit_ids is not None else None, roles)
+        cached = self._holders.get(key)
+        if cached is not None:
+            return list(cached)
         role_marks = ", ".join("?" * len(roles))
         sql = ("SELECT m.user_id, m.unit_id, m.role FROM memberships m"
                " JOIN users u ON u.id = m.user_id"
@@ -152,7 +176,11 @@ class UserRepo:
             sql += f" AND m.unit_id IN ({', '.join('?' * len(unit_ids)) or 'NULL'})"
             params += unit_ids
         rows = await self._db.conn.execute_fetchall(sql + " ORDER BY m.user_id", params)
-        return [(r[0], r[1], Role(r[2])) for r in rows]
+        found = [(r[0], r[1], Role(r[2])) for r in rows]
+        if len(self._holders) >= _HOLDERS_CACHED:
+            self._holders.clear()
+        self._holders[key] = found
+        return list(found)
 
     async def count_members(self, unit_ids: list[int], role: Role) -> dict[int, int]:
         """How many users hold ``role`` now for each of ``unit_ids`` (one query)."""

@@ -227,6 +227,7 @@ class UserHandle:
         self._emu = emulator
         self.state = state
         self._cursor = 0  # index into the bot messages already returned by next_message
+        self._versions_read: dict[int, int] = {}  # message id → versions seen (next_edit)
 
     # identity
     @property
@@ -478,7 +479,24 @@ class UserHandle:
             )
         record = self._bot_records()[self._cursor]
         self._cursor += 1
+        self._versions_read[record.message_id] = len(record.versions)
         return MessageView(self._emu, record)
+
+    async def next_edit(self, message: MessageView, timeout: float = 5.0) -> MessageView:
+        """``message`` once the bot has edited it again since it was last read here.
+
+        For flows that answer a button by replacing the pressed message (the next
+        step shown in place) instead of sending a new one.
+        """
+        record = message.record
+        seen = self._versions_read.get(record.message_id, 1)
+        if not await self._emu.wait_until(lambda: len(record.versions) > seen, timeout):
+            raise TimeoutError(
+                f"message {record.message_id} was not edited within {timeout}s; chat so far: "
+                f"{self._dump()}; last calls: {self._recent_calls()}"
+            )
+        self._versions_read[record.message_id] = len(record.versions)
+        return message
 
     async def messages_until_quiet(
         self, quiet: float = 0.3, timeout: float = 10.0

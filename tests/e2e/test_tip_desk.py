@@ -29,17 +29,18 @@ async def test_poster_link_opens_the_flow_with_the_hamlet_set(harness: Harness):
     step1 = await thuy.next_message()
     assert step1.text.startswith("Bước 1/6")
     thuy.press(step1, "Trộm cắp")
-    await thuy.next_message()
+    await thuy.next_edit(step1)
     thuy.send("Trộm chó.")
     thuy.press(await thuy.next_message(), "Tiếp ➡️")
     step3 = await thuy.next_message()
     assert "Ấp Phước Hậu" in step3.text and "Tiếp ➡️" in thuy.reply_keyboard_texts
     thuy.reply_keyboard_press("Tiếp ➡️")
     await thuy.next_message()
-    thuy.press(await thuy.next_message(), "Hôm nay")
-    thuy.press(await thuy.next_message(), "🔒 Gửi ẩn danh")
-    thuy.press(await thuy.next_message(), "✅ Gửi tin báo")
-    code = CODE.search((await thuy.next_message()).text)[0]
+    step4 = await thuy.next_message()
+    thuy.press(step4, "Hôm nay")
+    thuy.press(await thuy.next_edit(step4), "🔒 Gửi ẩn danh")
+    thuy.press(await thuy.next_edit(step4), "✅ Gửi tin báo")
+    code = CODE.search((await thuy.next_edit(step4)).text)[0]
     card = await minh.next_message()
     assert code in card.text and "Ấp Phước Hậu" in card.text
 

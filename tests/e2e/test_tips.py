@@ -71,7 +71,7 @@ async def test_anonymous_tip_with_album_and_location_from_start_to_close(harness
     thuy.reply_keyboard_press("🏘 Chọn thôn, ấp")
     communes = await thuy.next_message()
     thuy.press(communes, "Xã Tân Hòa ›")
-    hamlets = await thuy.next_message()
+    hamlets = await thuy.next_edit(communes)  # the list opens in place
     assert "Không rõ thôn — cả Xã Tân Hòa" in hamlets.button_texts
     thuy.press(hamlets, "Ấp An Phú")
     assert "Ấp An Phú" in (await thuy.next_message()).text
@@ -81,19 +81,20 @@ async def test_anonymous_tip_with_album_and_location_from_start_to_close(harness
     step4 = await thuy.next_message()
     assert step4.text.startswith("Bước 4/6")
     thuy.press(step4, "Vừa xảy ra")
-    step5 = await thuy.next_message()
+    step5 = await thuy.next_edit(step4)  # a pressed step becomes the next one
     assert step5.text.startswith("Bước 5/6")
     assert "Telegram vẫn biết" in step5.text  # what anonymous means here, plainly
     thuy.press(step5, "🔒 Gửi ẩn danh")
-    review = await thuy.next_message()
+    review = await thuy.next_edit(step5)
     assert review.text.startswith("Bước 6/6")
     for expected in ("Ma túy", "bãi đất trống", "Ảnh chụp lúc 22 giờ", "3 ảnh", "Ấp An Phú",
                      "vừa xảy ra", "ẩn danh"):
         assert expected in review.text, expected
     thuy.press(review, "✅ Gửi tin báo")
-    sent = await thuy.next_message()
+    sent = await thuy.next_edit(review)  # the review becomes the receipt
     code = CODE.search(sent.text)[0]
-    assert "113" in sent.text and f"/status {code}" in sent.text
+    assert "113" in sent.text and f"/status {code}" in sent.text and "bãi đất trống" in sent.text
+    assert not sent.buttons
     await thuy.wait_until(lambda: thuy.pinned is not None)
     assert code in thuy.pinned.text
 
@@ -148,28 +149,30 @@ async def file_tip(user, *, category: str = "Trộm cắp", text: str = "Mất t
                    hamlet: str | None = "Ấp An Phú", anonymous: bool = True) -> str:
     """File a tip through /newtip the short way; returns its case code."""
     user.send("/newtip")
-    user.press(await user.next_message(), category)
-    step2 = await user.next_message()
-    if "113" in step2.text and not step2.text.startswith("Bước"):
-        step2 = await user.next_message()
+    step1 = await user.next_message()
+    user.press(step1, category)  # not a dangerous one: step 2 replaces step 1
+    assert (await user.next_edit(step1)).text.startswith("Bước 2/6")
     user.send(text)
     user.press(await user.next_message(), "Tiếp ➡️")
     await user.next_message()  # step 3
     if hamlet:
         user.reply_keyboard_press("🏘 Chọn thôn, ấp")
-        user.press(await user.next_message(), "Xã Tân Hòa ›")
-        user.press(await user.next_message(), hamlet)
+        units = await user.next_message()
+        user.press(units, "Xã Tân Hòa ›")
+        user.press(await user.next_edit(units), hamlet)
         await user.next_message()
         user.reply_keyboard_press("Tiếp ➡️")
     else:
         user.reply_keyboard_press("Bỏ qua ➡️")
     await user.next_message()  # where: done
-    user.press(await user.next_message(), "Hôm nay")
-    anon = await user.next_message()
+    step4 = await user.next_message()
+    user.press(step4, "Hôm nay")
+    anon = await user.next_edit(step4)
     user.press(anon, "🔒 Gửi ẩn danh" if anonymous else next(
         b for b in anon.button_texts if b.startswith("👤 Ghi tên")))
-    user.press(await user.next_message(), "✅ Gửi tin báo")
-    return CODE.search((await user.next_message()).text)[0]
+    review = await user.next_edit(anon)
+    user.press(review, "✅ Gửi tin báo")
+    return CODE.search((await user.next_edit(review)).text)[0]
 
 
 async def test_named_tip_shows_the_name_and_the_relay_works_both_ways(harness: Harness):
@@ -248,8 +251,9 @@ async def test_restart_in_the_middle_keeps_the_draft(harness: Harness):
     await harness.load_units()
     thuy, _ = await enter_resident(harness)
     thuy.send("/newtip")
-    thuy.press(await thuy.next_message(), "Trộm cắp")
-    await thuy.next_message()
+    step1 = await thuy.next_message()
+    thuy.press(step1, "Trộm cắp")
+    await thuy.next_edit(step1)
     thuy.send("Trộm gà ban đêm ở cuối xóm.")
     await thuy.next_message()
     thuy.send_voice()
@@ -270,9 +274,10 @@ async def test_restart_in_the_middle_keeps_the_draft(harness: Harness):
     assert (await thuy.next_message()).text.startswith("Bước 3/6")
     thuy.reply_keyboard_press("Bỏ qua ➡️")
     await thuy.next_message()
-    thuy.press(await thuy.next_message(), "Hôm nay")
-    thuy.press(await thuy.next_message(), "🔒 Gửi ẩn danh")
-    review = await thuy.next_message()
+    step4 = await thuy.next_message()
+    thuy.press(step4, "Hôm nay")
+    thuy.press(await thuy.next_edit(step4), "🔒 Gửi ẩn danh")
+    review = await thuy.next_edit(step4)
     assert "Trộm gà ban đêm ở cuối xóm.\nHai con gà mái." in review.text
     assert "1 tin nhắn thoại" in review.text
 
@@ -287,11 +292,11 @@ async def test_wrong_input_at_every_step_is_answered_and_the_draft_kept(harness:
     step1_again = await thuy.next_message()
     assert step1_again.text.startswith("Bước 1/6")
     thuy.press(step1, "Lừa đảo, không gian mạng")  # the first step-1 message still works
-    step2 = await thuy.next_message()
+    step2 = await thuy.next_edit(step1)
     assert step2.text.startswith("Bước 2/6")
 
     thuy.press(step2, "Tiếp ➡️")  # nothing described yet
-    assert "trước khi tiếp tục" in (await thuy.next_message()).text
+    assert "trước khi tiếp tục" in (await thuy.next_edit(step2)).text
     thuy.send_sticker()
     assert "nhãn dán" in (await thuy.next_message()).text
     thuy.send("   ")
@@ -338,10 +343,10 @@ async def test_wrong_input_at_every_step_is_answered_and_the_draft_kept(harness:
 
     # Anonymous with a file: refused with the reason; dropping it keeps everything else.
     thuy.press(step5, "🔒 Gửi ẩn danh")
-    files = await thuy.next_message()
+    files = await thuy.next_edit(step5)
     assert "EXIF" in files.text and "GPS" in files.text
     thuy.press(files, "🗑 Bỏ các tệp, gửi ẩn danh")
-    review = await thuy.next_message()
+    review = await thuy.next_edit(files)
     assert review.text.startswith("Bước 6/6")
     for expected in ("Lừa đảo", "giả danh công an", "Số 12 đường Lý Văn Lâm", "15/11/2026",
                      "ẩn danh"):
@@ -350,12 +355,13 @@ async def test_wrong_input_at_every_step_is_answered_and_the_draft_kept(harness:
 
     # Editing one field comes back to the review; files are now refused at once.
     thuy.press(review, "✏️ Nội dung")
-    assert (await thuy.next_message()).text.startswith("Bước 2/6")
+    assert (await thuy.next_edit(review)).text.startswith("Bước 2/6")
     thuy.send_document(b"%PDF-1.4", filename="bang_chung.pdf")
     assert "Tin ẩn danh không nhận tệp" in (await thuy.next_message()).text
     thuy.send_photo(tiny_png())
-    thuy.press(await thuy.next_message(), "Tiếp ➡️")
-    review = await thuy.next_message()
+    got = await thuy.next_message()
+    thuy.press(got, "Tiếp ➡️")
+    review = await thuy.next_edit(got)
     assert review.text.startswith("Bước 6/6") and "1 ảnh" in review.text
     thuy.send("gửi đi")
     assert "nút" in (await thuy.next_message()).text
@@ -375,8 +381,9 @@ async def test_the_database_file_does_not_contain_the_anonymous_sender(harness: 
     thuy, _ = await enter_resident(harness)
     code = await file_tip(thuy)
     thuy.send("/newtip")  # and a draft in progress, with the conversation state stored
-    thuy.press(await thuy.next_message(), "Khác")
-    await thuy.next_message()
+    step1 = await thuy.next_message()
+    thuy.press(step1, "Khác")
+    await thuy.next_edit(step1)
     thuy.send("Bản nháp còn dang dở")
     await thuy.next_message()
     await harness.stop()
@@ -403,8 +410,9 @@ async def test_housekeeping_unlinks_closed_tips_and_drops_abandoned_drafts(harne
                                  resolution=Resolution.RESOLVED)
     thuy.skip_messages()
     thuy.send("/newtip")
-    thuy.press(await thuy.next_message(), "Khác")
-    await thuy.next_message()
+    step1 = await thuy.next_message()
+    thuy.press(step1, "Khác")
+    await thuy.next_edit(step1)
 
     real_now = svc.now
     svc.now = lambda: real_now() + timedelta(days=91)

@@ -130,7 +130,8 @@ async def test_tips_are_linked_to_their_sender_only_through_the_key(repos) -> No
     anphu = (await units.by_code("TH-ANPHU")).id
     lan = await users.ensure(101, 101)
     other = await users.ensure(102, 102)
-    tip = await tips.create(_draft(anphu, media=[("photo", "P1"), ("voice", "V1")]), lan.id, T0)
+    tip, _ = await tips.create(_draft(anphu, media=[("photo", "P1"), ("voice", "V1")]), lan.id,
+                               T0)
     assert tip.status is Status.NEW and tip.media == (("photo", "P1"), ("voice", "V1"))
     assert tip.sender_name is None and tip.reachable
     assert await tips.sender_of(tip.id) == lan.id
@@ -150,7 +151,7 @@ async def test_named_tip_keeps_the_agreed_name_sealed(repos) -> None:
     lan = await users.ensure(101, 101)
     draft = _draft(None)
     draft.anonymous, draft.name = False, "Nguyễn Thị Lan"
-    tip = await tips.create(draft, lan.id, T0)
+    tip, _ = await tips.create(draft, lan.id, T0)
     assert tip.sender_name == "Nguyễn Thị Lan" and not tip.anonymous
 
 
@@ -158,7 +159,7 @@ async def test_status_changes_are_checked_against_the_current_state(repos) -> No
     tips, _, users, _ = repos
     lan = await users.ensure(101, 101)
     officer = await users.ensure(201, 201)
-    tip = await tips.create(_draft(None), lan.id, T0)
+    tip, _ = await tips.create(_draft(None), lan.id, T0)
     before, after = await tips.change_status(tip.id, officer.id, Status.VERIFYING, T0)
     assert before.status is Status.NEW and after.status is Status.VERIFYING
     assert after.acknowledged_at == T0  # skipping "acknowledged" still acknowledges
@@ -177,9 +178,9 @@ async def test_status_changes_are_checked_against_the_current_state(repos) -> No
 async def test_retention_drops_the_sender_link_after_closing(repos) -> None:
     tips, _, users, _ = repos
     lan = await users.ensure(101, 101)
-    old = await tips.create(_draft(None), lan.id, T0)
-    still_open = await tips.create(_draft(None), lan.id, T0)
-    recent = await tips.create(_draft(None), lan.id, T0)
+    old, _ = await tips.create(_draft(None), lan.id, T0)
+    still_open, _ = await tips.create(_draft(None), lan.id, T0)
+    recent, _ = await tips.create(_draft(None), lan.id, T0)
     await tips.change_status(old.id, None, Status.CLOSED, T0, resolution=Resolution.RESOLVED)
     await tips.change_status(recent.id, None, Status.CLOSED, T0 + timedelta(days=60),
                              resolution=Resolution.RESOLVED)
@@ -200,13 +201,14 @@ async def test_likely_duplicates_same_category_and_hamlet_within_a_week(repos) -
     anphu = (await units.by_code("TH-ANPHU")).id
     phuochau = (await units.by_code("TH-PHUOCHAU")).id
     lan = await users.ensure(101, 101)
-    base = await tips.create(_draft(anphu), lan.id, T0)
-    same = await tips.create(_draft(anphu), lan.id, T0 + timedelta(days=6))
+    base, _ = await tips.create(_draft(anphu), lan.id, T0)
+    same, seen = await tips.create(_draft(anphu), lan.id, T0 + timedelta(days=6))
+    assert seen == [(base.id, base.code)]  # filing reads them in the same hop
     await tips.create(_draft(anphu), lan.id, T0 + timedelta(days=8))  # too late
     await tips.create(_draft(phuochau), lan.id, T0)  # another hamlet
     await tips.create(_draft(anphu, category="drugs"), lan.id, T0)  # another category
     assert await tips.likely_duplicates(base) == [(same.id, same.code)]
-    nowhere = await tips.create(_draft(None), lan.id, T0)
+    nowhere, _ = await tips.create(_draft(None), lan.id, T0)
     assert await tips.likely_duplicates(nowhere) == []
 
 
@@ -215,9 +217,10 @@ async def test_open_tips_in_units_oldest_first_paged(repos) -> None:
     anphu = (await units.by_code("TH-ANPHU")).id
     soc = (await units.by_code("KA-SOC")).id
     lan = await users.ensure(101, 101)
-    made = [await tips.create(_draft(anphu), lan.id, T0 + timedelta(hours=i)) for i in range(5)]
+    made = [(await tips.create(_draft(anphu), lan.id, T0 + timedelta(hours=i)))[0]
+            for i in range(5)]
     await tips.create(_draft(soc), lan.id, T0)
-    nowhere = await tips.create(_draft(None), lan.id, T0)
+    nowhere, _ = await tips.create(_draft(None), lan.id, T0)
     await tips.change_status(made[1].id, None, Status.CLOSED, T0, resolution=Resolution.RESOLVED)
     page, total = await tips.open_in([anphu], unitless=False, offset=0, limit=3)
     assert total == 4 and [t.id for t in page] == [made[0].id, made[2].id, made[3].id]
