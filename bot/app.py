@@ -32,8 +32,12 @@ from handlers.services import Services
 from storage.audit import AuditRepo
 from storage.crypto import Vault
 from storage.db import Database
+from storage.drafts import Drafts
+from storage.events import EventDraft, EventRepo
 from storage.invitations import InvitationRepo
 from storage.persisted import PersistedStore
+from storage.reporting import indicator_sets
+from storage.reports import ReportDraft, ReportRepo
 from storage.tips import DraftRepo, TipRepo
 from storage.units import UnitRepo
 from storage.users import UserRepo
@@ -68,6 +72,10 @@ def make_services(
         invite_card=_invite_card,
         tips=TipRepo(db, vault, settings.tip_policy()),
         drafts=DraftRepo(db, vault),
+        reports=ReportRepo(db),
+        report_drafts=Drafts(db, vault, "report", ReportDraft.from_json),
+        events=EventRepo(db),
+        event_drafts=Drafts(db, vault, "event", EventDraft.from_json),
     )
     if now is not None:
         svc.now = now
@@ -75,7 +83,8 @@ def make_services(
 
 
 async def post_init(app: Application) -> None:
-    """Set the residents' command menu per language; a failure is logged, not fatal."""
+    """Load the indicator sets; set the residents' command menu (a failure there is logged)."""
+    await app.bot_data["services"].reports.sync_sets(indicator_sets())
     await set_default_commands(app.bot)
 
 
@@ -180,8 +189,7 @@ async def stop_bot(running: Running) -> None:
         if app.running:
             await app.stop()
         await app.shutdown()
-        await app.bot_data["services"].drafts.flush()
-    finally:
+    finally:  # closing the database first writes what is queued (drafts, cards)
         await running.db.close()
 
 

@@ -3,19 +3,31 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import warnings
 from collections.abc import AsyncIterator, Callable, Hashable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions, Update
+from telegram import (
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    LinkPreviewOptions,
+    Message,
+    ReplyKeyboardMarkup,
+    ReplyKeyboardRemove,
+    Update,
+)
 from telegram.constants import ParseMode
+from telegram.error import BadRequest, TelegramError
 from telegram.ext import ContextTypes, ConversationHandler
 from telegram.warnings import PTBUserWarning
 
 from handlers.services import Services, services
 from locales import t
 from storage.models import Role, Unit, User
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -85,6 +97,37 @@ async def say(update: Update, text: str, **kwargs) -> None:
     kwargs.setdefault("parse_mode", ParseMode.HTML)
     kwargs.setdefault("link_preview_options", NO_PREVIEW)
     await chat.send_message(text, **kwargs)
+
+
+async def drop_keyboard(message: Message | None) -> None:
+    """Take the buttons off a step's message once it has been answered."""
+    if message is None:
+        return
+    try:
+        await message.edit_reply_markup(None)
+    except TelegramError as exc:  # already edited, or too old to edit: harmless
+        log.debug("could not remove a keyboard: %s", exc)
+
+
+async def reply_in_place(update: Update, text: str, markup=None, *, in_place: bool = True) -> None:
+    """Answer a button in place of the pressed message, or with a new message.
+
+    A reply keyboard cannot be put on an edited message, and an edit can fail (the
+    message is too old, or unchanged): then the pressed message loses its buttons
+    and the answer comes as a new message.
+    """
+    query = update.callback_query
+    message = query.message if query is not None else None
+    if message is not None and in_place:
+        if not isinstance(markup, ReplyKeyboardMarkup | ReplyKeyboardRemove):
+            try:
+                await query.edit_message_text(text, reply_markup=markup, parse_mode=ParseMode.HTML,
+                                              link_preview_options=NO_PREVIEW)
+                return
+            except BadRequest as exc:
+                log.debug("could not edit a step in place: %s", exc)
+        await drop_keyboard(message)
+    await say(update, text, reply_markup=markup)
 
 
 def button(text: str, data: str) -> InlineKeyboardButton:

@@ -15,7 +15,10 @@ from telegram.ext import ContextTypes
 
 from storage.audit import AuditRepo
 from storage.db import Database
+from storage.drafts import Drafts
+from storage.events import EventDraft, EventRepo
 from storage.invitations import InvitationRepo
+from storage.reports import ReportDraft, ReportRepo
 from storage.tip_lifecycle import TipPolicy
 from storage.tips import DraftRepo, TipRepo
 from storage.units import UnitRepo
@@ -42,6 +45,10 @@ class Services:
     invite_card: Callable[[str, str, str], bytes]
     tips: TipRepo
     drafts: DraftRepo
+    reports: ReportRepo
+    report_drafts: Drafts[ReportDraft]
+    events: EventRepo
+    event_drafts: Drafts[EventDraft]
     invite_ttl: timedelta = timedelta(days=7)
     # How long to wait for the rest of an album before acknowledging it once.
     album_wait: float = 0.8

@@ -1,6 +1,6 @@
 """A resident files a tip: category → what happened → where → when → anonymous? → review.
 
-Each step's handler changes the draft, writes it (storage.tips.DraftRepo: sealed, on
+Each step's handler changes the draft, writes it (storage.drafts: sealed, on
 every step, so a restart or a crash loses nothing) and shows the next step. The
 conversation's state mirrors ``draft.step``. Every step has Back and Cancel; wrong
 input is answered in the user's language and the draft is left as it was.
@@ -40,8 +40,10 @@ from handlers.common import (
     Keyboard,
     Who,
     button,
+    drop_keyboard,
     pager,
     persistent_conversation,
+    reply_in_place,
     say,
     step_header,
     who,
@@ -227,29 +229,8 @@ async def _show(update: Update, context: ContextTypes.DEFAULT_TYPE, me: Who, dra
         summary = await _summary(context, me, draft)
         text = f"{header}\n\n{summary}\n\n{me.tr('tips.review.ask')}"
         markup = _keyboard(me.locale, "review")
-    await _reply(update, text, markup, in_place=in_place)
+    await reply_in_place(update, text, markup, in_place=in_place)
     return STATE[step]
-
-
-async def _reply(update: Update, text: str, markup=None, *, in_place: bool = True) -> None:
-    """Answer a button in place of the pressed message, or with a new message.
-
-    A reply keyboard cannot be put on an edited message, and an edit can fail (the
-    message is too old, or unchanged): then the pressed message loses its buttons
-    and the answer comes as a new message.
-    """
-    query = update.callback_query
-    message = query.message if query is not None else None
-    if message is not None and in_place:
-        if not isinstance(markup, ReplyKeyboardMarkup | ReplyKeyboardRemove):
-            try:
-                await query.edit_message_text(text, reply_markup=markup, parse_mode=ParseMode.HTML,
-                                              link_preview_options=NO_PREVIEW)
-                return
-            except BadRequest as exc:
-                log.debug("could not edit a step in place: %s", exc)
-        await _drop_keyboard(message)
-    await say(update, text, reply_markup=markup)
 
 
 def _max_text(context: ContextTypes.DEFAULT_TYPE) -> int:
@@ -346,16 +327,6 @@ def _needs_draft(handler: Callable[[Update, ContextTypes.DEFAULT_TYPE], Awaitabl
     return run
 
 
-async def _drop_keyboard(message: Message | None) -> None:
-    """Take the buttons off a step's message once it has been answered."""
-    if message is None:
-        return
-    try:
-        await message.edit_reply_markup(None)
-    except TelegramError as exc:  # already edited, or too old to edit: harmless
-        log.debug("could not remove a keyboard: %s", exc)
-
-
 async def _pressed(update: Update) -> str:
     """Answer the button (its message is then replaced by the next step, see _reply)."""
     query = update.callback_query
@@ -379,7 +350,7 @@ async def _go_back(update: Update, context: ContextTypes.DEFAULT_TYPE, me: Who,
     in_place = True
     if draft.step == "where":  # the reply keyboard must go, and only a new message does that
         if update.callback_query:
-            await _drop_keyboard(update.callback_query.message)
+            await drop_keyboard(update.callback_query.message)
         await say(update, me.tr("tips.where.left"), reply_markup=ReplyKeyboardRemove())
         in_place = False
     if draft.editing:
@@ -395,7 +366,7 @@ async def cancel(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
     """Throw the draft away; nothing is sent."""
     if update.callback_query:
         await _pressed(update)
-        await _drop_keyboard(update.callback_query.message)
+        await drop_keyboard(update.callback_query.message)
     me = await who(update, context)
     await services(context).drafts.drop(update.effective_user.id)
     await say(update, me.tr("tips.cancelled"), reply_markup=ReplyKeyboardRemove())
@@ -436,7 +407,7 @@ async def category_chosen(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
     if not chosen.danger:
         return await _advance(update, context, me, draft)
     # The warning comes before anything else, so the next step follows it as a new message.
-    await _drop_keyboard(update.callback_query.message)
+    await drop_keyboard(update.callback_query.message)
     await say(update, me.tr("tips.danger"))
     return await _advance(update, context, me, draft, in_place=False)
 
@@ -559,7 +530,7 @@ async def what_next(update: Update, context: ContextTypes.DEFAULT_TYPE) -> str:
     if draft.step != "what":
         return await _show(update, context, me, draft)
     if not draft.body and not draft.media:
-        await _reply(update, me.tr("tips.what.need"), _keyboard(me.locale, "what"))
+        await reply_in_place(update, me.tr("tips.what.need"), _keyboard(me.locale, "what"))
         return STATE["what"]
     return await _advance(update, context, me, draft)
 
@@ -598,7 +569,7 @@ async def _where_noted(update: Update, context: ContextTypes.DEFAULT_TYPE, me: W
                        draft: Draft) -> str:
     """Save what was added to 'where' and say what the place is now."""
     await _save(update, context, draft)
-    await _reply(update, me.tr("tips.where.got", place=await _place(context, me, draft)),
+    await reply_in_place(update, me.tr("tips.where.got", place=await _place(context, me, draft)),
                  _where_keyboard(me, draft))
     return STATE["where"]
 
@@ -646,7 +617,7 @@ async def _ask_unit(update: Update, context: ContextTypes.DEFAULT_TYPE, me: Who,
         rows.append([button(me.tr("tips.where.whole", unit=tree.by_id[parent].name)[:60],
                             f"tipf:us:{parent}")])
     title = tree.path(parent) if parent is not None else me.tr("tips.where.btn.unit")
-    await _reply(update, me.tr("tips.where.pick", unit=html.escape(title)),
+    await reply_in_place(update, me.tr("tips.where.pick", unit=html.escape(title)),
                  InlineKeyboardMarkup(rows))
     return STATE["where"]
 
@@ -752,7 +723,7 @@ async def anon_chosen(update: Update, context: ContextTypes.DEFAULT_TYPE) -> str
                 [button(me.tr("tips.anon.btn.resend"), "tipf:anon:resend")],
                 [button(me.tr("tips.anon.btn.no", name=update.effective_user.full_name[:40]),
                         "tipf:anon:no")], _nav(me.locale)]
-        await _reply(update, me.tr("tips.anon.files", n=formats.number(files, me.locale)),
+        await reply_in_place(update, me.tr("tips.anon.files", n=formats.number(files, me.locale)),
                      InlineKeyboardMarkup(rows))
         return STATE["anon"]
     draft.anonymous, draft.name = True, None
@@ -803,7 +774,7 @@ async def send(update: Update, context: ContextTypes.DEFAULT_TYPE) -> str | int:
                                       link_preview_options=NO_PREVIEW)
     except BadRequest as exc:
         log.debug("could not turn the review into the receipt: %s", exc)
-        await _drop_keyboard(query.message)
+        await drop_keyboard(query.message)
         pinned = await update.effective_chat.send_message(
             receipt, parse_mode=ParseMode.HTML, link_preview_options=NO_PREVIEW)
     try:

@@ -129,7 +129,7 @@ def deadline(
 
 @dataclass
 class Draft:
-    """A tip being written by a resident (kept sealed in ``tip_drafts``)."""
+    """A tip being written by a resident (kept sealed in ``drafts``)."""
 
     step: str = "category"
     category: str | None = None

@@ -17,6 +17,7 @@ from storage.audit import INSERT_SQL as AUDIT_SQL
 from storage.audit import audit_params
 from storage.crypto import Vault
 from storage.db import Database, transaction
+from storage.drafts import Drafts
 from storage.tip_lifecycle import Draft, Resolution, Status, TipPolicy, can_move, new_code
 
 _CODE_ATTEMPTS = 8
@@ -479,86 +480,8 @@ def _history(
     )
 
 
-class DraftRepo:
-    """Residents' unfinished tips, sealed, written on every step; cached per process.
-
-    Writes are behind (``Database.behind``): the cache changes at once and the row
-    is committed with the next batch, so a step does not wait for the disk. Which
-    users have a draft at all is read once, so asking for a draft that does not
-    exist costs no query.
-    """
+class DraftRepo(Drafts[Draft]):
+    """Residents' unfinished tips (see storage.drafts)."""
 
     def __init__(self, db: Database, vault: Vault) -> None:
-        self._db = db
-        self._vault = vault
-        self._cache: dict[int, Draft | None] = {}
-        self._stored: set[bytes] | None = None  # owner hashes with a row
-
-    def _key(self, tg_id: int) -> bytes:
-        return self._vault.hash_id(f"tip-draft:{tg_id}")
-
-    async def get(self, tg_id: int) -> Draft | None:
-        """The user's draft, if any."""
-        if tg_id not in self._cache:
-            if len(self._cache) >= _CACHE_LIMIT:  # keep the drafts, forget who had none
-                self._cache = {k: v for k, v in self._cache.items() if v is not None}
-            self._cache[tg_id] = await self._load(tg_id)
-        cached = self._cache[tg_id]
-        return _copy(cached) if cached else None
-
-    async def _load(self, tg_id: int) -> Draft | None:
-        if self._stored is None:
-            rows = await self._db.conn.execute_fetchall("SELECT owner_hash FROM tip_drafts")
-            self._stored = {r[0] for r in rows}
-        key = self._key(tg_id)
-        if key not in self._stored:
-            return None
-        rows = await self._db.conn.execute_fetchall(
-            "SELECT draft_sealed FROM tip_drafts WHERE owner_hash = ?", (key,)
-        )
-        if not rows:
-            return None
-        data = self._vault.open_json(rows[0][0], context=key)
-        assert isinstance(data, dict)
-        return Draft.from_json(data)
-
-    async def save(self, tg_id: int, draft: Draft, now: datetime) -> None:
-        """Keep the draft and queue its write (every step, so a restart loses nothing)."""
-        key = self._key(tg_id)
-        sealed = self._vault.seal_json(draft.to_json(), context=key)
-        self._cache[tg_id] = _copy(draft)
-        if self._stored is not None:
-            self._stored.add(key)
-        self._db.behind.add(
-            "INSERT INTO tip_drafts (owner_hash, draft_sealed, updated_at) VALUES (?, ?, ?)"
-            " ON CONFLICT (owner_hash) DO UPDATE SET draft_sealed = excluded.draft_sealed,"
-            " updated_at = excluded.updated_at",
-            (key, sealed, now.isoformat()),
-        )
-
-    async def drop(self, tg_id: int) -> None:
-        """Forget the draft (filed or cancelled)."""
-        key = self._key(tg_id)
-        self._cache[tg_id] = None
-        if self._stored is not None:
-            self._stored.discard(key)
-        self._db.behind.add("DELETE FROM tip_drafts WHERE owner_hash = ?", (key,))
-
-    async def flush(self) -> None:
-        """Wait until every queued draft write is committed."""
-        await self._db.behind.flush()
-
-    async def purge(self, older_than: datetime) -> int:
-        """Drop drafts untouched since ``older_than`` (abandoned)."""
-        await self.flush()
-        cur = await self._db.conn.execute(
-            "DELETE FROM tip_drafts WHERE updated_at < ?", (older_than.isoformat(),)
-        )
-        self._cache.clear()
-        self._stored = None
-        return cur.rowcount
-
-
-def _copy(draft: Draft) -> Draft:
-    # Callers change drafts freely; the cache must only change through save().
-    return Draft.from_json(draft.to_json())
+        super().__init__(db, vault, "tip", Draft.from_json)
