@@ -26,7 +26,18 @@ from bot import jobs
 from bot.persistence import SqlitePersistence
 from bot.settings import Settings
 from bot.updates import ChatOrderedProcessor
-from handlers import errors, invitations, start, tip_desk, tip_follow, tips, units
+from handlers import (
+    errors,
+    events,
+    invitations,
+    report_desk,
+    reports,
+    start,
+    tip_desk,
+    tip_follow,
+    tips,
+    units,
+)
 from handlers.commands import set_default_commands
 from handlers.services import Services
 from storage.audit import AuditRepo
@@ -119,13 +130,16 @@ def build_application(
 
     # Group 0, order matters: conversations before the commands they share names with.
     # The short conversations that take the next message (an answer to a coordinator's
-    # question, a coordinator's note) come before the long tip flow.
+    # question, a coordinator's note) come before the long flows (tip, report, event), of
+    # which a user is in one at most (entering one ends the others).
     app.add_handler(invitations.conversation())
     app.add_handler(tip_follow.conversation())
     app.add_handler(tip_desk.conversation())
     app.add_handler(tips.conversation())
+    app.add_handler(reports.conversation())
+    app.add_handler(events.conversation())
     for handler in (*start.handlers(), *units.handlers(), *tip_desk.handlers(),
-                    *tip_follow.handlers()):
+                    *tip_follow.handlers(), *report_desk.handlers()):
         app.add_handler(handler)
     # Last: whatever nothing above took.
     for handler in start.fallbacks():

@@ -19,10 +19,11 @@ from storage.models import Role
 log = logging.getLogger(__name__)
 
 _BASE = ("start", "newtip", "mytips", "status", "help", "language", "cancel")
-_DESK = ("inbox", "tip", "invite", "units")
+_REPORTER = ("report", "event")
+_DESK = ("inbox", "tip", "completeness", "reports", "invite", "units")
 COMMANDS: dict[Role, tuple[str, ...]] = {
     Role.RESIDENT: _BASE,
-    Role.REPORTER: _BASE,
+    Role.REPORTER: (*_REPORTER, *_BASE),
     Role.COORDINATOR: (*_BASE, *_DESK),
     Role.ADMIN: (*_BASE, *_DESK),
 }

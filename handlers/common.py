@@ -197,3 +197,19 @@ class KeyedLocks:
 
     def __len__(self) -> int:
         return len(self._locks)
+
+
+FLOWS = ("tip", "report", "event")  # the long, persistent flows: one at a time per user
+
+
+def end_other_flows(update: Update, context: ContextTypes.DEFAULT_TYPE, keep: str) -> None:
+    """Entering one long flow ends the others for this user (their drafts are kept).
+
+    Otherwise a tip left half-way would go on taking the text meant for a report.
+    PTB offers no public way to end a conversation from outside it; this uses the
+    same internal call its handlers use when they return END.
+    """
+    for handler in context.application.handlers.get(0, []):
+        if isinstance(handler, ConversationHandler) and handler.name in FLOWS \
+                and handler.name != keep:
+            handler._update_state(ConversationHandler.END, handler._get_key(update))

@@ -102,6 +102,8 @@ def _menu_keyboard(locale: str, role: Role) -> Keyboard:
         return button(t(locale, key), data)
 
     rows = []
+    if role is Role.REPORTER:
+        rows.append([b("menu.btn.report", "menu:report"), b("menu.btn.event", "menu:event")])
     if role in (Role.RESIDENT, Role.REPORTER):
         rows.append([b("menu.btn.tip", "menu:tip"), b("menu.btn.mytips", "menu:mytips")])
     if role in (Role.COORDINATOR, Role.ADMIN):

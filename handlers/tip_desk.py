@@ -253,7 +253,7 @@ async def send_card(
         chat_id, locale = contact.chat_id, known or svc.default_locale
     try:
         if with_media:
-            await send_media(context, chat_id, tip)
+            await send_media(context, chat_id, tip.media)
             if tip.latitude is not None:
                 await context.bot.send_location(chat_id, tip.latitude, tip.longitude)
         sent = await context.bot.send_message(
@@ -267,11 +267,12 @@ async def send_card(
     svc.tips.set_card(tip.id, user_id, sent.message_id)
 
 
-async def send_media(context: ContextTypes.DEFAULT_TYPE, chat_id: int, tip: Tip) -> None:
-    """The tip's media by file id: photos and videos as albums, files as their own, voices."""
+async def send_media(context: ContextTypes.DEFAULT_TYPE, chat_id: int,
+                     media: tuple[tuple[str, str], ...] | list[tuple[str, str]]) -> None:
+    """Media by file id (a tip's, an event's): photos and videos as albums, files, voices."""
     visual = [InputMediaPhoto(fid) if kind == "photo" else InputMediaVideo(fid)
-              for kind, fid in tip.media if kind in ("photo", "video")]
-    docs = [InputMediaDocument(fid) for kind, fid in tip.media if kind == "document"]
+              for kind, fid in media if kind in ("photo", "video")]
+    docs = [InputMediaDocument(fid) for kind, fid in media if kind == "document"]
     for group in (visual, docs):
         for i in range(0, len(group), 10):
             chunk = group[i:i + 10]
@@ -283,7 +284,7 @@ async def send_media(context: ContextTypes.DEFAULT_TYPE, chat_id: int, tip: Tip)
                 await send(chat_id, item.media)
             else:
                 await context.bot.send_media_group(chat_id, chunk)
-    for kind, fid in tip.media:
+    for kind, fid in media:
         if kind == "voice":
             await context.bot.send_voice(chat_id, fid)
 
@@ -410,7 +411,7 @@ async def action(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
                         chat_id=update.effective_chat.id, locale=me.locale)
     elif act == "media":
         await query.answer()
-        await send_media(context, update.effective_chat.id, tip)
+        await send_media(context, update.effective_chat.id, tip.media)
     elif act == "kb":
         await query.answer()
         await _swap_keyboard(query, card_keyboard(me.locale, tip, await facts(svc, tip)))

@@ -41,6 +41,7 @@ from handlers.common import (
     Who,
     button,
     drop_keyboard,
+    end_other_flows,
     pager,
     persistent_conversation,
     reply_in_place,
@@ -72,6 +73,7 @@ async def begin(update: Update, context: ContextTypes.DEFAULT_TYPE) -> str | int
     """/newtip or the menu button: resume a draft, or start one."""
     if update.callback_query:
         await update.callback_query.answer()
+    end_other_flows(update, context, keep="tip")
     me = await who(update, context)
     svc = services(context)
     if not await _may_tip(update, svc, me):

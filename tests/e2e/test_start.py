@@ -70,7 +70,8 @@ async def test_menus_per_role(harness: Harness) -> None:
     assert "người báo cáo" in reporter_menu.text
     assert "Ấp An Phú, Xã Tân Hòa" in reporter_menu.text
     assert reporter_menu.button_texts == [
-        "📝 Gửi tin báo", "📋 Tin báo của tôi", "🌐 Ngôn ngữ", "❓ Hướng dẫn"
+        "📊 Báo cáo định kỳ", "🚨 Báo vụ việc", "📝 Gửi tin báo", "📋 Tin báo của tôi",
+        "🌐 Ngôn ngữ", "❓ Hướng dẫn"
     ]
 
     minh.send("/start")
