@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import signal
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, time, timedelta
 from importlib import resources
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from pydantic import SecretStr
 
@@ -24,6 +26,8 @@ from bot.settings import SANDBOX_SECRET_KEY, Settings
 from storage.crypto import Vault
 from storage.db import Database, utcnow
 from storage.models import Role
+from storage.reporting import indicator_sets, period_of
+from storage.reports import ReportRepo
 from storage.tip_lifecycle import Draft, Resolution, Status, TipPolicy
 from storage.tips import TipRepo
 from storage.units import UnitRepo, parse_units_csv
@@ -93,6 +97,7 @@ async def seed_demo(db: Database, vault: Vault) -> None:
             )
             await users.grant(demo.tg_id, demo.role, unit.id)
     await _seed_demo_tips(db, vault, units, users)
+    await _seed_demo_reports(db, units, users)
 
 
 # A few tips from the demo resident, so /inbox and /mytips have something on the first day.
@@ -125,6 +130,35 @@ async def _seed_demo_tips(db: Database, vault: Vault, units: UnitRepo, users: Us
             await tips.change_status(tip.id, None, status, now, resolution=Resolution.RESOLVED)
         elif status is not None:
             await tips.change_status(tip.id, None, status, now)
+
+
+# The demo reporters' last weeks, so /completeness, /reports and "last period" show figures.
+DEMO_REPORT_WEEKS = 4
+
+
+async def _seed_demo_reports(db: Database, units: UnitRepo, users: UserRepo) -> None:
+    reports = ReportRepo(db)
+    await reports.sync_sets(indicator_sets())
+    stored = reports.sets()[0]
+    rng = random.Random(47)  # the same figures on every machine
+    today = utcnow().astimezone(ZoneInfo("Asia/Ho_Chi_Minh")).date()
+    periods = [period_of(stored.spec.period, today)]
+    for _ in range(DEMO_REPORT_WEEKS):
+        periods.append(periods[-1].previous())
+    for demo in DEMO_USERS:
+        if demo.role is not Role.REPORTER or demo.unit_code is None:
+            continue
+        unit = await units.by_code(demo.unit_code)
+        user = await users.get(demo.tg_id)
+        assert unit is not None and user is not None
+        for period in reversed(periods[1:]):
+            if await reports.get(stored.code, period.key, unit.id) is not None:
+                continue  # seeded on an earlier start
+            values = {code: rng.randint(0, 6) for code in stored.codes}
+            values["propaganda_attendees"] = values["propaganda_sessions"] * rng.randint(15, 40)
+            values["mediation_resolved"] = rng.randint(0, values["mediation_cases"])
+            filed = datetime.combine(period.end, time(18), ZoneInfo("Asia/Ho_Chi_Minh"))
+            await reports.submit(stored.code, period, unit.id, values, user.id, filed)
 
 
 def register_demo_users(emulator: Emulator) -> None:
