@@ -81,7 +81,7 @@ async def completeness(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
     due = due_at(period, stored.spec.due_days, svc.timezone)
     lines = [me.tr("report.completeness.head", set=me.tr(f"indicatorset.{stored.code}"),
                    period=period_label(me.locale, period),
-                   due=formats.moment(due, me.locale, svc.timezone))]
+                   due=formats.day(due - timedelta(seconds=1), me.locale, svc.timezone))]
     groups: dict[int | None, list[int]] = {}
     for hamlet in hamlets:
         groups.setdefault(tree.by_id[hamlet].parent_id, []).append(hamlet)
@@ -245,8 +245,8 @@ async def _show(update: Update, context: ContextTypes.DEFAULT_TYPE, me: Who, sto
         lines.append("\n" + me.tr("report.view.reopened",
                                   moment=formats.moment(open_until, me.locale, svc.timezone)))
     else:
-        lines.append("\n" + me.tr("report.view.open",
-                                  moment=formats.moment(open_until, me.locale, svc.timezone)))
+        lines.append("\n" + me.tr("report.view.open", day=formats.day(
+            open_until - timedelta(seconds=1), me.locale, svc.timezone)))
     rows = [[button("◀ " + period_label(me.locale, period.previous())[:28],
                     f"repv:{unit_id}:{period.previous().key}"),
              button(period_label(me.locale, period.next())[:28] + " ▶",
