@@ -10,6 +10,7 @@ Button data carries the choices made before the draft exists (``repf:p:<unit>:<s
 
 from __future__ import annotations
 
+import functools
 import html
 import logging
 
@@ -343,19 +344,35 @@ async def _current(update: Update, context: ContextTypes.DEFAULT_TYPE
     return me, await services(context).report_drafts.get(update.effective_user.id)
 
 
+def _with_draft(handler):
+    """Answer the button, load the draft and its set; end politely if either is gone."""
+    @functools.wraps(handler)
+    async def run(update: Update, context: ContextTypes.DEFAULT_TYPE) -> str | int:
+        if update.callback_query:
+            await update.callback_query.answer()
+        me, draft = await _current(update, context)
+        if draft is None:
+            return await _draft_gone(update, me)
+        stored = _stored(services(context), draft)
+        if stored is None:
+            return await _gone(update, context, me)
+        return await handler(update, context, me, draft, stored)
+
+    return run
+
+
 # ---------------------------------------------------------------------- values
 
 
-async def value_typed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> str | int:
+@_with_draft
+async def value_typed(update: Update, context: ContextTypes.DEFAULT_TYPE, me: Who,
+                      draft: ReportDraft, stored: StoredSet) -> str | int:
     """A number typed for the current indicator."""
-    me, draft = await _current(update, context)
-    if draft is None:
-        return await _draft_gone(update, me)
     value, problem = parse_count(update.message.text or "", me.locale)
     if problem is not None:
         await say(update, me.tr(f"report.count.{problem.value}") + "\n" + me.tr("report.ask"))
         return VALUE
-    return await _accept(update, context, me, draft, value)
+    return await _accept(update, context, me, draft, stored, value)
 
 
 async def value_other(update: Update, context: ContextTypes.DEFAULT_TYPE) -> str:
@@ -365,17 +382,13 @@ async def value_other(update: Update, context: ContextTypes.DEFAULT_TYPE) -> str
     return VALUE
 
 
-async def value_pressed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> str | int:
+@_with_draft
+async def value_pressed(update: Update, context: ContextTypes.DEFAULT_TYPE, me: Who,
+                        draft: ReportDraft, stored: StoredSet) -> str | int:
     """'0', 'same as last time' or 'keep what was filed'."""
     query = update.callback_query
-    await query.answer()
-    me, draft = await _current(update, context)
-    if draft is None:
-        return await _draft_gone(update, me)
-    stored = _stored(services(context), draft)
-    if stored is None or draft.step >= len(stored.codes):
-        return await _show(update, context, me, draft) if stored else await _gone(
-            update, context, me)
+    if draft.step >= len(stored.codes):  # a value button after the review was reached
+        return await _show(update, context, me, draft)
     code = stored.codes[draft.step]
     if query.data == "repf:zero":
         value = 0
@@ -385,14 +398,13 @@ async def value_pressed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> s
         value = draft.kept[code]
     else:
         return await _show(update, context, me, draft)
-    return await _accept(update, context, me, draft, value, confirmed=True)
+    return await _accept(update, context, me, draft, stored, value, confirmed=True)
 
 
-async def _accept(update: Update, context: ContextTypes.DEFAULT_TYPE, me: Who,
-                  draft: ReportDraft, value: int, *, confirmed: bool = False) -> str | int:
-    stored = _stored(services(context), draft)
-    if stored is None:
-        return await _gone(update, context, me)
+async def _accept(update: Update, context: ContextTypes.DEFAULT_TYPE, me: Who, draft: ReportDraft,
+                  stored: StoredSet, value: int, *, confirmed: bool = False) -> str | int:
+    if draft.step >= len(stored.codes):  # a number typed at the review: show the review
+        return await _show(update, context, me, draft)
     code = stored.codes[draft.step]
     ind = stored.spec.indicator(code)
     assert ind is not None
@@ -426,40 +438,31 @@ async def _accept(update: Update, context: ContextTypes.DEFAULT_TYPE, me: Who,
     return await _show(update, context, me, draft, notice=notice)
 
 
-async def sure_pressed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> str | int:
+@_with_draft
+async def sure_pressed(update: Update, context: ContextTypes.DEFAULT_TYPE, me: Who,
+                       draft: ReportDraft, stored: StoredSet) -> str | int:
     """'Yes, that many' or 'type it again' after a value far from the history."""
     query = update.callback_query
-    await query.answer()
-    me, draft = await _current(update, context)
-    if draft is None:
-        return await _draft_gone(update, me)
     pending, draft.pending = draft.pending, None
     if query.data == "repf:sure" and pending is not None:
-        return await _accept(update, context, me, draft, pending, confirmed=True)
+        return await _accept(update, context, me, draft, stored, pending, confirmed=True)
     await _save(update, context, draft)
     return await _show(update, context, me, draft)
 
 
-async def confirm_typed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> str | int:
+@_with_draft
+async def confirm_typed(update: Update, context: ContextTypes.DEFAULT_TYPE, me: Who,
+                        draft: ReportDraft, stored: StoredSet) -> str | int:
     """A new number typed instead of answering "are you sure?": taken as the answer."""
-    me, draft = await _current(update, context)
-    if draft is None:
-        return await _draft_gone(update, me)
     draft.pending = None
     await _save(update, context, draft)
-    return await value_typed(update, context)
+    return await value_typed.__wrapped__(update, context, me, draft, stored)
 
 
-async def back(update: Update, context: ContextTypes.DEFAULT_TYPE) -> str | int:
+@_with_draft
+async def back(update: Update, context: ContextTypes.DEFAULT_TYPE, me: Who,
+               draft: ReportDraft, stored: StoredSet) -> str | int:
     """One indicator back (from a line being edited: back to the review)."""
-    query = update.callback_query
-    await query.answer()
-    me, draft = await _current(update, context)
-    if draft is None:
-        return await _draft_gone(update, me)
-    stored = _stored(services(context), draft)
-    if stored is None:
-        return await _gone(update, context, me)
     draft.pending = None
     if draft.editing:
         draft.editing, draft.step = False, len(stored.codes)
@@ -475,16 +478,10 @@ async def back(update: Update, context: ContextTypes.DEFAULT_TYPE) -> str | int:
 # ---------------------------------------------------------------------- review
 
 
-async def edit_pressed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> str | int:
+@_with_draft
+async def edit_pressed(update: Update, context: ContextTypes.DEFAULT_TYPE, me: Who,
+                       draft: ReportDraft, stored: StoredSet) -> str | int:
     """'Change a line': one button per indicator."""
-    query = update.callback_query
-    await query.answer()
-    me, draft = await _current(update, context)
-    if draft is None:
-        return await _draft_gone(update, me)
-    stored = _stored(services(context), draft)
-    if stored is None:
-        return await _gone(update, context, me)
     rows = []
     for i, code in enumerate(stored.codes):
         value = draft.values.get(code)
@@ -496,16 +493,11 @@ async def edit_pressed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> st
     return REVIEW
 
 
-async def line_chosen(update: Update, context: ContextTypes.DEFAULT_TYPE) -> str | int:
+@_with_draft
+async def line_chosen(update: Update, context: ContextTypes.DEFAULT_TYPE, me: Who,
+                      draft: ReportDraft, stored: StoredSet) -> str | int:
     """One line to change; the review comes back afterwards."""
     query = update.callback_query
-    await query.answer()
-    me, draft = await _current(update, context)
-    if draft is None:
-        return await _draft_gone(update, me)
-    stored = _stored(services(context), draft)
-    if stored is None:
-        return await _gone(update, context, me)
     if query.data != "repf:review":
         index = int(query.data.removeprefix("repf:line:"))
         if 0 <= index < len(stored.codes):
@@ -514,17 +506,12 @@ async def line_chosen(update: Update, context: ContextTypes.DEFAULT_TYPE) -> str
     return await _show(update, context, me, draft)
 
 
-async def send(update: Update, context: ContextTypes.DEFAULT_TYPE) -> str | int:
+@_with_draft
+async def send(update: Update, context: ContextTypes.DEFAULT_TYPE, me: Who,
+               draft: ReportDraft, stored: StoredSet) -> str | int:
     """Submit: a new version; the reporter it replaces is told."""
     query = update.callback_query
-    await query.answer()
-    me, draft = await _current(update, context)
-    if draft is None:
-        return await _draft_gone(update, me)
     svc = services(context)
-    stored = _stored(svc, draft)
-    if stored is None:
-        return await _gone(update, context, me)
     findings = check(stored.spec, draft.values)
     if any(f.blocking for f in findings) or set(stored.codes) - set(draft.values):
         return await _show(update, context, me, draft)
