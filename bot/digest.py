@@ -1,0 +1,162 @@
+"""What a digest or a period summary says, as plain data: built once, rendered three ways.
+
+A coordinator's weekly digest and the month / quarter / half-year ("sơ kết") / year
+("tổng kết") summaries share one shape, :class:`Digest`: tips by category and status
+with the change from the span before, overdue tips, report completeness, indicator
+totals per hamlet with their trend, and the span's events. ``bot.digest_text``,
+``bot.digest_chart`` and ``bot.digest_workbook`` render it; nothing here touches
+Telegram or SQL, so figures are checked in microseconds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from enum import StrEnum
+
+
+class SpanKind(StrEnum):
+    """What a digest covers."""
+
+    WEEK = "week"
+    MONTH = "month"
+    QUARTER = "quarter"
+    HALF = "half"  # sơ kết 6 tháng
+    YEAR = "year"  # tổng kết năm
+
+
+@dataclass(frozen=True, order=True)
+class Span:
+    """Local days ``start`` … ``end`` (inclusive) of one week, month, quarter, half or year."""
+
+    kind: SpanKind
+    start: date
+    end: date
+
+    @property
+    def key(self) -> str:
+        """'2026-W47', '2026-11', '2026-Q4', '2026-H2', '2026' (outbox rows use it)."""
+        if self.kind is SpanKind.WEEK:
+            iso = self.start.isocalendar()
+            return f"{iso.year}-W{iso.week:02d}"
+        if self.kind is SpanKind.MONTH:
+            return f"{self.start.year}-{self.start.month:02d}"
+        if self.kind is SpanKind.QUARTER:
+            return f"{self.start.year}-Q{(self.start.month - 1) // 3 + 1}"
+        if self.kind is SpanKind.HALF:
+            return f"{self.start.year}-H{1 if self.start.month == 1 else 2}"
+        return str(self.start.year)
+
+    def previous(self) -> Span:
+        """The span of the same kind just before."""
+        return span_of(self.kind, self.start - timedelta(days=1))
+
+    def next(self) -> Span:
+        """The span of the same kind just after."""
+        return span_of(self.kind, self.end + timedelta(days=1))
+
+    def holds_week(self, monday: date) -> bool:
+        """Whether the ISO week starting ``monday`` counts in this span.
+
+        A week belongs to the month, quarter, half or year that holds its Thursday (the
+        ISO rule), so every weekly report counts in exactly one summary of each kind.
+        """
+        return self.start <= monday + timedelta(days=3) <= self.end
+
+
+def span_of(kind: SpanKind, day: date) -> Span:
+    """The span of ``kind`` holding ``day``."""
+    kind = SpanKind(kind)
+    if kind is SpanKind.WEEK:
+        start = day - timedelta(days=day.weekday())
+        return Span(kind, start, start + timedelta(days=6))
+    if kind is SpanKind.YEAR:
+        return Span(kind, date(day.year, 1, 1), date(day.year, 12, 31))
+    months = {SpanKind.MONTH: 1, SpanKind.QUARTER: 3, SpanKind.HALF: 6}[kind]
+    first = (day.month - 1) // months * months + 1
+    start = date(day.year, first, 1)
+    after = date(day.year + (first + months > 12), (first + months - 1) % 12 + 1, 1)
+    return Span(kind, start, after - timedelta(days=1))
+
+
+@dataclass(frozen=True)
+class OverdueTip:
+    """An open tip past its deadline when the digest was made."""
+
+    code: str
+    category: str
+    status: str
+    unit_name: str
+    created_at: datetime
+    due_kind: str  # "ack" or "close"
+
+
+@dataclass(frozen=True)
+class HamletRow:
+    """One hamlet's report figures over the span (summed over its reports in it)."""
+
+    unit_id: int
+    name: str
+    commune: str
+    expected: int  # reports due in the span (weeks, months...)
+    filed: int  # of which filed
+    late: int  # of which filed after the due time
+    values: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class EventLine:
+    """An event of the span, as a digest lists it."""
+
+    type: str
+    created_at: datetime
+    unit_name: str
+    people: int
+
+
+@dataclass(frozen=True)
+class Digest:
+    """Everything one coordinator's digest or summary shows, for their scope."""
+
+    scope_name: str
+    span: Span
+    made_at: datetime
+    set_code: str
+    indicators: tuple[str, ...]
+    tips_by_category: dict[str, int]
+    tips_by_category_before: dict[str, int]
+    tips_by_status: dict[str, int]  # status now of the tips received in the span
+    overdue: list[OverdueTip]
+    hamlets: list[HamletRow]
+    totals_before: dict[str, int]  # indicator totals over the span before (trend)
+    events: list[EventLine]
+
+    @property
+    def totals(self) -> dict[str, int]:
+        """Indicator totals over every hamlet."""
+        return {code: sum(h.values.get(code, 0) for h in self.hamlets) for code in self.indicators}
+
+    @property
+    def tips_total(self) -> int:
+        """Tips received in the span."""
+        return sum(self.tips_by_category.values())
+
+    @property
+    def reports_expected(self) -> int:
+        """Reports due in the span over every hamlet."""
+        return sum(h.expected for h in self.hamlets)
+
+    @property
+    def reports_filed(self) -> int:
+        """Of which filed."""
+        return sum(h.filed for h in self.hamlets)
+
+    @property
+    def late_hamlets(self) -> list[HamletRow]:
+        """Hamlets with a report missing or filed late."""
+        return [h for h in self.hamlets if h.filed < h.expected or h.late]
+
+
+def change(now: int, before: int) -> int:
+    """The change from the span before (positive: more)."""
+    return now - before
