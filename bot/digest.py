@@ -130,6 +130,7 @@ class Digest:
     hamlets: list[HamletRow]
     totals_before: dict[str, int]  # indicator totals over the span before (trend)
     events: list[EventLine]
+    overdue_total: int = 0  # overdue tips in all (``overdue`` lists the oldest of them)
 
     @property
     def totals(self) -> dict[str, int]:

@@ -69,6 +69,11 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def stamp(moment: datetime) -> str:
+    """A moment as stored: UTC ISO text, so that text order is time order in SQL."""
+    return moment.astimezone(UTC).isoformat()
+
+
 class WriteBehind:
     """Writes nobody waits for, committed together: one thread hop for many.
 

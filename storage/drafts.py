@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Generic, Protocol, TypeVar
 
 from storage.crypto import Vault
-from storage.db import Database
+from storage.db import Database, stamp
 
 _CACHE_LIMIT = 100_000  # users remembered before those without a draft are forgotten
 
@@ -76,7 +76,7 @@ class Drafts(Generic[T]):
             "INSERT INTO drafts (kind, owner_hash, sealed, updated_at) VALUES (?, ?, ?, ?)"
             " ON CONFLICT (kind, owner_hash) DO UPDATE SET sealed = excluded.sealed,"
             " updated_at = excluded.updated_at",
-            (self.kind, key, sealed, now.isoformat()),
+            (self.kind, key, sealed, stamp(now)),
         )
 
     async def drop(self, tg_id: int) -> None:
@@ -97,7 +97,7 @@ class Drafts(Generic[T]):
         await self.flush()
         cur = await self._db.conn.execute(
             "DELETE FROM drafts WHERE kind = ? AND updated_at < ?",
-            (self.kind, older_than.isoformat()))
+            (self.kind, stamp(older_than)))
         self._cache.clear()
         self._stored = None
         return cur.rowcount

@@ -15,7 +15,7 @@ from importlib import resources
 
 from storage.audit import INSERT_SQL as AUDIT_SQL
 from storage.audit import audit_params
-from storage.db import Database, transaction
+from storage.db import Database, stamp, transaction
 
 MAX_DESCRIPTION = 1000
 MAX_PEOPLE = 100_000
@@ -102,7 +102,7 @@ class EventRepo:
                     " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (draft.type, draft.unit_id, draft.occurred_kind, draft.occurred_at,
                      draft.place_text, draft.description, draft.people, reporter_id,
-                     now.isoformat()))
+                     stamp(now)))
                 event_id = int(cur.lastrowid or 0)
                 conn.executemany(
                     "INSERT INTO event_media (event_id, seq, kind, file_id) VALUES (?, ?, ?, ?)",
@@ -126,7 +126,7 @@ class EventRepo:
         rows = await self._db.conn.execute_fetchall(
             f"SELECT * FROM events WHERE unit_id IN ({marks}) AND created_at >= ?"
             f" AND created_at < ? ORDER BY created_at, id",
-            (*unit_ids, since.isoformat(), until.isoformat()))
+            (*unit_ids, stamp(since), stamp(until)))
         return [Event(id=r["id"], type=r["type"], unit_id=r["unit_id"],
                       occurred_kind=r["occurred_kind"], occurred_at=r["occurred_at"],
                       place_text=r["place_text"], description=r["description"],

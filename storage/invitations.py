@@ -16,7 +16,7 @@ from enum import StrEnum
 from storage.audit import INSERT_SQL as AUDIT_SQL
 from storage.audit import audit_params
 from storage.crypto import Vault
-from storage.db import Database, transaction, utcnow
+from storage.db import Database, stamp, transaction, utcnow
 from storage.models import Invitation, Role
 from storage.users import add_membership, end_membership
 
@@ -89,7 +89,7 @@ class InvitationRepo:
                     " expires_at, created_by, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (
                         self._vault.hash_id(code), unit_id, role.value, uses, uses,
-                        int(handover), expires.isoformat(), created_by, now.isoformat(),
+                        int(handover), stamp(expires), created_by, stamp(now),
                     ),
                 )
                 invitation_id = int(cur.lastrowid or 0)
@@ -98,7 +98,7 @@ class InvitationRepo:
                     audit_params(
                         created_by, "invitation.create", f"invitation:{invitation_id}",
                         {"unit_id": unit_id, "role": role.value, "uses": uses,
-                         "expires_at": expires.isoformat(), "handover": handover},
+                         "expires_at": stamp(expires), "handover": handover},
                     ),
                 )
             return invitation_id

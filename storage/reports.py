@@ -15,7 +15,7 @@ from datetime import datetime, tzinfo
 
 from storage.audit import INSERT_SQL as AUDIT_SQL
 from storage.audit import audit_params
-from storage.db import Database, transaction
+from storage.db import Database, stamp, transaction, utcnow
 from storage.reporting import IndicatorSet, Period, locks_at, period_of
 
 HISTORY_PERIODS = 8  # how many earlier reports "recent history" means (the outlier check)
@@ -122,7 +122,7 @@ class ReportRepo:
         reports keep their values.
         """
         def run(conn: sqlite3.Connection) -> None:
-            now = datetime.now().astimezone().isoformat()
+            now = stamp(utcnow())
             with transaction(conn):
                 conn.execute("UPDATE indicator_sets SET active = 0")
                 for s in sets:
@@ -209,13 +209,13 @@ class ReportRepo:
                         " submitted_by, submitted_at, first_submitted_at)"
                         " VALUES (?, ?, ?, ?, 1, ?, ?, ?)",
                         (stored.id, period.key, period.start.isoformat(), unit_id, user_id,
-                         now.isoformat(), now.isoformat()))
+                         stamp(now), stamp(now)))
                     report_id, version = int(cur.lastrowid or 0), 1
                 else:
                     report_id, version = before.id, before.version + 1
                     conn.execute(
                         "UPDATE reports SET version = ?, submitted_by = ?, submitted_at = ?"
-                        " WHERE id = ?", (version, user_id, now.isoformat(), report_id))
+                        " WHERE id = ?", (version, user_id, stamp(now), report_id))
                     conn.execute("DELETE FROM report_values WHERE report_id = ?", (report_id,))
                 conn.executemany(
                     "INSERT INTO report_values (report_id, indicator_id, value) VALUES (?, ?, ?)",
@@ -223,7 +223,7 @@ class ReportRepo:
                 conn.execute(
                     "INSERT INTO report_versions (report_id, version, submitted_by, submitted_at,"
                     " vals) VALUES (?, ?, ?, ?, ?)",
-                    (report_id, version, user_id, now.isoformat(), json.dumps(values)))
+                    (report_id, version, user_id, stamp(now), json.dumps(values)))
                 conn.execute(AUDIT_SQL, audit_params(
                     user_id, "report.submit", f"report:{report_id}",
                     {"set": set_code, "period": period.key, "unit_id": unit_id,
@@ -270,7 +270,7 @@ class ReportRepo:
             earlier = earlier.previous()
         rows = await self._db.conn.execute_fetchall(
             "SELECT DISTINCT period_key FROM report_reopenings WHERE set_id = ? AND unit_id = ?"
-            " AND until > ?", (stored.id, unit_id, now.isoformat()))
+            " AND until > ?", (stored.id, unit_id, stamp(now)))
         for row in rows:
             period = Period.from_key(row[0])
             if period not in found:
@@ -287,11 +287,11 @@ class ReportRepo:
                 conn.execute(
                     "INSERT INTO report_reopenings (set_id, period_key, unit_id, reopened_by,"
                     " reopened_at, until) VALUES (?, ?, ?, ?, ?, ?)",
-                    (stored.id, period_key, unit_id, actor_id, now.isoformat(),
-                     until.isoformat()))
+                    (stored.id, period_key, unit_id, actor_id, stamp(now),
+                     stamp(until)))
                 conn.execute(AUDIT_SQL, audit_params(
                     actor_id, "report.reopen", f"unit:{unit_id}",
-                    {"set": set_code, "period": period_key, "until": until.isoformat()}))
+                    {"set": set_code, "period": period_key, "until": stamp(until)}))
 
         await self._db.run_sync(run)
 

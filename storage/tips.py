@@ -11,12 +11,12 @@ import json
 import logging
 import sqlite3
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 from storage.audit import INSERT_SQL as AUDIT_SQL
 from storage.audit import audit_params
 from storage.crypto import Vault
-from storage.db import Database, transaction
+from storage.db import Database, stamp, transaction
 from storage.drafts import Drafts
 from storage.tip_lifecycle import Draft, Resolution, Status, TipPolicy, can_move, new_code
 
@@ -97,7 +97,7 @@ class TipRepo:
         """(blocked?, tips filed since ``since``) in one query: checked on every new tip."""
         tag = self.sender_tag(user_id)
         # Stored times are UTC text: compare like with like.
-        start = since.astimezone(UTC).isoformat() if since else "9999"
+        start = stamp(since) if since else "9999"
         cached = self._standing.get(tag)
         if cached is not None and cached[0] == start:
             return cached[1], cached[2]
@@ -138,7 +138,7 @@ class TipRepo:
                             (code, draft.category, draft.unit_id, draft.place_text,
                              draft.latitude, draft.longitude, draft.occurred_kind,
                              draft.occurred_at, draft.body, int(bool(draft.anonymous)), tag,
-                             sealed, now.isoformat()),
+                             sealed, stamp(now)),
                         )
                         tip_id = int(cur.lastrowid or 0)
                         conn.executemany(
@@ -160,7 +160,7 @@ class TipRepo:
 
         row, duplicates = await self._db.run_sync(run)
         cached = self._standing.get(tag)
-        if cached is not None and cached[0] <= now.astimezone(UTC).isoformat():
+        if cached is not None and cached[0] <= stamp(now):
             self._standing[tag] = (cached[0], cached[1], cached[2] + 1)
         return self._tip(row), duplicates
 
@@ -241,8 +241,8 @@ class TipRepo:
             "SELECT id, code FROM tips WHERE unit_id = ? AND category = ? AND id != ?"
             " AND created_at BETWEEN ? AND ? ORDER BY created_at DESC LIMIT ?",
             (unit_id, category, tip_id,
-             (created_at - self.policy.duplicate_window).isoformat(),
-             (created_at + self.policy.duplicate_window).isoformat(), _DUPLICATES_SHOWN),
+             stamp(created_at - self.policy.duplicate_window),
+             stamp(created_at + self.policy.duplicate_window), _DUPLICATES_SHOWN),
         ).fetchall()
         return [(r[0], r[1]) for r in rows]
 
@@ -297,10 +297,10 @@ class TipRepo:
                 params: list[object] = [target.value]
                 if target is Status.ACKNOWLEDGED or current is Status.NEW:
                     sets.append("acknowledged_at = COALESCE(acknowledged_at, ?)")
-                    params.append(now.isoformat())
+                    params.append(stamp(now))
                 if target is Status.CLOSED:
                     sets += ["closed_at = ?", "resolution = ?", "duplicate_of = ?"]
-                    params += [now.isoformat(), resolution.value, duplicate_of]
+                    params += [stamp(now), resolution.value, duplicate_of]
                 conn.execute(f"UPDATE tips SET {', '.join(sets)} WHERE id = ?", (*params, tip_id))
                 detail: dict = {"resolution": resolution.value} if resolution else {}
                 if duplicate_of is not None:
@@ -370,7 +370,7 @@ class TipRepo:
                 conn.execute(
                     "INSERT INTO blocked_senders (sender_tag, tip_id, blocked_by, blocked_at)"
                     " VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
-                    (row[0], tip_id, actor_id, now.isoformat()),
+                    (row[0], tip_id, actor_id, stamp(now)),
                 )
                 _history(conn, tip_id, now, actor_id, "block", None, None, {}, False)
                 conn.execute(AUDIT_SQL, audit_params(actor_id, "tip.block_sender",
@@ -404,11 +404,11 @@ class TipRepo:
 
     async def purge_senders(self, now: datetime) -> int:
         """Drop the sender link of tips closed longer ago than the retention period."""
-        cutoff = (now - self.policy.retention).isoformat()
+        cutoff = stamp(now - self.policy.retention)
         cur = await self._db.conn.execute(
             "UPDATE tips SET sender_tag = NULL, sender_sealed = NULL, sender_purged_at = ?"
             " WHERE closed_at IS NOT NULL AND closed_at < ? AND sender_purged_at IS NULL",
-            (now.isoformat(), cutoff),
+            (stamp(now), cutoff),
         )
         return cur.rowcount
 
@@ -474,7 +474,7 @@ def _history(
     conn.execute(
         "INSERT INTO tip_history (tip_id, at, actor_id, kind, from_status, to_status, detail,"
         " public) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        (tip_id, now.isoformat(), actor_id, kind, from_status.value if from_status else None,
+        (tip_id, stamp(now), actor_id, kind, from_status.value if from_status else None,
          to_status.value if to_status else None, json.dumps(detail, ensure_ascii=False),
          int(public)),
     )

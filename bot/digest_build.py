@@ -1,0 +1,99 @@
+"""Build a coordinator's :class:`~bot.digest.Digest` for a span from the database.
+
+One read (storage.digests, one thread hop) gives the raw figures for the scope;
+this module decides which report periods fall in the span (a week counts where
+its Thursday is), which were due, which were late, and puts names on units.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from bot.digest import Digest, EventLine, HamletRow, OverdueTip, Span
+from storage.digests import DigestRepo
+from storage.models import Unit
+from storage.reporting import Period, PeriodKind, due_at, period_of
+from storage.reports import StoredSet
+from storage.tip_lifecycle import TipPolicy
+from storage.units import UnitTree
+
+
+def periods_in(kind: PeriodKind, span: Span, today) -> list[Period]:
+    """Report periods of ``kind`` that count in ``span`` and have ended before ``today``.
+
+    Weeks count in the span holding their Thursday (ISO), so every weekly report lands
+    in exactly one month, quarter, half-year and year. A period still running is left
+    out: its report is not due yet.
+    """
+    first = period_of(kind, span.start - timedelta(days=6))
+    found, period = [], first
+    while period.start <= span.end:
+        counts = (span.holds_week(period.start) if kind is PeriodKind.WEEK
+                  else span.start <= period.start <= span.end)
+        if counts and period.end < today:
+            found.append(period)
+        period = period.next()
+    return found
+
+
+def hamlets_under(tree: UnitTree, roots: list[Unit]) -> list[Unit]:
+    """Units with nothing under them (the hamlets that report), in tree order."""
+    seen: dict[int, Unit] = {}
+    for root in roots:
+        for unit in tree.descendants(root.id):
+            if not tree.children.get(unit.id):
+                seen.setdefault(unit.id, unit)
+    return list(seen.values())
+
+
+async def build(repo: DigestRepo, tree: UnitTree, roots: list[Unit], stored: StoredSet,
+                span: Span, now: datetime, tz: ZoneInfo, policy: TipPolicy) -> Digest:
+    """The digest of ``span`` for the scope under ``roots``, as of ``now``."""
+    today = now.astimezone(tz).date()
+    units = sorted({u.id for root in roots for u in tree.descendants(root.id)})
+    hamlets = hamlets_under(tree, roots)
+    periods = periods_in(stored.spec.period, span, today)
+    before = span.previous()
+    periods_before = periods_in(stored.spec.period, before, today)
+
+    def utc(day) -> datetime:
+        return datetime.combine(day, time(), tz).astimezone(ZoneInfo("UTC"))
+
+    tips, reports, events = await repo.figures(
+        unit_ids=units, hamlet_ids=[h.id for h in hamlets], set_id=stored.id,
+        indicator_ids=stored.indicator_ids, periods=[p.key for p in periods],
+        periods_before=[p.key for p in periods_before],
+        since=utc(span.start), until=utc(span.end + timedelta(days=1)),
+        before_since=utc(before.start), ack_cut=now - policy.acknowledge_within,
+        close_cut=now - policy.close_within)
+
+    def name(unit_id: int | None) -> str:
+        return tree.by_id[unit_id].name if unit_id in tree.by_id else "—"
+
+    rows = []
+    for hamlet in hamlets:
+        filed = [p for p in periods if (hamlet.id, p.key) in reports.first_filed]
+        late = [p for p in filed
+                if reports.first_filed[(hamlet.id, p.key)] >= due_at(p, stored.spec.due_days, tz)]
+        rows.append(HamletRow(unit_id=hamlet.id, name=hamlet.name, commune=name(hamlet.parent_id),
+                              expected=len(periods), filed=len(filed), late=len(late),
+                              values=dict(reports.sums.get(hamlet.id, {}))))
+    by_category: dict[str, int] = {}
+    by_status: dict[str, int] = {}
+    for (category, status), n in tips.by_category_status.items():
+        by_category[category] = by_category.get(category, 0) + n
+        by_status[status] = by_status.get(status, 0) + n
+    overdue = [OverdueTip(code=r["code"], category=r["category"], status=r["status"],
+                          unit_name=name(r["unit_id"]),
+                          created_at=datetime.fromisoformat(r["created_at"]),
+                          due_kind="ack" if r["status"] == "new" else "close")
+               for r in tips.overdue]
+    return Digest(
+        scope_name=", ".join(root.name for root in roots), span=span, made_at=now,
+        set_code=stored.code, indicators=tuple(stored.codes), tips_by_category=by_category,
+        tips_by_category_before=dict(tips.by_category_before), tips_by_status=by_status,
+        overdue=overdue, overdue_total=tips.overdue_total, hamlets=rows,
+        totals_before=dict(reports.totals_before),
+        events=[EventLine(type=t, created_at=datetime.fromisoformat(at), unit_name=name(u),
+                          people=p) for t, at, u, p in events.rows])
