@@ -10,6 +10,7 @@ Telegram or SQL, so figures are checked in microseconds.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from enum import StrEnum
@@ -77,6 +78,29 @@ def span_of(kind: SpanKind, day: date) -> Span:
     start = date(day.year, first, 1)
     after = date(day.year + (first + months > 12), (first + months - 1) % 12 + 1, 1)
     return Span(kind, start, after - timedelta(days=1))
+
+
+_KEY = re.compile(r"^(\d{4})(?:-(W\d{1,2}|\d{1,2}|Q[1-4]|H[12]))?$")
+
+
+def span_from_key(key: str) -> Span:
+    """The span a key names ('2026-W47', '2026-11', '2026-Q4', '2026-H2', '2026').
+
+    ValueError for anything else (a week 53 in a year without one included).
+    """
+    match = _KEY.match(key.strip().upper())
+    if not match:
+        raise ValueError(f"not a period: {key!r}")
+    year, rest = int(match[1]), match[2]
+    if rest is None:
+        return span_of(SpanKind.YEAR, date(year, 1, 1))
+    if rest[0] == "W":
+        return span_of(SpanKind.WEEK, date.fromisocalendar(year, int(rest[1:]), 1))
+    if rest[0] == "Q":
+        return span_of(SpanKind.QUARTER, date(year, 3 * int(rest[1]) - 2, 1))
+    if rest[0] == "H":
+        return span_of(SpanKind.HALF, date(year, 1 if rest[1] == "1" else 7, 1))
+    return span_of(SpanKind.MONTH, date(year, int(rest), 1))
 
 
 @dataclass(frozen=True)

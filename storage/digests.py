@@ -78,15 +78,7 @@ class DigestRepo:
                 f" AND created_at >= ? AND created_at < ? GROUP BY category",
                 (*unit_ids, stamp(before_since), stamp(since))).fetchall()
             before = {r[0]: r[1] for r in rows}
-            overdue_where = (f"status != 'closed' AND unit_id IN ({units}) AND"
-                             f" ((status = 'new' AND created_at < ?) OR created_at < ?)")
-            params = (*unit_ids, stamp(ack_cut), stamp(close_cut))
-            total = conn.execute(f"SELECT COUNT(*) FROM tips WHERE {overdue_where}",
-                                 params).fetchone()[0]
-            overdue = conn.execute(
-                f"SELECT code, category, status, unit_id, created_at FROM tips"
-                f" WHERE {overdue_where} ORDER BY created_at LIMIT ?",
-                (*params, OVERDUE_LISTED)).fetchall()
+            overdue, total = _overdue(conn, unit_ids, ack_cut, close_cut)
             tips = TipFigures(by_cs, before, overdue, total)
 
             sums: dict[int, dict[str, int]] = {}
@@ -126,6 +118,28 @@ class DigestRepo:
             return tips, reports, EventFigures([tuple(r) for r in events])
 
         return await self._db.run_sync(run)
+
+
+    async def overdue(self, unit_ids: list[int], ack_cut: datetime,
+                      close_cut: datetime) -> tuple[list[sqlite3.Row], int]:
+        """The oldest overdue tips in these units (at most OVERDUE_LISTED) and how many."""
+        return await self._db.run_sync(lambda conn: _overdue(conn, unit_ids, ack_cut, close_cut))
+
+
+def _overdue(conn: sqlite3.Connection, unit_ids: list[int], ack_cut: datetime,
+             close_cut: datetime) -> tuple[list[sqlite3.Row], int]:
+    # Overdue: still new past the acknowledgement cut, or open past the closing cut. The
+    # closing cut is the earlier one, so both mean "before the acknowledgement cut", which
+    # lets the partial index of open tips serve the range.
+    assert close_cut <= ack_cut
+    where = (f"status != 'closed' AND unit_id IN ({_marks(unit_ids)}) AND created_at < ?"
+             f" AND (status = 'new' OR created_at < ?)")
+    params = (*unit_ids, stamp(ack_cut), stamp(close_cut))
+    total = conn.execute(f"SELECT COUNT(*) FROM tips WHERE {where}", params).fetchone()[0]
+    rows = conn.execute(f"SELECT code, category, status, unit_id, created_at FROM tips"
+                        f" WHERE {where} ORDER BY created_at LIMIT ?",
+                        (*params, OVERDUE_LISTED)).fetchall()
+    return rows, total
 
 
 def _marks(values: list) -> str:

@@ -1,0 +1,113 @@
+"""A digest or summary as chat messages: HTML, in the coordinator's language, ≤ 4,096 each.
+
+Sections in the order a commune officer reads them on Monday morning: tips received
+(by category, with the change from the span before, and where they stand), overdue
+tips, report completeness (which hamlets are late or missing), indicator totals with
+their trend, and the span's events. A text longer than one message is split between
+lines, never inside one.
+"""
+
+from __future__ import annotations
+
+import html
+from zoneinfo import ZoneInfo
+
+from telegram.constants import MessageLimit
+
+from bot.digest import Digest, SpanKind
+from bot.digest_labels import span_label
+from locales import formats, t
+
+SHOWN_OVERDUE = 10
+SHOWN_EVENTS = 10
+STATUSES = ("new", "acknowledged", "verifying", "in_progress", "closed")
+
+
+def trend(now: int, before: int, locale: str) -> str:
+    """'▲3', '▼2' or '=' against the span before."""
+    if now == before:
+        return "="
+    arrow = "▲" if now > before else "▼"
+    return arrow + formats.number(abs(now - before), locale)
+
+
+def digest_messages(d: Digest, locale: str, tz: ZoneInfo) -> list[str]:
+    """The digest as one or more messages."""
+    def tr(key: str, **values: object) -> str:
+        return t(locale, key, **values)
+
+    def n(value: int) -> str:
+        return formats.number(value, locale)
+
+    title_key = "digest.text.title.week" if d.span.kind is SpanKind.WEEK else (
+        f"digest.text.title.{d.span.kind.value}")
+    lines = [tr(title_key, span=span_label(locale, d.span), scope=html.escape(d.scope_name)),
+             tr("digest.text.made", moment=formats.moment(d.made_at, locale, tz))]
+
+    before_total = sum(d.tips_by_category_before.values())
+    lines += ["", tr("digest.text.tips", n=n(d.tips_total),
+                     trend=trend(d.tips_total, before_total, locale))]
+    categories = sorted(set(d.tips_by_category) | set(d.tips_by_category_before),
+                        key=lambda c: (-d.tips_by_category.get(c, 0), c))
+    for category in categories:
+        now = d.tips_by_category.get(category, 0)
+        before = d.tips_by_category_before.get(category, 0)
+        lines.append(f"• {tr(f'tipcat.{category}')}: {n(now)} ({trend(now, before, locale)})")
+    if d.tips_total:
+        lines.append(tr("digest.text.status", statuses=" · ".join(
+            f"{tr(f'tipstatus.{s}')} {n(d.tips_by_status[s])}"
+            for s in STATUSES if d.tips_by_status.get(s))))
+
+    lines += ["", tr("digest.text.overdue", n=n(d.overdue_total))]
+    for tip in d.overdue[:SHOWN_OVERDUE]:
+        lines.append(f"⏰ <code>{tip.code}</code> · {tr(f'tipcat.{tip.category}')} · "
+                     f"{html.escape(tip.unit_name)} · {tr(f'tipstatus.{tip.status}')} · "
+                     f"{formats.day(tip.created_at, locale, tz)}")
+    if d.overdue_total > min(len(d.overdue), SHOWN_OVERDUE):
+        lines.append(tr("digest.text.more", n=n(d.overdue_total - min(len(d.overdue),
+                                                                       SHOWN_OVERDUE))))
+
+    lines += ["", tr("digest.text.reports", set=tr(f"indicatorset.{d.set_code}"),
+                     n=formats.fraction(d.reports_filed, d.reports_expected, locale))]
+    for hamlet in d.late_hamlets:
+        missing = hamlet.expected - hamlet.filed
+        parts = []
+        if missing:
+            parts.append(tr("digest.text.missing", n=n(missing)))
+        if hamlet.late:
+            parts.append(tr("digest.text.late", n=n(hamlet.late)))
+        lines.append(f"• {html.escape(hamlet.name)} ({html.escape(hamlet.commune)}): "
+                     + ", ".join(parts))
+    if d.reports_expected and not d.late_hamlets:
+        lines.append(tr("digest.text.all_in"))
+
+    totals = d.totals
+    lines += ["", tr("digest.text.totals")]
+    for code in d.indicators:
+        lines.append(f"• {tr(f'indicator.{code}')}: <b>{n(totals[code])}</b> "
+                     f"({trend(totals[code], d.totals_before.get(code, 0), locale)})")
+
+    lines += ["", tr("digest.text.events", n=n(len(d.events)))]
+    for event in d.events[:SHOWN_EVENTS]:
+        lines.append(f"🚨 {formats.day(event.created_at, locale, tz)} · "
+                     f"{tr(f'eventtype.{event.type}')} · {html.escape(event.unit_name)} · "
+                     + tr("digest.text.people", n=n(event.people)))
+    if len(d.events) > SHOWN_EVENTS:
+        lines.append(tr("digest.text.more", n=n(len(d.events) - SHOWN_EVENTS)))
+    lines += ["", tr("digest.text.attached")]
+    return split_lines(lines)
+
+
+def split_lines(lines: list[str], limit: int = MessageLimit.MAX_TEXT_LENGTH) -> list[str]:
+    """Messages of whole lines, each at most ``limit`` characters."""
+    messages, current = [], ""
+    for line in lines:
+        line = line[:limit]  # a single line never exceeds one message
+        candidate = f"{current}\n{line}" if current else line
+        if len(candidate) > limit:
+            messages.append(current)
+            candidate = line
+        current = candidate
+    if current.strip():
+        messages.append(current)
+    return messages
