@@ -14,6 +14,7 @@ import asyncio
 import logging
 import os
 import signal
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -22,7 +23,8 @@ from urllib.parse import urlparse
 from telegram import Update
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder
 
-from bot import jobs
+from bot import deliveries, jobs, reminders
+from bot.outbox import OutboxSender
 from bot.persistence import SqlitePersistence
 from bot.settings import Settings
 from bot.updates import ChatOrderedProcessor
@@ -33,6 +35,7 @@ from handlers import (
     report_desk,
     reports,
     start,
+    summaries,
     tip_desk,
     tip_follow,
     tips,
@@ -46,6 +49,7 @@ from storage.db import Database
 from storage.drafts import Drafts
 from storage.events import EventDraft, EventRepo
 from storage.invitations import InvitationRepo
+from storage.outbox import OutboxRepo
 from storage.persisted import PersistedStore
 from storage.reporting import indicator_sets
 from storage.reports import ReportDraft, ReportRepo
@@ -90,12 +94,28 @@ def make_services(
     )
     if now is not None:
         svc.now = now
+    svc.summaries = deliveries.make_summaries(svc)
     return svc
 
 
 async def post_init(app: Application) -> None:
-    """Load the indicator sets; set the residents' command menu (a failure there is logged)."""
-    await app.bot_data["services"].reports.sync_sets(indicator_sets())
+    """Load the indicator sets; start the outbox sender; set the residents' command menu."""
+    svc = app.bot_data["services"]
+    await svc.reports.sync_sets(indicator_sets())
+    outbox = OutboxRepo(svc.db)
+    resent = await outbox.recover(svc.now())
+    if resent:
+        log.warning("%d outbox messages were in flight at the last stop; sending them again",
+                    resent)
+    sender = OutboxSender(app.bot, outbox, svc.users, deliveries.make_render(svc),
+                          now=lambda: svc.now(),  # tests move the clock after start
+                          pace_clock=time.monotonic,
+                          # Nothing scheduled goes out at night: it waits for the morning.
+                          quiet=reminders.quiet_until(svc.timezone, prefixes=(
+                              "reminder.", "digest.", "overdue")))
+    stop = asyncio.Event()
+    app.bot_data["outbox"] = (stop, asyncio.get_running_loop().create_task(
+        sender.run_forever(stop), name="outbox-sender"))
     await set_default_commands(app.bot)
 
 
@@ -139,13 +159,14 @@ def build_application(
     app.add_handler(reports.conversation())
     app.add_handler(events.conversation())
     for handler in (*start.handlers(), *units.handlers(), *tip_desk.handlers(),
-                    *tip_follow.handlers(), *report_desk.handlers()):
+                    *tip_follow.handlers(), *report_desk.handlers(),
+                    *summaries.handlers()):
         app.add_handler(handler)
     # Last: whatever nothing above took.
     for handler in start.fallbacks():
         app.add_handler(handler)
     app.add_error_handler(errors.on_error)
-    jobs.schedule(app)
+    jobs.schedule(app, deliveries_on=settings.schedule)
     return app
 
 
@@ -202,6 +223,11 @@ async def stop_bot(running: Running) -> None:
             await app.updater.stop()
         if app.running:
             await app.stop()
+        outbox = app.bot_data.pop("outbox", None)
+        if outbox is not None:  # let the message in flight finish and be marked
+            stop, task = outbox
+            stop.set()
+            await task
         await app.shutdown()
     finally:  # closing the database first writes what is queued (drafts, cards)
         await running.db.close()

@@ -1,4 +1,4 @@
-"""The command line: ``binhyen [run|sandbox|units|invite|poster|backup]``.
+"""The command line: ``binhyen [run|sandbox|units|invite|poster|backup|send-reminders]``.
 
 Every command reads the same settings as the bot; a bad setting or argument is
 one clear line on stderr and a non-zero exit, never a traceback.
@@ -10,7 +10,7 @@ import argparse
 import asyncio
 import re
 import sys
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from bot.settings import Settings, SettingsError, load_settings
@@ -25,6 +25,15 @@ def parse_duration(text: str) -> timedelta:
         raise argparse.ArgumentTypeError(f"{text!r}: use a number and d, h or m (e.g. 7d)")
     unit = {"d": "days", "h": "hours", "m": "minutes"}[match[2]]
     return timedelta(**{unit: int(match[1])})
+
+
+def parse_moment(text: str) -> datetime:
+    """An ISO 8601 moment, ``2026-11-20T16:00+07:00`` (without an offset: the settings' zone)."""
+    try:
+        return datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: use an ISO 8601 moment, e.g. 2026-11-20T16:00+07:00") from None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -82,6 +91,22 @@ def build_parser() -> argparse.ArgumentParser:
 
     backup = sub.add_parser("backup", help="an online backup of the database (safe while running)")
     backup.add_argument("file", type=Path, help="where to write the copy")
+
+    reminders = sub.add_parser(
+        "send-reminders", help="remind reporters whose report for the period is missing",
+        description="Writes one reminder per reporter whose hamlet has not reported for the "
+        "current period into the outbox, then sends them within Telegram's limits and prints "
+        "how many were enqueued, sent and failed. Running it again sends nobody a second "
+        "reminder for the same occasion and period; a run that was interrupted is finished. "
+        "Nothing is sent in quiet hours (21:00-07:00).",
+    )
+    reminders.add_argument("--occasion", choices=["friday", "eve"], default="friday",
+                           help="which reminder of the period (default friday)")
+    reminders.add_argument(
+        "--now", type=parse_moment, metavar="MOMENT",
+        help="for tests, and for operators replaying a missed run: take this moment as now "
+        "(ISO 8601, e.g. 2026-11-20T16:00+07:00; without an offset, BINHYEN_TIMEZONE); time "
+        "runs on from it")
     return parser
 
 
@@ -119,5 +144,12 @@ async def _dispatch(command: str, args: argparse.Namespace, settings: Settings) 
         "invite": commands.invite,
         "poster": commands.poster,
         "backup": commands.backup,
+        "send-reminders": _send_reminders,
     }[command]
     return await handler(args, settings)
+
+
+async def _send_reminders(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.reminders import command  # imports the handlers' wording: only when asked
+
+    return await command(args, settings)

@@ -89,13 +89,19 @@ def format_when(when: When) -> str:
     return f"{_NAMES[when.weekday]} {when.at:%H:%M}"
 
 
-def in_quiet_hours(moment: datetime | time, start: time = QUIET_START,
+def in_quiet_hours(now_local: time | datetime, start: time = QUIET_START,
                    end: time = QUIET_END) -> bool:
-    """Whether a local time is in the night's quiet hours (which wrap over midnight)."""
-    clock = moment.timetz().replace(tzinfo=None) if isinstance(moment, datetime) else moment
-    if start <= end:
-        return start <= clock < end
-    return clock >= start or clock < end
+    """Whether a local time falls in quiet hours [start, end), which may wrap over midnight.
+
+    ``start == end`` means no quiet hours at all.
+    """
+    at = now_local.time() if isinstance(now_local, datetime) else now_local
+    at = at.replace(tzinfo=None)
+    if start == end:
+        return False
+    if start < end:
+        return start <= at < end
+    return at >= start or at < end
 
 
 @dataclass(frozen=True)

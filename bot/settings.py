@@ -53,6 +53,8 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     # Updates of different chats processed at the same time (one chat's always in order).
     concurrent_updates: int = Field(default=64, ge=1, le=1024)
+    # Scheduled reminders, digests and summaries (off: only on demand and from the CLI).
+    schedule: bool = True
     # Tips: a resident's daily limit, the SLAs (BLTTHS 2015 art. 147 gives 20 days), and how
     # long after closing the link to an anonymous sender is kept.
     tip_daily_limit: int = Field(default=10, ge=1)

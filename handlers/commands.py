@@ -20,7 +20,7 @@ log = logging.getLogger(__name__)
 
 _BASE = ("start", "newtip", "mytips", "status", "help", "language", "cancel")
 _REPORTER = ("report", "event")
-_DESK = ("inbox", "tip", "completeness", "reports", "invite", "units")
+_DESK = ("inbox", "tip", "completeness", "reports", "summary", "export", "invite", "units")
 COMMANDS: dict[Role, tuple[str, ...]] = {
     Role.RESIDENT: _BASE,
     Role.REPORTER: (*_REPORTER, *_BASE),

@@ -6,7 +6,7 @@ Handlers find it in ``context.bot_data["services"]``; they never import ``bot``
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -49,6 +49,9 @@ class Services:
     report_drafts: Drafts[ReportDraft]
     events: EventRepo
     event_drafts: Drafts[EventDraft]
+    # (user id, root unit ids, kind, which) → the messages of a summary (bot.deliveries);
+    # ValueError for a period that cannot be read.
+    summaries: Callable[[int, list[int], str, str | None], Awaitable[list]] | None = None
     invite_ttl: timedelta = timedelta(days=7)
     # How long to wait for the rest of an album before acknowledging it once.
     album_wait: float = 0.8

@@ -62,7 +62,9 @@ class Harness:
             self.settings = load_settings(
                 token=TOKEN, db=self.db_path, secret_key=SECRET,
                 bot_api_url=self.server.base_url, bot_file_url=self.server.base_file_url,
-                admins=frozenset({ADMIN_ID}), **overrides,
+                admins=frozenset({ADMIN_ID}),
+                # Scheduled sends follow the wall clock; tests tick with their own.
+                **{"schedule": False, **overrides},
             )
         self.running = await start_bot(self.settings)
 

@@ -443,6 +443,16 @@ def _int(value: Any, name: str) -> int:
         raise bad_request(f"invalid {name} specified") from exc
 
 
+@dataclass
+class _Hold:
+    """Calls being held by :meth:`Emulator.hold`."""
+
+    methods: frozenset[str]
+    released: asyncio.Event
+    drop: bool = False
+    count: int = 0
+
+
 # sendPhoto, sendDocument, ...: one implementation, the media kind named by the method.
 _MEDIA_METHODS = {
     f"send{kind}": kind
@@ -490,6 +500,7 @@ class Emulator:
         self._waiters: set[asyncio.Future[None]] = set()
         self._ids = itertools.count(1)
         self._closed = False
+        self._hold: _Hold | None = None
 
     # ------------------------------------------------------------------ setup
 
@@ -629,6 +640,8 @@ class Emulator:
     async def aclose(self) -> None:
         """Stop webhook delivery and wake every waiter (long polls return at once)."""
         self._closed = True
+        if self._hold is not None:
+            self.release(drop=True)
         bot = self.bot
         if bot is not None and bot.webhook_task is not None:
             bot.webhook_task.cancel()
@@ -636,6 +649,35 @@ class Emulator:
                 await bot.webhook_task
             bot.webhook_task = None
         self._notify()
+
+    # ------------------------------------------------------------------ test hooks
+
+    def hold(self, *methods: str) -> None:
+        """Test hook: from now on, calls of ``methods`` wait, unprocessed, until :meth:`release`.
+
+        A server that stops answering: a test can then kill its client mid-request.
+        """
+        if self._hold is not None:
+            raise RuntimeError("already holding; release() first")
+        self._hold = _Hold(frozenset(m.lower() for m in methods), asyncio.Event())
+
+    def release(self, *, drop: bool = False) -> int:
+        """End :meth:`hold`; returns how many calls were held.
+
+        The held calls then go on as usual, or with ``drop`` are answered with an error
+        without being processed or recorded: what becomes of a dead client's requests.
+        """
+        hold, self._hold = self._hold, None
+        if hold is None:
+            return 0
+        hold.drop = drop
+        hold.released.set()
+        return hold.count
+
+    @property
+    def held(self) -> int:
+        """How many calls the current :meth:`hold` is holding (0 when not holding)."""
+        return self._hold.count if self._hold is not None else 0
 
     # ------------------------------------------------------------------ updates
 
@@ -776,6 +818,13 @@ class Emulator:
     ) -> tuple[int, dict[str, Any]]:
         """Run one Bot API call; returns (HTTP status, JSON body). Always recorded."""
         files = files or {}
+        hold = self._hold
+        if hold is not None and method.lower() in hold.methods:
+            hold.count += 1
+            await hold.released.wait()
+            if hold.drop:
+                return 500, {"ok": False, "error_code": 500,
+                             "description": "Internal Server Error: dropped by the emulator"}
         bot = self.bot
         record = CallRecord(
             method=method,

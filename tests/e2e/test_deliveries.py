@@ -1,0 +1,128 @@
+"""Scheduled deliveries through the real bot: who gets what and when, once, with attachments."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime
+from io import BytesIO
+from zoneinfo import ZoneInfo
+
+from openpyxl import load_workbook
+
+from bot import deliveries
+from storage.models import Role
+from storage.reporting import Period
+from storage.schedules import ScheduleRepo
+from tests.conftest import Harness
+from tests.e2e.test_reports import PAST, at, reporter
+
+VN = ZoneInfo("Asia/Ho_Chi_Minh")
+W47 = Period.from_key("2026-W47")
+
+
+def moment(day: int, hour: int, minute: int = 0) -> datetime:
+    return datetime(2026, 11, day, hour, minute, tzinfo=VN)
+
+
+async def settled(harness: Harness, kind: str) -> dict[str, int]:
+    """The outbox rows of ``kind`` by status once none is pending or in flight (≤ 5 s)."""
+    for _ in range(50):
+        rows = await harness.services.db.conn.execute_fetchall(
+            "SELECT status, COUNT(*) FROM outbox WHERE kind = ? GROUP BY status", (kind,))
+        found = {r[0]: r[1] for r in rows}
+        if not found.get("pending") and not found.get("sending"):
+            return found
+        await asyncio.sleep(0.1)
+    return found
+
+
+async def kinds(harness: Harness) -> list[tuple[str, str, int]]:
+    rows = await harness.services.db.conn.execute_fetchall(
+        "SELECT kind, period_key, user_id FROM outbox ORDER BY id")
+    return [tuple(r) for r in rows]
+
+
+async def test_reminders_go_to_missing_reporters_only_once_and_never_at_night(harness: Harness):
+    await harness.load_units()
+    svc = harness.services
+    at(harness, moment(20, 10))
+    bay = await reporter(harness, 2001, "Bảy")
+    sau = await reporter(harness, 2006, "Sáu", "TH-PHUOCHAU")
+    anphu = await svc.units.by_code("TH-ANPHU")
+    await svc.reports.submit("antt", W47, anphu.id, PAST, (await svc.users.get(2001)).id,
+                             moment(20, 9))
+    sau_id = (await svc.users.get(2006)).id
+
+    assert await deliveries.tick(svc, moment(20, 15, 59)) == 0  # not yet
+    at(harness, moment(20, 16, 1))
+    assert await deliveries.tick(svc, moment(20, 16, 1)) == 1
+    assert await deliveries.tick(svc, moment(20, 16, 2)) == 0  # the job ran twice: once
+    assert await kinds(harness) == [("reminder.friday", "2026-W47", sau_id)]
+    reminder = await sau.next_message(timeout=8)
+    assert "Ấp Phước Hậu" in reminder.text and "/report" in reminder.text
+    assert bay.unread() == 0  # filed already
+
+    assert await deliveries.tick(svc, moment(22, 22)) == 0  # Sunday night: quiet hours
+    at(harness, moment(22, 19, 5))
+    assert await deliveries.tick(svc, moment(22, 19, 5)) == 1  # the evening before the deadline
+    assert "Ấp Phước Hậu" in (await sau.next_message(timeout=8)).text
+    assert await settled(harness, "reminder.eve") == {"sent": 1}
+
+
+async def test_the_weekly_digest_arrives_once_with_its_chart_and_workbook(harness: Harness):
+    await harness.load_units()
+    svc = harness.services
+    at(harness, moment(20, 10))
+    await reporter(harness, 2001, "Bảy")
+    minh = await harness.enter_as(2002, "Minh", Role.COORDINATOR, "TANHOA")
+    minh.skip_messages()
+    anphu = await svc.units.by_code("TH-ANPHU")
+    await svc.reports.submit("antt", W47, anphu.id, PAST, (await svc.users.get(2001)).id,
+                             moment(22, 20))
+
+    # The bot was down all Monday; on Tuesday morning last week's digest goes out.
+    tuesday = moment(24, 9)
+    at(harness, tuesday)
+    assert await deliveries.tick(svc, tuesday) >= 1
+    assert await deliveries.tick(svc, tuesday) == 0
+    minh_id = (await svc.users.get(2002)).id
+    assert ("digest.week", "2026-W47", minh_id) in await kinds(harness)
+    arrived = await minh.messages_until_quiet(quiet=1.5, timeout=20)
+    text = "\n".join(m.text or "" for m in arrived if not m.photo and not m.document)
+    assert "Bản tổng hợp" in text and "Tuần 47/2026" in text and "Xã Tân Hòa" in text
+    assert "1/2 (50,0%)" in text and "Ấp Phước Hậu" in text  # one hamlet missing
+    photo = next(m for m in arrived if m.photo)
+    assert photo.file_bytes().startswith(b"\x89PNG")
+    document = next(m for m in arrived if m.document)
+    book = load_workbook(BytesIO(document.file_bytes()))
+    cells = [c.value for row in book.worksheets[0].iter_rows() for c in row]
+    assert "Ấp An Phú" in cells and PAST["patrols"] in cells
+    assert await deliveries.tick(svc, moment(24, 10)) == 0  # and never again
+
+
+async def test_a_commune_moves_its_digest_and_a_coordinator_asks_for_a_summary(
+        harness: Harness):
+    await harness.load_units()
+    svc = harness.services
+    at(harness, moment(23, 7, 45))
+    minh = await harness.enter_as(2002, "Minh", Role.COORDINATOR, "TANHOA")
+    minh.skip_messages()
+    tanhoa = await svc.units.by_code("TANHOA")
+    await ScheduleRepo(svc.db).set(tanhoa.id, "digest.week", "mon 09:00", None, moment(20, 9))
+    assert not [k for k in await kinds(harness) if k[0] == "digest.week"]
+    await deliveries.tick(svc, moment(23, 7, 45))
+    assert not [k for k in await kinds(harness) if k[0] == "digest.week"]  # not yet: 09:00
+    await deliveries.tick(svc, moment(23, 9, 1))
+    assert [k[:2] for k in await kinds(harness) if k[0] == "digest.week"] == [
+        ("digest.week", "2026-W47")]
+    await minh.messages_until_quiet(quiet=1.5, timeout=20)
+
+    minh.send("/summary tháng 2026-10")
+    arrived = await minh.messages_until_quiet(quiet=1.5, timeout=20)
+    assert "Báo cáo tháng" in arrived[0].text and "Tháng 10/2026" in arrived[0].text
+    assert any(m.document for m in arrived) and any(m.photo for m in arrived)
+    minh.send("/export 2026-W47")
+    arrived = await minh.messages_until_quiet(quiet=1.5, timeout=20)
+    assert [bool(m.document) for m in arrived] == [True]
+    minh.send("/summary tuần 2026-W99")
+    assert "Không hiểu kỳ" in (await minh.next_message()).text
