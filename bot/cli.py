@@ -107,6 +107,41 @@ def build_parser() -> argparse.ArgumentParser:
         help="for tests, and for operators replaying a missed run: take this moment as now "
         "(ISO 8601, e.g. 2026-11-20T16:00+07:00; without an offset, BINHYEN_TIMEZONE); time "
         "runs on from it")
+    digest = sub.add_parser(
+        "send-digest", help="send the digest or summary of a period to the coordinators",
+        description="Writes one digest per coordinator (text, chart and workbook, in their "
+        "language, for their scope) into the outbox and sends them. PERIOD is a week "
+        "(2026-W47), a month (2026-11), a quarter (2026-Q4), a half-year (2026-H2) or a year "
+        "(2026); the default is last week. Running it again sends nobody the same digest "
+        "twice. Nothing is sent in quiet hours (21:00-07:00).",
+    )
+    digest.add_argument("--period", metavar="PERIOD", help="default: last week")
+    digest.add_argument("--unit", metavar="CODE",
+                        help="only the coordinators whose scope is this unit or under it")
+    digest.add_argument("--now", type=parse_moment, metavar="MOMENT",
+                        help="for tests and replays: take this moment as now (ISO 8601)")
+
+    export = sub.add_parser(
+        "export", help="write a unit's workbook for a period (the official table layout)",
+        description="An XLSX workbook: one row per hamlet, one column per indicator, totals, "
+        "filed reports as x/y (z%%), tips, overdue tips and events. Nothing is sent.",
+    )
+    export.add_argument("--unit", required=True, metavar="CODE", help="a commune (or any unit)")
+    export.add_argument("--period", metavar="PERIOD", help="default: last week")
+    export.add_argument("--out", required=True, type=Path, help="the .xlsx file to write")
+    export.add_argument("--lang", choices=["vi", "en"], help="default: the settings' language")
+
+    schedule = sub.add_parser(
+        "schedule", help="show or change when reminders, digests and summaries go out",
+        description="Without OCCASION: the schedule of a unit (default: every unit with a "
+        "change). With OCCASION and WHEN: change it for the unit and everything under it. "
+        "OCCASION: reminder.friday, reminder.eve, overdue, digest.week, digest.month, "
+        "digest.quarter, digest.half, digest.year. WHEN: 'fri 16:00' (or 't6 16:00'), "
+        "'07:30', 'off', or 'default'.",
+    )
+    schedule.add_argument("--unit", metavar="CODE", help="the unit (a commune, usually)")
+    schedule.add_argument("occasion", nargs="?", help="what to change")
+    schedule.add_argument("when", nargs="?", help="when it goes out")
     return parser
 
 
@@ -145,6 +180,9 @@ async def _dispatch(command: str, args: argparse.Namespace, settings: Settings) 
         "poster": commands.poster,
         "backup": commands.backup,
         "send-reminders": _send_reminders,
+        "send-digest": commands.send_digest,
+        "export": commands.export,
+        "schedule": commands.schedule,
     }[command]
     return await handler(args, settings)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from datetime import timedelta
 
 from telegram import Bot
 from telegram.error import TelegramError
@@ -153,4 +154,171 @@ async def backup(args: argparse.Namespace, settings: Settings) -> int:
     finally:
         await db.close()
     print(f"backed up {settings.db} to {args.file}", file=sys.stderr)
+    return 0
+
+
+# ---------------------------------------------------------------------- digests and schedules
+
+
+def _span(text: str | None, settings: Settings, now=None):
+    from bot.digest import SpanKind, span_from_key, span_of
+    from storage.db import utcnow
+
+    if text is None:
+        today = (now or utcnow()).astimezone(settings.zone).date()
+        return span_of(SpanKind.WEEK, today).previous()
+    return span_from_key(text)
+
+
+def _clock(start):
+    """Now; or, from ``start`` (a replay, a test), time running on from there."""
+    import time
+
+    from storage.db import utcnow
+
+    if start is None:
+        return utcnow
+    origin = time.monotonic()
+    return lambda: start + timedelta(seconds=time.monotonic() - origin)
+
+
+async def export(args: argparse.Namespace, settings: Settings) -> int:
+    """``export --unit CODE [--period P] --out FILE.xlsx``."""
+    from bot.app import make_services
+    from bot.deliveries import make_digest
+    from bot.digest_workbook import workbook_xlsx
+    from storage.reporting import indicator_sets
+
+    try:
+        span = _span(args.period, settings)
+    except ValueError as exc:
+        return _fail(f"--period: {exc}; write e.g. 2026-W47, 2026-11, 2026-Q4, 2026-H2, 2026")
+    db = await Database.open(settings.db)
+    try:
+        svc = make_services(settings, db, Vault(settings.secret()))
+        await svc.reports.sync_sets(indicator_sets())
+        unit = await svc.units.by_code(args.unit)
+        if unit is None:
+            return _fail(f"no unit with code {args.unit!r} (see: binhyen units list)")
+        digest = await make_digest(svc, [unit], span)
+    finally:
+        await db.close()
+    data = workbook_xlsx(digest, args.lang or settings.default_locale, tz=settings.zone)
+    try:
+        args.out.write_bytes(data)
+    except OSError as exc:
+        return _fail(f"{args.out}: cannot write ({exc})")
+    print(f"{args.out}: {unit.name}, {span.key}, {len(digest.hamlets)} hamlets, "
+          f"{digest.reports_filed}/{digest.reports_expected} reports")
+    return 0
+
+
+async def send_digest(args: argparse.Namespace, settings: Settings) -> int:
+    """``send-digest [--period P] [--unit CODE]``: enqueue, then send until done."""
+    from telegram.error import InvalidToken, NetworkError
+
+    from bot import deliveries, reminders
+    from bot.app import make_services
+    from bot.outbox import OutboxSender
+    from storage.outbox import NewItem, OutboxRepo
+    from storage.reporting import indicator_sets
+
+    start = args.now
+    if start is not None and start.tzinfo is None:
+        start = start.replace(tzinfo=settings.zone)
+    now = _clock(start)
+    try:
+        span = _span(args.period, settings, now())
+    except ValueError as exc:
+        return _fail(f"--period: {exc}; write e.g. 2026-W47, 2026-11, 2026-Q4, 2026-H2, 2026")
+    kind = f"{deliveries.DIGEST_PREFIX}{span.kind.value}"
+    tz = settings.zone
+    if reminders.in_quiet_hours(now().astimezone(tz)):
+        print(f"{kind} {span.key}: quiet hours (21:00–07:00), nothing sent")
+        return 0
+    db = await Database.open(settings.db)
+    try:
+        svc = make_services(settings, db, Vault(settings.secret()), now=now)
+        await svc.reports.sync_sets(indicator_sets())
+        tree = await svc.units.tree()
+        within = None
+        if args.unit:
+            unit = tree.by_code.get(args.unit)
+            if unit is None:
+                return _fail(f"no unit with code {args.unit!r} (see: binhyen units list)")
+            within = unit.id
+        people = await deliveries.coordinators(svc, tree)
+        items = [NewItem(kind, span.key, user_id, {
+                     "roots": [r.id for r in roots], "span": span.kind.value,
+                     "start": span.start.isoformat()})
+                 for user_id, roots in people.items()
+                 if within is None or all(tree.contains(within, r.id) for r in roots)]
+        repo = OutboxRepo(db)
+        await repo.recover(now())
+        enqueued = await repo.enqueue(items, now())
+        bot = Bot(settings.token_value(), base_url=settings.bot_api_url,
+                  base_file_url=settings.file_url())
+        try:
+            await bot.initialize()
+        except InvalidToken as exc:
+            raise SettingsError(f"BINHYEN_TOKEN: Telegram did not accept it ({exc})") from None
+        except NetworkError as exc:
+            return _fail(f"cannot reach the Bot API at {settings.bot_api_url} ({exc})")
+        try:
+            sender = OutboxSender(bot, repo, svc.users, deliveries.make_render(svc), now=now,
+                                  quiet=reminders.quiet_until(tz, prefixes=(kind,)))
+            await sender.drain(kind, deadline=reminders.quiet_begins(now(), tz))
+        finally:
+            await bot.shutdown()
+        counts = await repo.counts(kind, span.key)
+    finally:
+        await db.close()
+    print(f"{kind} {span.key}: {len(items)} coordinators, {enqueued} new, "
+          f"{counts['sent']} sent, {counts['failed']} failed")
+    return 0
+
+
+async def schedule(args: argparse.Namespace, settings: Settings) -> int:
+    """``schedule [--unit CODE] [OCCASION WHEN]``."""
+    from bot.schedule import DEFAULTS, Occasion, format_when, parse_when
+    from storage.db import utcnow
+    from storage.schedules import ScheduleRepo
+
+    db = await Database.open(settings.db)
+    try:
+        tree = await UnitRepo(db).tree()
+        repo = ScheduleRepo(db)
+        unit = None
+        if args.unit:
+            unit = tree.by_code.get(args.unit)
+            if unit is None:
+                return _fail(f"no unit with code {args.unit!r} (see: binhyen units list)")
+        if args.occasion is None:
+            overrides = await repo.all()
+            for occasion in Occasion:
+                line = f"{occasion.value:<16} {format_when(DEFAULTS[occasion]):<10} (default)"
+                changed = [(tree.by_id[u].code, spec) for (u, o), spec in overrides.items()
+                           if o == occasion.value and u in tree.by_id
+                           and (unit is None or tree.contains(unit.id, u))]
+                for code, spec in sorted(changed):
+                    line += f"; {code}: {spec}"
+                print(line)
+            return 0
+        if unit is None or args.when is None:
+            return _fail("to change a schedule give --unit CODE, OCCASION and WHEN")
+        try:
+            occasion = Occasion(args.occasion)
+        except ValueError:
+            return _fail(f"{args.occasion!r}: one of " + ", ".join(o.value for o in Occasion))
+        if args.when == "default":
+            spec = None
+        else:
+            try:
+                spec = format_when(parse_when(args.when))
+            except ValueError as exc:
+                return _fail(str(exc))
+        await repo.set(unit.id, occasion.value, spec, None, utcnow())
+    finally:
+        await db.close()
+    print(f"{unit.code}: {occasion.value} → {spec or 'default'}")
     return 0

@@ -286,6 +286,10 @@ class OutboxSender:
         log.warning("outbox item %d failed: %s", item.id, error)
         await self._repo.mark_failed(item.id, self._now(), error,
                                      deactivate_user=deactivate_user)
+        if deactivate_user:
+            # The row changed behind the user cache: drop it (and the holders derived from
+            # it), so nobody keeps being sent to until a restart.
+            self._users.forget()
         return True
 
     async def _retry(self, item: OutboxItem, exc: TelegramError) -> bool:

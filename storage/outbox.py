@@ -185,8 +185,8 @@ class OutboxRepo:
         """Given up on the item; with ``deactivate_user`` (the user blocked the bot) the user
         is marked inactive in the same transaction.
 
-        The running process's user cache (storage.users.UserRepo) does not see this write:
-        it learns that the user is inactive on the next restart.
+        The user cache (storage.users.UserRepo) does not see this write; the sender clears
+        it afterwards (bot.outbox), so the process learns it at once.
         """
         def run(conn: sqlite3.Connection) -> None:
             with transaction(conn):

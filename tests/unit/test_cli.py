@@ -6,6 +6,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+from openpyxl import load_workbook
 
 from bot.cli import main
 from tests.conftest import UNITS_CSV
@@ -94,5 +95,44 @@ def test_help_documents_every_command(capsys: pytest.CaptureFixture[str]) -> Non
         main(["--help"])
     assert exit_.value.code == 0
     text = capsys.readouterr().out
-    for command in ("run", "sandbox", "units", "invite", "poster", "backup"):
+    for command in ("run", "sandbox", "units", "invite", "poster", "backup", "send-reminders",
+                    "send-digest", "export", "schedule"):
         assert command in text
+
+
+def test_export_writes_the_workbook_of_a_unit(
+    env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    main(["units", "import", str(env / "units.csv")])
+    capsys.readouterr()
+    out = env / "tanhoa.xlsx"
+    assert main(["export", "--unit", "TANHOA", "--period", "2026-W45", "--out", str(out)]) == 0
+    assert "Xã Tân Hòa, 2026-W45, 2 hamlets, 0/2 reports" in capsys.readouterr().out
+    book = load_workbook(out)
+    cells = [c.value for row in book.worksheets[0].iter_rows() for c in row]
+    assert "Ấp An Phú" in cells and "Ấp Phước Hậu" in cells and "Ấp Sóc Đồn" not in cells
+    assert main(["export", "--unit", "NOPE", "--out", str(out)]) == 1
+    assert main(["export", "--unit", "TANHOA", "--period", "2026-W99", "--out", str(out)]) == 1
+    assert "--period" in capsys.readouterr().err
+
+
+def test_schedule_shows_and_changes_a_communes_times(
+    env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    main(["units", "import", str(env / "units.csv")])
+    capsys.readouterr()
+    assert main(["schedule", "--unit", "TANHOA", "digest.week", "t2 09:00"]) == 0
+    assert "TANHOA: digest.week → mon 09:00" in capsys.readouterr().out
+    assert main(["schedule", "--unit", "KHANHAN", "reminder.friday", "off"]) == 0
+    capsys.readouterr()
+    assert main(["schedule"]) == 0
+    shown = capsys.readouterr().out
+    assert "digest.week      mon 07:30  (default); TANHOA: mon 09:00" in shown
+    assert "reminder.friday  fri 16:00  (default); KHANHAN: off" in shown
+    assert main(["schedule", "--unit", "TANHOA", "digest.week", "default"]) == 0
+    capsys.readouterr()
+    assert main(["schedule", "--unit", "TANHOA"]) == 0
+    assert "TANHOA" not in capsys.readouterr().out
+    assert main(["schedule", "--unit", "TANHOA", "digest.week", "someday"]) == 1
+    assert main(["schedule", "--unit", "TANHOA", "digest.weekly", "07:30"]) == 1
+    assert "digest.week" in capsys.readouterr().err

@@ -385,9 +385,11 @@ async def test_blocked_bot_marks_the_user_inactive(world: World) -> None:
     world.bot.errors[blocked] = [Forbidden("Forbidden: bot was blocked by the user")]
     world.bot.errors[unknown] = [BadRequest("Chat not found")]
     await world.enqueue(CHATS[:3])
+    assert (await world.users.get(blocked)).active  # cached as active
     assert await world.sender().run_once() == 3
     assert (await world.status(blocked))[0] == "failed"
     assert not await world.active(blocked)
+    assert not (await world.users.get(blocked)).active  # and the cache knows at once
     assert (await world.status(unknown))[0:1] == ("failed",)
     assert "Chat not found" in (await world.status(unknown))[3]
     assert await world.active(unknown)  # an unknown chat says nothing about the person
