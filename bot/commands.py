@@ -254,6 +254,13 @@ async def send_digest(args: argparse.Namespace, settings: Settings) -> int:
                  for user_id, roots in people.items()
                  if within is None or all(tree.contains(within, r.id) for r in roots)]
         repo = OutboxRepo(db)
+        if await repo.sender_alive():
+            # The running bot sends the outbox; taking back its in-flight items would send
+            # them twice. Enqueue only.
+            enqueued = await repo.enqueue(items, now())
+            print(f"{kind} {span.key}: {len(items)} coordinators, {enqueued} new;"
+                  f" the running bot sends them")
+            return 0
         await repo.recover(now())
         enqueued = await repo.enqueue(items, now())
         bot = Bot(settings.token_value(), base_url=settings.bot_api_url,

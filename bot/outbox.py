@@ -33,6 +33,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -61,6 +62,8 @@ FIRST_BACKOFF = 5.0  # seconds before the first retry; doubled each time
 MAX_BACKOFF = 600.0
 MAX_ATTEMPTS = 8
 POLL = 1.0  # seconds between looks at the outbox (run_forever, drain)
+BEAT = 10.0  # seconds between the running sender's "alive" notes
+SENDER_NAME = "bot"
 
 _NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 
@@ -195,13 +198,18 @@ class OutboxSender:
         exception; the items it had claimed are sent after the next start's recover().
         """
         self._stop = stop
+        beat_at = 0.0
         try:
             while not stop.is_set():
+                if time.monotonic() >= beat_at:  # "the bot sends the outbox" (see beat())
+                    await self._repo.beat(SENDER_NAME)
+                    beat_at = time.monotonic() + BEAT
                 await self.run_once()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), POLL)
         finally:
             self._stop = None
+            await self._repo.gone(SENDER_NAME)
 
     async def drain(self, kind: str | None = None, *, deadline: datetime | None = None) -> int:
         """Send until nothing of ``kind`` (any kind if None) is pending or sending, or until

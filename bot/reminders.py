@@ -191,6 +191,12 @@ async def command(args: argparse.Namespace, settings: Settings) -> int:
             return 1
         try:
             repo = OutboxRepo(db)
+            if await repo.sender_alive():
+                # The running bot sends the outbox: taking back what it has in flight would
+                # send those twice. Enqueue only.
+                enqueued = await enqueue_report_reminders(svc, clock(), occasion=args.occasion)
+                print(f"{kind} {period.key}: {enqueued} enqueued; the running bot sends them")
+                return 0
             recovered = await repo.recover(clock())
             note = f" ({recovered} taken up from an interrupted run)" if recovered else ""
             enqueued = await enqueue_report_reminders(svc, clock(), occasion=args.occasion)

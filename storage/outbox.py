@@ -23,7 +23,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from storage.db import Database, transaction
 
@@ -224,6 +224,23 @@ class OutboxRepo:
             params = (kind,)
         rows = await self._db.conn.execute_fetchall(sql, params)
         return int(rows[0][0])
+
+    async def beat(self, name: str) -> None:
+        """A sender says it is alive (wall-clock time: tests may freeze the bot's clock)."""
+        await self._db.conn.execute_insert(
+            "INSERT INTO outbox_senders (name, seen_at) VALUES (?, ?) ON CONFLICT (name)"
+            " DO UPDATE SET seen_at = excluded.seen_at", (name, _iso(datetime.now(UTC))))
+
+    async def gone(self, name: str) -> None:
+        """A sender stopped cleanly."""
+        await self._db.conn.execute_insert("DELETE FROM outbox_senders WHERE name = ?", (name,))
+
+    async def sender_alive(self, within: timedelta = timedelta(seconds=30)) -> bool:
+        """Whether another process's sender has said it is alive lately."""
+        rows = await self._db.conn.execute_fetchall(
+            "SELECT 1 FROM outbox_senders WHERE seen_at > ?",
+            (_iso(datetime.now(UTC) - within),))
+        return bool(rows)
 
     async def get(self, item_id: int) -> OutboxItem | None:
         """One row by id."""

@@ -16,6 +16,7 @@ from bot.settings import load_settings
 from storage.crypto import Vault
 from storage.db import Database
 from storage.models import Role
+from storage.outbox import OutboxRepo
 from storage.units import parse_units_csv
 from tests.conftest import TOKEN, UNITS_CSV
 from tests.e2e.test_reminders import SECRET, _env
@@ -73,5 +74,25 @@ async def test_send_digest_reaches_each_coordinator_once_with_chart_and_workbook
             cells = [c.value for row in load_workbook(BytesIO(data)).worksheets[0].iter_rows()
                      for c in row]
             assert any(isinstance(c, str) and commune in c for c in cells)
+    finally:
+        await server.stop()
+
+
+async def test_while_the_bot_sends_the_outbox_the_command_only_enqueues(tmp_path: Path) -> None:
+    emu = Emulator()
+    emu.add_bot(TOKEN, username="binhyen_test_bot", first_name="Bình Yên")
+    server = EmulatorServer(emu)
+    await server.start()
+    db_path = tmp_path / "digest.db"
+    try:
+        await _seed(db_path, emu)
+        db = await Database.open(db_path)
+        try:
+            await OutboxRepo(db).beat("bot")  # as the running bot's sender does
+        finally:
+            await db.close()
+        assert await _run(_env(server, db_path)) == (
+            "digest.week 2026-W47: 2 coordinators, 2 new; the running bot sends them")
+        assert not [c for c in emu.call_log if c.method == "sendMessage"]
     finally:
         await server.stop()

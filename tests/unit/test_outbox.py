@@ -571,3 +571,18 @@ def test_send_reminders_in_quiet_hours_enqueues_nothing(
     monkeypatch.delenv("BINHYEN_TOKEN")
     assert main(["send-reminders"]) == 2
     assert "BINHYEN_TOKEN" in capsys.readouterr().err
+
+
+async def test_the_running_sender_says_it_is_alive_and_goes(world: World) -> None:
+    repo = world.repo
+    assert not await repo.sender_alive()
+    stop = asyncio.Event()
+    task = asyncio.create_task(world.sender().run_forever(stop))
+    for _ in range(100):
+        if await repo.sender_alive():
+            break
+        await asyncio.sleep(0.01)
+    assert await repo.sender_alive()
+    stop.set()
+    await task
+    assert not await repo.sender_alive()  # a clean stop leaves no note behind
