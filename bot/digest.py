@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from enum import StrEnum
 
+from storage.reporting import Period, PeriodKind, period_of
+
 
 class SpanKind(StrEnum):
     """What a digest covers."""
@@ -37,16 +39,13 @@ class Span:
     @property
     def key(self) -> str:
         """'2026-W47', '2026-11', '2026-Q4', '2026-H2', '2026' (outbox rows use it)."""
-        if self.kind is SpanKind.WEEK:
-            iso = self.start.isocalendar()
-            return f"{iso.year}-W{iso.week:02d}"
-        if self.kind is SpanKind.MONTH:
-            return f"{self.start.year}-{self.start.month:02d}"
-        if self.kind is SpanKind.QUARTER:
-            return f"{self.start.year}-Q{(self.start.month - 1) // 3 + 1}"
         if self.kind is SpanKind.HALF:
             return f"{self.start.year}-H{1 if self.start.month == 1 else 2}"
-        return str(self.start.year)
+        return self.period().key
+
+    def period(self) -> Period:
+        """The same days as a reporting period (every kind but the half-year is one)."""
+        return Period(PeriodKind(self.kind.value), self.start)
 
     def previous(self) -> Span:
         """The span of the same kind just before."""
@@ -66,18 +65,14 @@ class Span:
 
 
 def span_of(kind: SpanKind, day: date) -> Span:
-    """The span of ``kind`` holding ``day``."""
+    """The span of ``kind`` holding ``day`` (the reporting periods' calendar, plus halves)."""
     kind = SpanKind(kind)
-    if kind is SpanKind.WEEK:
-        start = day - timedelta(days=day.weekday())
-        return Span(kind, start, start + timedelta(days=6))
-    if kind is SpanKind.YEAR:
-        return Span(kind, date(day.year, 1, 1), date(day.year, 12, 31))
-    months = {SpanKind.MONTH: 1, SpanKind.QUARTER: 3, SpanKind.HALF: 6}[kind]
-    first = (day.month - 1) // months * months + 1
-    start = date(day.year, first, 1)
-    after = date(day.year + (first + months > 12), (first + months - 1) % 12 + 1, 1)
-    return Span(kind, start, after - timedelta(days=1))
+    if kind is SpanKind.HALF:
+        first = 1 if day.month <= 6 else 7
+        return Span(kind, date(day.year, first, 1),
+                    date(day.year, 6, 30) if first == 1 else date(day.year, 12, 31))
+    period = period_of(PeriodKind(kind.value), day)
+    return Span(kind, period.start, period.end)
 
 
 _KEY = re.compile(r"^(\d{4})(?:-(W\d{1,2}|\d{1,2}|Q[1-4]|H[12]))?$")

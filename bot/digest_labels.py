@@ -7,42 +7,19 @@ Texts come from the catalogs (``digest.span.*``, ``digest.this.*``, ``digest.pre
 
 from __future__ import annotations
 
-from datetime import date
-
-from babel.dates import format_date
-
 from bot.digest import Span, SpanKind
+from handlers.reports import period_label
 from locales import t
 
 __all__ = ["previous_label", "span_label", "this_label"]
 
-# Day and month only: the year is already in the label ("Tuần 47/2026 (16/11–22/11)").
-_DAY_MONTH = "dd/MM"
-
-
-def _day_month(value: date, locale: str) -> str:
-    return format_date(value, format=_DAY_MONTH, locale=locale)
-
 
 def span_label(locale: str, span: Span) -> str:
     """The span as reports name it: 'Tuần 47/2026 (16/11–22/11)', 'Tháng 11/2026' …"""
-    kind = span.kind
-    if kind is SpanKind.WEEK:
-        # ISO week and ISO year: the week of 29/12/2025 is week 1 of 2026.
-        iso = span.start.isocalendar()
-        return t(
-            locale, "digest.span.week", week=iso.week, year=iso.year,
-            start=_day_month(span.start, locale), end=_day_month(span.end, locale),
-        )  # fmt: skip
-    year = span.start.year
-    if kind is SpanKind.MONTH:
-        return t(locale, "digest.span.month", month=span.start.month, year=year)
-    if kind is SpanKind.QUARTER:
-        return t(locale, "digest.span.quarter", quarter=(span.start.month - 1) // 3 + 1, year=year)
-    if kind is SpanKind.HALF:
+    if span.kind is SpanKind.HALF:
         key = "digest.span.half1" if span.start.month == 1 else "digest.span.half2"
-        return t(locale, key, year=year)
-    return t(locale, "digest.span.year", year=year)
+        return t(locale, key, year=span.start.year)
+    return period_label(locale, span.period(), keys="digest.span")
 
 
 def this_label(locale: str, kind: SpanKind) -> str:

@@ -50,18 +50,23 @@ CHOOSE, VALUE, CONFIRM, REVIEW, RESUME = (
 # ---------------------------------------------------------------------- words for periods
 
 
-def period_label(locale: str, period: Period) -> str:
-    """'Tuần 47/2026 (16/11–22/11)', 'Tháng 11/2026', 'Quý 4/2026', 'Năm 2026'."""
+def period_label(locale: str, period: Period, *, keys: str = "period") -> str:
+    """'Tuần 47/2026 (16/11–22/11)', 'Tháng 11/2026', 'Quý 4/2026', 'Năm 2026'.
+
+    ``keys``: the catalog prefix (digests word their spans with their own keys).
+    """
     start, end = period.start, period.end
     if period.kind.value == "week":
-        return t(locale, "period.week", week=start.isocalendar().week,
+        # ISO week and ISO year: the week of 29/12/2025 is week 1 of 2026.
+        return t(locale, f"{keys}.week", week=start.isocalendar().week,
                  year=start.isocalendar().year, start=start.strftime("%d/%m"),
                  end=end.strftime("%d/%m"))
     if period.kind.value == "month":
-        return t(locale, "period.month", month=start.month, year=start.year)
+        return t(locale, f"{keys}.month", month=start.month, year=start.year)
     if period.kind.value == "quarter":
-        return t(locale, "period.quarter", quarter=(start.month - 1) // 3 + 1, year=start.year)
-    return t(locale, "period.year", year=start.year)
+        return t(locale, f"{keys}.quarter", quarter=(start.month - 1) // 3 + 1,
+                 year=start.year)
+    return t(locale, f"{keys}.year", year=start.year)
 
 
 def indicator_name(locale: str, code: str) -> str:
