@@ -92,9 +92,10 @@ async def tick(svc: Services, now: datetime) -> int:
 
     # Reporters: reminders, grouped by the schedule their commune follows.
     if spec is not None and not quiet:
+        reporters = await svc.users.holders(None, (Role.REPORTER,))
         for occasion in (Occasion.REMIND_FRIDAY, Occasion.REMIND_EVE):
             groups: dict[When, set[int]] = {}
-            for _, unit_id, _ in await svc.users.holders(None, (Role.REPORTER,)):
+            for _, unit_id, _ in reporters:
                 groups.setdefault(schedule_for(overrides, tree, unit_id, occasion),
                                   set()).add(unit_id)
             for when, units in groups.items():
@@ -107,6 +108,9 @@ async def tick(svc: Services, now: datetime) -> int:
     # Coordinators: overdue tips each morning, the digest, the summaries.
     people = await coordinators(svc, tree)
     items: list[NewItem] = []
+    # Every minute the same occasions are due: who already has their row is skipped before
+    # any work (the overdue query, the payload), one lookup per occasion and period.
+    have: dict[tuple[str, str], set[int]] = {}
     for user_id, roots in people.items():
         for occasion in Occasion:
             if occasion in (Occasion.REMIND_FRIDAY, Occasion.REMIND_EVE):
@@ -114,6 +118,11 @@ async def tick(svc: Services, now: datetime) -> int:
             when = schedule_for(overrides, tree, roots[0].id, occasion)
             due = latest_due(occasion, when, now, svc.timezone, **kw)
             if due is None:
+                continue
+            key = (occasion.value, due.key)
+            if key not in have:
+                have[key] = await outbox.recipients(*key)
+            if user_id in have[key]:
                 continue
             if occasion is Occasion.OVERDUE:
                 item = await _overdue_item(svc, tree, user_id, roots, due, now)

@@ -209,6 +209,12 @@ class OutboxRepo:
         found.update({r[0]: r[1] for r in rows})
         return found
 
+    async def recipients(self, kind: str, period_key: str) -> set[int]:
+        """Who already has a row of this kind and period (the scheduler skips their work)."""
+        rows = await self._db.conn.execute_fetchall(
+            "SELECT user_id FROM outbox WHERE kind = ? AND period_key = ?", (kind, period_key))
+        return {r[0] for r in rows}
+
     async def sent_count(self, kind: str) -> int:
         """How many rows of a kind were sent, over all periods."""
         rows = await self._db.conn.execute_fetchall(
