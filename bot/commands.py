@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from datetime import timedelta
 
 from telegram import Bot
 from telegram.error import TelegramError
@@ -170,18 +169,6 @@ def _span(text: str | None, settings: Settings, now=None):
     return span_from_key(text)
 
 
-def _clock(start):
-    """Now; or, from ``start`` (a replay, a test), time running on from there."""
-    import time
-
-    from storage.db import utcnow
-
-    if start is None:
-        return utcnow
-    origin = time.monotonic()
-    return lambda: start + timedelta(seconds=time.monotonic() - origin)
-
-
 async def export(args: argparse.Namespace, settings: Settings) -> int:
     """``export --unit CODE [--period P] --out FILE.xlsx``."""
     from bot.app import make_services
@@ -226,7 +213,7 @@ async def send_digest(args: argparse.Namespace, settings: Settings) -> int:
     start = args.now
     if start is not None and start.tzinfo is None:
         start = start.replace(tzinfo=settings.zone)
-    now = _clock(start)
+    now = reminders.replay_clock(start)
     try:
         span = _span(args.period, settings, now())
     except ValueError as exc:

@@ -150,7 +150,7 @@ async def render(item: OutboxItem) -> list[Part]:
 # ---------------------------------------------------------------------- command line
 
 
-def _clock(start: datetime | None) -> Callable[[], datetime]:
+def replay_clock(start: datetime | None) -> Callable[[], datetime]:
     """Now; or, from ``start`` (a replayed run, a test), time running on from there."""
     if start is None:
         return utcnow
@@ -171,7 +171,7 @@ async def command(args: argparse.Namespace, settings: Settings) -> int:
     start = args.now
     if start is not None and start.tzinfo is None:
         start = start.replace(tzinfo=settings.zone)
-    clock = _clock(start)
+    clock = replay_clock(start)
     tz = settings.zone
     kind = f"{KIND_PREFIX}{args.occasion}"
     db = await Database.open(settings.db)
