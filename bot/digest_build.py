@@ -37,22 +37,12 @@ def periods_in(kind: PeriodKind, span: Span, today) -> list[Period]:
     return found
 
 
-def hamlets_under(tree: UnitTree, roots: list[Unit]) -> list[Unit]:
-    """Units with nothing under them (the hamlets that report), in tree order."""
-    seen: dict[int, Unit] = {}
-    for root in roots:
-        for unit in tree.descendants(root.id):
-            if not tree.children.get(unit.id):
-                seen.setdefault(unit.id, unit)
-    return list(seen.values())
-
-
 async def build(repo: DigestRepo, tree: UnitTree, roots: list[Unit], stored: StoredSet,
                 span: Span, now: datetime, tz: ZoneInfo, policy: TipPolicy) -> Digest:
     """The digest of ``span`` for the scope under ``roots``, as of ``now``."""
     today = now.astimezone(tz).date()
     units = sorted({u.id for root in roots for u in tree.descendants(root.id)})
-    hamlets = hamlets_under(tree, roots)
+    hamlets = tree.leaves([root.id for root in roots])
     periods = periods_in(stored.spec.period, span, today)
     before = span.previous()
     periods_before = periods_in(stored.spec.period, before, today)

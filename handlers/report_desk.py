@@ -39,11 +39,7 @@ def _allowed(me: Who) -> bool:
 
 async def _hamlets(svc: Services, me: Who, tree: UnitTree) -> list[int]:
     """Hamlets (units with nothing under them) in the user's scope, in tree order."""
-    found: list[int] = []
-    for root in await scope(svc, me):
-        found += [u.id for u in tree.descendants(root.id)
-                  if not tree.children.get(u.id) and u.id not in found]
-    return found
+    return [u.id for u in tree.leaves([root.id for root in await scope(svc, me)])]
 
 
 def _period(svc: Services, stored: StoredSet, text: str) -> Period | None:

@@ -159,13 +159,16 @@ class ReportRepo:
 
     def sets(self) -> list[StoredSet]:
         """The active sets (after :meth:`sync_sets`), in the data file's order."""
-        if self._sets is None:
-            raise RuntimeError("indicator sets not loaded: call sync_sets() at start")
-        return list(self._sets.values())
+        return list(self._loaded().values())
 
     def set(self, code: str) -> StoredSet | None:
-        """One active set by code."""
-        return {s.code: s for s in self.sets()}.get(code)
+        """One active set by code (read on every report step: a dictionary lookup)."""
+        return self._loaded().get(code)
+
+    def _loaded(self) -> dict[str, StoredSet]:
+        if self._sets is None:
+            raise RuntimeError("indicator sets not loaded: call sync_sets() at start")
+        return self._sets
 
     # ------------------------------------------------------------------ reporters
 

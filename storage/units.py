@@ -113,6 +113,16 @@ class UnitTree:
             stack.extend(reversed(self.children.get(unit.id, [])))
         return out
 
+    def leaves(self, root_ids: list[int]) -> list[Unit]:
+        """Units with nothing under them (the hamlets that report) under these roots, in
+        tree order, each once."""
+        seen: dict[int, Unit] = {}
+        for root_id in root_ids:
+            for unit in self.descendants(root_id):
+                if not self.children.get(unit.id):
+                    seen.setdefault(unit.id, unit)
+        return list(seen.values())
+
     def ancestors(self, unit_id: int) -> list[Unit]:
         """The unit and its parents up to the root."""
         out, unit = [], self.by_id.get(unit_id)
