@@ -11,17 +11,16 @@ from the figures of that moment, with its chart and workbook.
 from __future__ import annotations
 
 import asyncio
-import html
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import date, datetime
 
 from bot import reminders
 from bot.digest import Digest, Span, SpanKind, span_from_key, span_of
-from bot.digest_build import build
+from bot.digest_build import build, overdue_tips
 from bot.digest_chart import chart_png
 from bot.digest_labels import span_label
-from bot.digest_text import digest_messages
+from bot.digest_text import digest_messages, overdue_lines
 from bot.digest_workbook import workbook_xlsx
 from bot.outbox import Part
 from bot.schedule import (
@@ -148,16 +147,9 @@ async def _overdue_item(svc: Services, tree: UnitTree, user_id: int, roots: list
         return None
     _, locale = await svc.users.reach(user_id)
     locale = locale or svc.default_locale
-    lines = [t(locale, "delivery.overdue.head", n=formats.number(total, locale))]
-    for row in rows[:10]:
-        unit = tree.by_id[row["unit_id"]].name if row["unit_id"] in tree.by_id else "—"
-        lines.append(f"⏰ <code>{row['code']}</code> · {t(locale, 'tipcat.' + row['category'])}"
-                     f" · {html.escape(unit)} · {t(locale, 'tipstatus.' + row['status'])} · "
-                     + formats.day(datetime.fromisoformat(row["created_at"]), locale,
-                                   svc.timezone))
-    if total > 10:
-        lines.append(t(locale, "digest.text.more", n=formats.number(total - 10, locale)))
-    lines.append(t(locale, "delivery.overdue.hint"))
+    lines = [t(locale, "delivery.overdue.head", n=formats.number(total, locale)),
+             *overdue_lines(overdue_tips(rows, tree), total, locale, svc.timezone),
+             t(locale, "delivery.overdue.hint")]
     return NewItem(Occasion.OVERDUE.value, due.key, user_id, {"text": "\n".join(lines)})
 
 

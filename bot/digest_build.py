@@ -37,6 +37,16 @@ def periods_in(kind: PeriodKind, span: Span, today) -> list[Period]:
     return found
 
 
+def overdue_tips(rows: list, tree: UnitTree) -> list[OverdueTip]:
+    """Overdue tips as storage.digests reads them, with their hamlets' names."""
+    return [OverdueTip(code=r["code"], category=r["category"], status=r["status"],
+                       unit_name=tree.by_id[r["unit_id"]].name if r["unit_id"] in tree.by_id
+                       else "—",
+                       created_at=datetime.fromisoformat(r["created_at"]),
+                       due_kind="ack" if r["status"] == "new" else "close")
+            for r in rows]
+
+
 async def build(repo: DigestRepo, tree: UnitTree, roots: list[Unit], stored: StoredSet,
                 span: Span, now: datetime, tz: ZoneInfo, policy: TipPolicy) -> Digest:
     """The digest of ``span`` for the scope under ``roots``, as of ``now``."""
@@ -74,11 +84,7 @@ async def build(repo: DigestRepo, tree: UnitTree, roots: list[Unit], stored: Sto
     for (category, status), n in tips.by_category_status.items():
         by_category[category] = by_category.get(category, 0) + n
         by_status[status] = by_status.get(status, 0) + n
-    overdue = [OverdueTip(code=r["code"], category=r["category"], status=r["status"],
-                          unit_name=name(r["unit_id"]),
-                          created_at=datetime.fromisoformat(r["created_at"]),
-                          due_kind="ack" if r["status"] == "new" else "close")
-               for r in tips.overdue]
+    overdue = overdue_tips(tips.overdue, tree)
     return Digest(
         scope_name=", ".join(root.name for root in roots), span=span, made_at=now,
         set_code=stored.code, indicators=tuple(stored.codes), tips_by_category=by_category,

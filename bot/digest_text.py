@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 from telegram.constants import MessageLimit
 
-from bot.digest import Digest, SpanKind
+from bot.digest import Digest, OverdueTip, SpanKind
 from bot.digest_labels import span_label
 from locales import formats, t
 
@@ -59,13 +59,7 @@ def digest_messages(d: Digest, locale: str, tz: ZoneInfo) -> list[str]:
             for s in STATUSES if d.tips_by_status.get(s))))
 
     lines += ["", tr("digest.text.overdue", n=n(d.overdue_total))]
-    for tip in d.overdue[:SHOWN_OVERDUE]:
-        lines.append(f"⏰ <code>{tip.code}</code> · {tr(f'tipcat.{tip.category}')} · "
-                     f"{html.escape(tip.unit_name)} · {tr(f'tipstatus.{tip.status}')} · "
-                     f"{formats.day(tip.created_at, locale, tz)}")
-    if d.overdue_total > min(len(d.overdue), SHOWN_OVERDUE):
-        lines.append(tr("digest.text.more", n=n(d.overdue_total - min(len(d.overdue),
-                                                                       SHOWN_OVERDUE))))
+    lines += overdue_lines(d.overdue, d.overdue_total, locale, tz)
 
     lines += ["", tr("digest.text.reports", set=tr(f"indicatorset.{d.set_code}"),
                      n=formats.fraction(d.reports_filed, d.reports_expected, locale))]
@@ -96,6 +90,17 @@ def digest_messages(d: Digest, locale: str, tz: ZoneInfo) -> list[str]:
         lines.append(tr("digest.text.more", n=n(len(d.events) - SHOWN_EVENTS)))
     lines += ["", tr("digest.text.attached")]
     return split_lines(lines)
+
+
+def overdue_lines(tips: list[OverdueTip], total: int, locale: str, tz: ZoneInfo) -> list[str]:
+    """The oldest overdue tips, a line each, and how many more (digests, morning reminders)."""
+    shown = tips[:SHOWN_OVERDUE]
+    lines = [f"⏰ <code>{tip.code}</code> · {t(locale, f'tipcat.{tip.category}')} · "
+             f"{html.escape(tip.unit_name)} · {t(locale, f'tipstatus.{tip.status}')} · "
+             f"{formats.day(tip.created_at, locale, tz)}" for tip in shown]
+    if total > len(shown):
+        lines.append(t(locale, "digest.text.more", n=formats.number(total - len(shown), locale)))
+    return lines
 
 
 def split_lines(lines: list[str], limit: int = MessageLimit.MAX_TEXT_LENGTH) -> list[str]:
