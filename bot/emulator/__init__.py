@@ -11,10 +11,27 @@ Typical use::
     lan = emu.user(1001, "Lan")
     lan.send("/start")
     reply = await lan.next_message()
+
+    emu.faults.add("sendMessage", status=502)        # the next sendMessage: 502 Bad Gateway
+    hamlet = emu.group(-1001, "Ấp An Phú")          # a group the bot is in
+    hamlet.send(lan, "/inbox")
+    lan.edit(lan.send("typo"), "fixed")              # an edited_message update
+
+Modules: ``state`` (the data model), ``core`` (Bot API semantics), ``groups`` (groups and
+channels), ``faults`` (injected failures), ``client`` (the users' side), ``server`` (HTTP),
+``markup`` and ``limits``.
 """
 
-from .client import CallbackQueryRef, MessageView, UserHandle
+from .client import (
+    CallbackQueryRef,
+    ChannelHandle,
+    ChatReader,
+    GroupHandle,
+    MessageView,
+    UserHandle,
+)
 from .core import ApiError, CallRecord, Emulator, FileRecord, tiny_png
+from .faults import ConnectionDropped, Fault, Faults
 from .limits import ManualClock, RateLimiter, TokenBucket
 from .server import DEMO_LOCATION, EmulatorServer
 
@@ -23,9 +40,15 @@ __all__ = [
     "ApiError",
     "CallRecord",
     "CallbackQueryRef",
+    "ChannelHandle",
+    "ChatReader",
+    "ConnectionDropped",
     "Emulator",
     "EmulatorServer",
+    "Fault",
+    "Faults",
     "FileRecord",
+    "GroupHandle",
     "ManualClock",
     "MessageView",
     "RateLimiter",

@@ -1,9 +1,12 @@
-"""The user side of the emulator: act as a Telegram user in tests (and in the sandbox page).
+"""The user side of the emulator: act as Telegram users in tests (and in the sandbox page).
 
-:class:`UserHandle` sends messages, presses buttons and blocks the bot as one user;
-:class:`MessageView` is a small *live* view over a stored message for assertions (after an edit,
-the same view shows the new text). Sending is a synchronous enqueue (the bot receives it on its
-next ``getUpdates`` or webhook delivery); waiting for the bot's answer is ``async``.
+:class:`UserHandle` sends, edits, presses buttons and blocks the bot as one user in their
+private chat; :class:`GroupHandle` and :class:`ChannelHandle` are a group's or a channel's
+side, where several users (or the channel itself) write. All three read what the bot sent
+the same way (:class:`ChatReader`). :class:`MessageView` is a small *live* view over a stored
+message for assertions (after an edit, the same view shows the new text). Sending is a
+synchronous enqueue (the bot receives it on its next ``getUpdates`` or webhook delivery);
+waiting for the bot's answer is ``async``.
 """
 
 from __future__ import annotations
@@ -17,11 +20,19 @@ from typing import TYPE_CHECKING, Any
 
 from .core import FileRecord, StoredMessage, UserState, image_size
 from .markup import entities_to_html
+from .state import command_entities
 
 if TYPE_CHECKING:
     from .core import CallbackRecord, ChatState, Emulator
 
-__all__ = ["CallbackQueryRef", "MessageView", "UserHandle"]
+__all__ = [
+    "CallbackQueryRef",
+    "ChannelHandle",
+    "ChatReader",
+    "GroupHandle",
+    "MessageView",
+    "UserHandle",
+]
 
 
 class MessageView:
@@ -54,8 +65,14 @@ class MessageView:
 
     @property
     def edited(self) -> bool:
-        """True once the bot has edited the message."""
+        """True once the message was edited (by the bot, or by the user who wrote it)."""
         return self.record.edited
+
+    @property
+    def delivered(self) -> bool:
+        """For a user's message: whether the bot was given it (in groups, privacy mode and
+        membership decide)."""
+        return self.record.update_id is not None
 
     @property
     def deleted(self) -> bool:
@@ -220,14 +237,174 @@ class CallbackQueryRef:
         return self.record.answer
 
 
-class UserHandle:
+def _press(emu: Emulator, user: UserState, view: MessageView, button: str) -> CallbackQueryRef:
+    """``user`` presses a callback button of the bot message ``view`` (in any chat)."""
+    if view.deleted:
+        raise LookupError(f"message {view.message_id} was deleted")
+    found = view.button(button)
+    if "callback_data" not in found:
+        raise LookupError(f"button {button!r} is not a callback button: {found}")
+    qid = emu.press_button(user, view.record, found)
+    return CallbackQueryRef(
+        id=qid,
+        data=found["callback_data"],
+        message_id=view.message_id,
+        user_id=user.id,
+        _emulator=emu,
+    )
+
+
+def text_content(text: str) -> dict[str, Any]:
+    """A typed text as a Telegram client sends it (with a leading command's entity)."""
+    if not text:
+        raise ValueError("Telegram clients cannot send an empty message")
+    content: dict[str, Any] = {"text": text}
+    if entities := command_entities(text):
+        content["entities"] = entities
+    return content
+
+
+class ChatReader:
+    """What the bot sent to one chat, read as its members see it (base of the handles)."""
+
+    def __init__(self, emulator: Emulator) -> None:
+        self._emu = emulator
+        self._cursor = 0  # index into the bot messages already returned by next_message
+        self._versions_read: dict[int, int] = {}  # message id → versions seen (next_edit)
+
+    @property
+    def chat_id(self) -> int:
+        """The chat's id."""
+        raise NotImplementedError
+
+    @property
+    def chat(self) -> ChatState:
+        """The emulator's chat state."""
+        return self._emu.chats[self.chat_id]
+
+    async def callback_answer(
+        self, cq: CallbackQueryRef | str, timeout: float = 5.0
+    ) -> dict[str, Any]:
+        """Wait for the bot's answerCallbackQuery to ``cq``; returns the answer parameters."""
+        qid = cq.id if isinstance(cq, CallbackQueryRef) else cq
+        record = self._emu.callbacks[qid]
+        if not await self._emu.wait_until(lambda: record.answered, timeout):
+            raise TimeoutError(
+                f"callback query {qid} ({record.data!r}) was not answered within {timeout}s; "
+                f"chat: {self._dump()}"
+            )
+        assert record.answer is not None
+        return record.answer
+
+
+    # ---------------------------------------------------------------- reading
+    def _view(self, message: MessageView | int) -> MessageView:
+        if isinstance(message, MessageView):
+            return message
+        return MessageView(self._emu, self.chat.messages[message])
+
+    def _bot_records(self) -> list[StoredMessage]:
+        chat = self.chat
+        return [chat.messages[i] for i in chat.order if chat.messages[i].from_bot]
+
+    def messages(self, include_deleted: bool = False) -> list[MessageView]:
+        """All bot messages in this chat, current state, oldest first."""
+        return [
+            MessageView(self._emu, r)
+            for r in self._bot_records()
+            if include_deleted or not r.deleted
+        ]
+
+    def history(self) -> list[MessageView]:
+        """Every message in the chat, both directions, including deleted ones."""
+        chat = self.chat
+        return [MessageView(self._emu, chat.messages[i]) for i in chat.order]
+
+    def last_message(self) -> MessageView | None:
+        """The latest (non-deleted) bot message, or None."""
+        msgs = self.messages()
+        return msgs[-1] if msgs else None
+
+    @property
+    def pinned(self) -> MessageView | None:
+        """The currently pinned message (latest pin), or None."""
+        mid = self.chat.pinned
+        return None if mid is None else MessageView(self._emu, self.chat.messages[mid])
+
+    def unread(self) -> int:
+        """Bot messages not yet returned by :meth:`next_message`."""
+        return len(self._bot_records()) - self._cursor
+
+    async def next_message(self, timeout: float = 5.0) -> MessageView:
+        """The next bot message in this chat not yet returned here (waits up to ``timeout``)."""
+        if not await self._emu.wait_until(lambda: self.unread() > 0, timeout):
+            raise TimeoutError(
+                f"no new bot message for {self!r} within {timeout}s; chat so far: {self._dump()}"
+                f"; last calls: {self._recent_calls()}"
+            )
+        record = self._bot_records()[self._cursor]
+        self._cursor += 1
+        self._versions_read[record.message_id] = len(record.versions)
+        return MessageView(self._emu, record)
+
+    async def next_edit(self, message: MessageView, timeout: float = 5.0) -> MessageView:
+        """``message`` once the bot has edited it again since it was last read here.
+
+        For flows that answer a button by replacing the pressed message (the next
+        step shown in place) instead of sending a new one.
+        """
+        record = message.record
+        seen = self._versions_read.get(record.message_id, 1)
+        if not await self._emu.wait_until(lambda: len(record.versions) > seen, timeout):
+            raise TimeoutError(
+                f"message {record.message_id} was not edited within {timeout}s; chat so far: "
+                f"{self._dump()}; last calls: {self._recent_calls()}"
+            )
+        self._versions_read[record.message_id] = len(record.versions)
+        return message
+
+    async def messages_until_quiet(
+        self, quiet: float = 0.3, timeout: float = 10.0
+    ) -> list[MessageView]:
+        """Collect new bot messages until none arrives for ``quiet`` seconds."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        out: list[MessageView] = []
+        while loop.time() < deadline:
+            try:
+                out.append(await self.next_message(timeout=quiet))
+            except TimeoutError:
+                break
+        return out
+
+    def skip_messages(self) -> None:
+        """Mark every bot message so far as read for :meth:`next_message`."""
+        self._cursor = len(self._bot_records())
+
+    async def wait_until(self, predicate: Callable[[], Any], timeout: float = 5.0) -> None:
+        """Wait until ``predicate()`` holds (e.g. ``lambda: msg.edited``); TimeoutError if not."""
+        if not await self._emu.wait_until(predicate, timeout):
+            raise TimeoutError(f"condition not met within {timeout}s; chat: {self._dump()}")
+
+    def _dump(self) -> str:
+        lines = [repr(m) for m in self.history()[-10:]]
+        return "[" + "; ".join(lines) + "]" if lines else "[no messages]"
+
+    def _recent_calls(self) -> str:
+        calls = [
+            f"{c.method}->{'ok' if c.ok else c.description}"
+            for c in self._emu.call_log[-8:]
+            if c.method.lower() != "getupdates"
+        ]
+        return json.dumps(calls, ensure_ascii=False)
+
+
+class UserHandle(ChatReader):
     """One Telegram user talking to the bot in a private chat."""
 
     def __init__(self, emulator: Emulator, state: UserState) -> None:
-        self._emu = emulator
+        super().__init__(emulator)
         self.state = state
-        self._cursor = 0  # index into the bot messages already returned by next_message
-        self._versions_read: dict[int, int] = {}  # message id → versions seen (next_edit)
 
     # identity
     @property
@@ -250,11 +427,6 @@ class UserHandle:
         """First and last name."""
         return " ".join(x for x in (self.state.first_name, self.state.last_name) if x)
 
-    @property
-    def chat(self) -> ChatState:
-        """The emulator's chat state."""
-        return self._emu.chats[self.id]
-
     def __repr__(self) -> str:
         return f"<UserHandle {self.id} {self.label!r}>"
 
@@ -267,15 +439,18 @@ class UserHandle:
 
     def send(self, text: str, *, reply_to: MessageView | None = None) -> MessageView:
         """Send a text message; a leading ``/command`` gets its bot_command entity."""
-        from .core import _LEADING_COMMAND_RE
+        return self._send(text_content(text), reply_to)
 
-        if not text:
-            raise ValueError("Telegram clients cannot send an empty message")
-        content: dict[str, Any] = {"text": text}
-        match = _LEADING_COMMAND_RE.match(text)
-        if match:
-            content["entities"] = [{"type": "bot_command", "offset": 0, "length": match.end()}]
-        return self._send(content, reply_to)
+    def edit(
+        self, message: MessageView | int, text: str | None = None, *, caption: str | None = None
+    ) -> MessageView:
+        """Edit one of this user's messages: its ``text``, or the ``caption`` of a photo,
+        document, video... ("" removes it). The bot gets ``edited_message``."""
+        view = self._view(message)
+        if view.from_bot or view.chat_id != self.id:
+            raise ValueError(f"{self!r} can only edit its own messages, not {view!r}")
+        self._emu.user_edit(view.record, text=text, caption=caption)
+        return view
 
     def send_location(self, latitude: float, longitude: float) -> MessageView:
         """Share a location."""
@@ -389,34 +564,7 @@ class UserHandle:
 
     def press(self, message: MessageView | int, button: str) -> CallbackQueryRef:
         """Press an inline callback button (by text or callback_data) in a bot message."""
-        view = self._view(message)
-        if view.deleted:
-            raise LookupError(f"message {view.message_id} was deleted")
-        found = view.button(button)
-        if "callback_data" not in found:
-            raise LookupError(f"button {button!r} is not a callback button: {found}")
-        qid = self._emu.press_button(self.state, view.record, found)
-        return CallbackQueryRef(
-            id=qid,
-            data=found["callback_data"],
-            message_id=view.message_id,
-            user_id=self.id,
-            _emulator=self._emu,
-        )
-
-    async def callback_answer(
-        self, cq: CallbackQueryRef | str, timeout: float = 5.0
-    ) -> dict[str, Any]:
-        """Wait for the bot's answerCallbackQuery to ``cq``; returns the answer parameters."""
-        qid = cq.id if isinstance(cq, CallbackQueryRef) else cq
-        record = self._emu.callbacks[qid]
-        if not await self._emu.wait_until(lambda: record.answered, timeout):
-            raise TimeoutError(
-                f"callback query {qid} ({record.data!r}) was not answered within {timeout}s; "
-                f"chat: {self._dump()}"
-            )
-        assert record.answer is not None
-        return record.answer
+        return _press(self._emu, self.state, self._view(message), button)
 
     # ---------------------------------------------------------------- blocking
     def block(self) -> None:
@@ -432,103 +580,140 @@ class UserHandle:
         """Whether the user currently blocks the bot."""
         return self.state.blocked
 
-    # ---------------------------------------------------------------- reading
-    def _view(self, message: MessageView | int) -> MessageView:
-        if isinstance(message, MessageView):
-            return message
-        return MessageView(self._emu, self.chat.messages[message])
 
-    def _bot_records(self) -> list[StoredMessage]:
-        chat = self.chat
-        return [chat.messages[i] for i in chat.order if chat.messages[i].from_bot]
+class _SharedChat(ChatReader):
+    """A group's or a channel's side: the bot's membership, and button presses by users."""
 
-    def messages(self, include_deleted: bool = False) -> list[MessageView]:
-        """All bot messages in this chat, current state, oldest first."""
-        return [
-            MessageView(self._emu, r)
-            for r in self._bot_records()
-            if include_deleted or not r.deleted
-        ]
+    kind = "chat"
 
-    def history(self) -> list[MessageView]:
-        """Every message in the chat, both directions, including deleted ones."""
-        chat = self.chat
-        return [MessageView(self._emu, chat.messages[i]) for i in chat.order]
-
-    def last_message(self) -> MessageView | None:
-        """The latest (non-deleted) bot message, or None."""
-        msgs = self.messages()
-        return msgs[-1] if msgs else None
+    def __init__(self, emulator: Emulator, chat_id: int) -> None:
+        super().__init__(emulator)
+        self._chat_id = chat_id
 
     @property
-    def pinned(self) -> MessageView | None:
-        """The currently pinned message (latest pin), or None."""
-        mid = self.chat.pinned
-        return None if mid is None else MessageView(self._emu, self.chat.messages[mid])
+    def id(self) -> int:
+        """The chat id (negative)."""
+        return self._chat_id
 
-    def unread(self) -> int:
-        """Bot messages not yet returned by :meth:`next_message`."""
-        return len(self._bot_records()) - self._cursor
+    @property
+    def chat_id(self) -> int:
+        """The chat id (negative)."""
+        return self._chat_id
 
-    async def next_message(self, timeout: float = 5.0) -> MessageView:
-        """The next bot message in this chat not yet returned here (waits up to ``timeout``)."""
-        if not await self._emu.wait_until(lambda: self.unread() > 0, timeout):
-            raise TimeoutError(
-                f"no new bot message for {self!r} within {timeout}s; chat so far: {self._dump()}"
-                f"; last calls: {self._recent_calls()}"
-            )
-        record = self._bot_records()[self._cursor]
-        self._cursor += 1
-        self._versions_read[record.message_id] = len(record.versions)
+    @property
+    def title(self) -> str:
+        """The chat's title."""
+        return self.chat.title or ""
+
+    @property
+    def type(self) -> str:
+        """"group", "supergroup" or "channel"."""
+        return self.chat.type
+
+    @property
+    def bot_status(self) -> str:
+        """The bot's status here: "member", "administrator", "left" or "kicked"."""
+        return self.chat.bot_status or "left"
+
+    @property
+    def bot_present(self) -> bool:
+        """Whether the bot is (still) in this chat."""
+        return self.chat.bot_present
+
+    def remove_bot(self, by: UserHandle) -> None:
+        """``by`` removes the bot (it gets ``my_chat_member``: "left" in a basic group,
+        "kicked" in a supergroup or channel)."""
+        self._emu.remove_bot_from(self.chat, by.state)
+
+    def press(self, user: UserHandle, message: MessageView | int, button: str) -> CallbackQueryRef:
+        """``user`` presses an inline callback button of a bot message here; the callback
+        query's message is in this chat."""
+        return _press(self._emu, user.state, self._view(message), button)
+
+    def _check_author(self, user: UserHandle | None, view: MessageView) -> None:
+        author = view.raw.get("from", {}).get("id")
+        if view.from_bot or view.chat_id != self.chat_id or author != (user and user.id):
+            who = user if user is not None else "the channel"
+            raise ValueError(f"{who!r} can only edit its own messages in {self!r}, not {view!r}")
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.chat_id} {self.title!r} bot={self.bot_status}>"
+
+
+class GroupHandle(_SharedChat):
+    """A group or supergroup: users write in it, the bot answers there (``emu.group(...)``).
+
+    What users write is stored whatever happens; the bot is given it only if it is in the
+    group and, in privacy mode, only commands, mentions, replies to it and service messages
+    (``MessageView.delivered`` tells).
+    """
+
+    def add_bot(
+        self, by: UserHandle, *, status: str = "member", service_message: bool = True
+    ) -> None:
+        """``by`` adds the bot (``status`` "member" or "administrator"): it gets
+        ``my_chat_member``, then the ``new_chat_members`` service message."""
+        self._emu.add_bot_to(self.chat, by.state, status, service_message)
+
+    def send(
+        self, user: UserHandle, text: str, *, reply_to: MessageView | None = None
+    ) -> MessageView:
+        """``user`` writes ``text`` here (a leading ``/command`` gets its entity, as
+        :meth:`UserHandle.send`)."""
+        return self._send(user, text_content(text), reply_to)
+
+    def send_photo(
+        self, user: UserHandle, data: bytes, caption: str | None = None
+    ) -> MessageView:
+        """``user`` posts a photo (bytes of an image) here."""
+        width, height = image_size(data) or (0, 0)
+        rec = self._emu.store_file(data, "photo", width=width, height=height)
+        content: dict[str, Any] = {"photo": self._emu.media_dict(rec)}
+        if caption:
+            content["caption"] = caption
+        return self._send(user, content, None)
+
+    def edit(
+        self,
+        user: UserHandle,
+        message: MessageView | int,
+        text: str | None = None,
+        *,
+        caption: str | None = None,
+    ) -> MessageView:
+        """``user`` edits one of their messages here; the bot gets ``edited_message`` if it
+        would have been given the message so edited."""
+        view = self._view(message)
+        self._check_author(user, view)
+        self._emu.user_edit(view.record, text=text, caption=caption)
+        return view
+
+    def _send(
+        self, user: UserHandle, content: dict[str, Any], reply_to: MessageView | None
+    ) -> MessageView:
+        record = self._emu.member_message(
+            self.chat, user.state, content, reply_to.record if reply_to is not None else None
+        )
         return MessageView(self._emu, record)
 
-    async def next_edit(self, message: MessageView, timeout: float = 5.0) -> MessageView:
-        """``message`` once the bot has edited it again since it was last read here.
 
-        For flows that answer a button by replacing the pressed message (the next
-        step shown in place) instead of sending a new one.
-        """
-        record = message.record
-        seen = self._versions_read.get(record.message_id, 1)
-        if not await self._emu.wait_until(lambda: len(record.versions) > seen, timeout):
-            raise TimeoutError(
-                f"message {record.message_id} was not edited within {timeout}s; chat so far: "
-                f"{self._dump()}; last calls: {self._recent_calls()}"
-            )
-        self._versions_read[record.message_id] = len(record.versions)
-        return message
+class ChannelHandle(_SharedChat):
+    """A channel: it publishes posts (signed by the channel, no ``from``); the bot, one of its
+    administrators, gets each as ``channel_post`` and may post too (``emu.channel(...)``)."""
 
-    async def messages_until_quiet(
-        self, quiet: float = 0.3, timeout: float = 10.0
-    ) -> list[MessageView]:
-        """Collect new bot messages until none arrives for ``quiet`` seconds."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        out: list[MessageView] = []
-        while loop.time() < deadline:
-            try:
-                out.append(await self.next_message(timeout=quiet))
-            except TimeoutError:
-                break
-        return out
+    def add_bot(self, by: UserHandle) -> None:
+        """``by`` (the channel's owner) makes the bot an administrator: ``my_chat_member``."""
+        self._emu.add_bot_to(self.chat, by.state, "administrator", service_message=False)
 
-    def skip_messages(self) -> None:
-        """Mark every bot message so far as read for :meth:`next_message`."""
-        self._cursor = len(self._bot_records())
+    def post(self, text: str) -> MessageView:
+        """Publish a text post."""
+        return MessageView(self._emu, self._emu.channel_post(self.chat, text_content(text)))
 
-    async def wait_until(self, predicate: Callable[[], Any], timeout: float = 5.0) -> None:
-        """Wait until ``predicate()`` holds (e.g. ``lambda: msg.edited``); TimeoutError if not."""
-        if not await self._emu.wait_until(predicate, timeout):
-            raise TimeoutError(f"condition not met within {timeout}s; chat: {self._dump()}")
-
-    def _dump(self) -> str:
-        lines = [repr(m) for m in self.history()[-10:]]
-        return "[" + "; ".join(lines) + "]" if lines else "[no messages]"
-
-    def _recent_calls(self) -> str:
-        calls = [
-            f"{c.method}->{'ok' if c.ok else c.description}"
-            for c in self._emu.call_log[-8:]
-            if c.method.lower() != "getupdates"
-        ]
-        return json.dumps(calls, ensure_ascii=False)
+    def edit(
+        self, message: MessageView | int, text: str | None = None, *, caption: str | None = None
+    ) -> MessageView:
+        """Edit one of the channel's posts; the bot gets ``edited_channel_post``."""
+        view = self._view(message)
+        self._check_author(None, view)
+        self._emu.user_edit(view.record, text=text, caption=caption)
+        return view

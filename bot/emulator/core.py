@@ -1,11 +1,13 @@
-"""The Bot API emulator's state and semantics, independent of HTTP.
+"""The Bot API emulator's semantics, independent of HTTP.
 
 :class:`Emulator` keeps everything a Telegram server would keep for one bot — users, private
-chats, messages (both directions, with edits and deletions), files, pending updates, webhook
-settings, commands — and implements the Bot API methods the product uses with Telegram's
-response shapes, limits and error wording. :mod:`bot.emulator.server` exposes it over HTTP so
-the real python-telegram-bot ``Application`` can talk to it; :mod:`bot.emulator.client` is the
-other side: test code (or the sandbox web page) acting as Telegram users.
+chats, groups and channels (:mod:`bot.emulator.groups`), messages (both directions, with edits
+and deletions), files, pending updates, webhook settings, commands; the data model is in
+:mod:`bot.emulator.state` — and implements the Bot API methods the product uses with
+Telegram's response shapes, limits and error wording, or with the failures a test arms
+(:mod:`bot.emulator.faults`). :mod:`bot.emulator.server` exposes it over HTTP so the real
+python-telegram-bot ``Application`` can talk to it; :mod:`bot.emulator.client` is the other
+side: test code (or the sandbox web page) acting as Telegram users.
 
 Everything runs on one asyncio event loop; the client-side methods are synchronous enqueues and
 the waits are ``async``. One bot per emulator.
@@ -25,13 +27,29 @@ import re
 import secrets
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import httpx
 
+from .faults import ConnectionDropped, Fault, Faults, chat_key
+from .groups import GroupChats
 from .limits import Clock, RateLimiter
 from .markup import MarkupError, parse_text, utf16_len
+from .state import (
+    DEFAULT_ALLOWED_UPDATES,
+    ApiError,
+    BotState,
+    CallbackRecord,
+    CallRecord,
+    ChatState,
+    FileRecord,
+    StoredMessage,
+    Upload,
+    UserState,
+    bad_request,
+    command_entities,
+)
 
 if TYPE_CHECKING:
     from .client import UserHandle
@@ -111,31 +129,6 @@ STRING_FIELDS = frozenset(
     }
 )
 
-DEFAULT_ALLOWED_UPDATES = frozenset(
-    {
-        "message",
-        "edited_message",
-        "channel_post",
-        "edited_channel_post",
-        "business_connection",
-        "business_message",
-        "edited_business_message",
-        "deleted_business_messages",
-        "inline_query",
-        "chosen_inline_result",
-        "callback_query",
-        "shipping_query",
-        "pre_checkout_query",
-        "purchased_paid_media",
-        "poll",
-        "poll_answer",
-        "my_chat_member",
-        "chat_join_request",
-        "chat_boost",
-        "removed_chat_boost",
-    }
-)
-
 CHAT_ACTIONS = frozenset(
     {
         "typing",
@@ -167,208 +160,12 @@ INLINE_BUTTON_ACTIONS = (
 
 _COMMAND_RE = re.compile(r"^[a-z0-9_]{1,32}$")
 _SECRET_RE = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
-_LEADING_COMMAND_RE = re.compile(r"^/[A-Za-z0-9_]{1,32}(?:@[A-Za-z0-9_]{3,32})?")
 
 NOT_MODIFIED = (
     "Bad Request: message is not modified: specified new message content and reply markup are "
     "exactly the same as a current content and reply markup of the message"
 )
 
-
-class ApiError(Exception):
-    """A Bot API error answer: HTTP status ``code`` with Telegram's ``description``."""
-
-    def __init__(self, code: int, description: str, parameters: dict[str, Any] | None = None):
-        super().__init__(description)
-        self.code = code
-        self.description = description
-        self.parameters = parameters
-
-    def body(self) -> dict[str, Any]:
-        """The JSON body Telegram would send."""
-        body: dict[str, Any] = {
-            "ok": False,
-            "error_code": self.code,
-            "description": self.description,
-        }
-        if self.parameters:
-            body["parameters"] = self.parameters
-        return body
-
-
-def bad_request(detail: str) -> ApiError:
-    """A 400 with the "Bad Request: " prefix Telegram uses."""
-    return ApiError(400, f"Bad Request: {detail}")
-
-
-@dataclass
-class Upload:
-    """A file part received in a multipart request."""
-
-    filename: str
-    content_type: str
-    body: bytes
-
-
-@dataclass
-class FileRecord:
-    """A file held by the emulator (uploaded by the bot or sent by a user)."""
-
-    file_id: str
-    file_unique_id: str
-    data: bytes
-    kind: str  # photo, document, video, voice, audio, animation, sticker
-    mime_type: str | None = None
-    file_name: str | None = None
-    file_path: str = ""
-    width: int = 0
-    height: int = 0
-    duration: int = 0
-
-    @property
-    def size(self) -> int:
-        """File size in bytes."""
-        return len(self.data)
-
-    def file_bytes(self) -> bytes:
-        """The file's content."""
-        return self.data
-
-
-@dataclass
-class CallRecord:
-    """One Bot API call as the emulator received and answered it."""
-
-    method: str
-    params: dict[str, Any]
-    ok: bool
-    error_code: int | None
-    description: str | None
-    timestamp: float
-    result: Any = None
-    files: list[str] = field(default_factory=list)
-
-
-@dataclass
-class StoredMessage:
-    """A message in a chat; ``data`` is the Bot API Message dict in its current state."""
-
-    chat_id: int
-    message_id: int
-    from_bot: bool
-    data: dict[str, Any]
-    deleted: bool = False
-    edited: bool = False
-    # Every state the message had, oldest first (the first one is the original).
-    versions: list[dict[str, Any]] = field(default_factory=list)
-    # The full reply_markup given when sending (reply keyboards and force_reply are not part
-    # of the Message object, but tests want to see what the bot asked for).
-    sent_markup: dict[str, Any] | None = None
-
-
-@dataclass
-class CallbackRecord:
-    """A callback query a user made by pressing an inline button, and its answer."""
-
-    id: str
-    user_id: int
-    chat_id: int
-    message_id: int
-    data: str | None
-    created: float
-    answered: bool = False
-    answer: dict[str, Any] | None = None
-
-
-@dataclass
-class UserState:
-    """A Telegram user as the emulator knows them."""
-
-    id: int
-    first_name: str
-    last_name: str | None = None
-    username: str | None = None
-    language_code: str | None = None
-    label: str | None = None
-    phone_number: str | None = None
-    started: bool = False  # has ever written to the bot
-    blocked: bool = False
-
-    def as_user(self) -> dict[str, Any]:
-        """The Bot API User dict."""
-        d: dict[str, Any] = {"id": self.id, "is_bot": False, "first_name": self.first_name}
-        if self.last_name:
-            d["last_name"] = self.last_name
-        if self.username:
-            d["username"] = self.username
-        if self.language_code:
-            d["language_code"] = self.language_code
-        return d
-
-
-@dataclass
-class ChatState:
-    """A chat between the bot and a user (private) — messages, pins and the reply keyboard."""
-
-    id: int
-    type: str
-    first_name: str | None = None
-    last_name: str | None = None
-    username: str | None = None
-    title: str | None = None
-    messages: dict[int, StoredMessage] = field(default_factory=dict)
-    order: list[int] = field(default_factory=list)
-    next_message_id: int = 1
-    pinned_ids: list[int] = field(default_factory=list)
-    reply_keyboard: dict[str, Any] | None = None
-    last_action: str | None = None
-    menu_button: dict[str, Any] | None = None
-
-    def as_chat(self) -> dict[str, Any]:
-        """The Bot API Chat dict."""
-        d: dict[str, Any] = {"id": self.id, "type": self.type}
-        for key in ("title", "first_name", "last_name", "username"):
-            value = getattr(self, key)
-            if value:
-                d[key] = value
-        return d
-
-    @property
-    def pinned(self) -> int | None:
-        """The most recently pinned message id, if any."""
-        return self.pinned_ids[-1] if self.pinned_ids else None
-
-
-@dataclass
-class BotState:
-    """The bot account: identity, update queue and webhook."""
-
-    token: str
-    id: int
-    username: str
-    first_name: str
-    updates: list[dict[str, Any]] = field(default_factory=list)
-    next_update_id: int = 1
-    allowed_updates: frozenset[str] = DEFAULT_ALLOWED_UPDATES
-    webhook_url: str = ""
-    webhook_secret: str | None = None
-    webhook_max_connections: int = 40
-    webhook_last_error_date: int | None = None
-    webhook_last_error_message: str | None = None
-    webhook_task: asyncio.Task[None] | None = None
-    poll_generation: int = 0
-    commands: dict[tuple[str, str], list[dict[str, str]]] = field(default_factory=dict)
-    default_menu_button: dict[str, Any] = field(default_factory=lambda: {"type": "commands"})
-    closed: bool = False
-
-    def as_user(self) -> dict[str, Any]:
-        """The Bot API User dict of the bot."""
-        return {
-            "id": self.id,
-            "is_bot": True,
-            "first_name": self.first_name,
-            "username": self.username,
-        }
 
 
 def decode_params(raw: dict[str, Any]) -> dict[str, Any]:
@@ -454,13 +251,16 @@ class _Hold:
 
 
 # sendPhoto, sendDocument, ...: one implementation, the media kind named by the method.
+# Messages whose caption a user can edit.
+_CAPTIONED = ("photo", "document", "video", "voice", "audio", "animation")
+
 _MEDIA_METHODS = {
     f"send{kind}": kind
     for kind in ("photo", "document", "video", "voice", "audio", "animation", "sticker")
 }
 
 
-class Emulator:
+class Emulator(GroupChats):
     """An in-memory Telegram Bot API server for one bot, plus the user side of the chats.
 
     ``global_rate``/``global_burst`` and ``chat_rate``/``chat_burst`` configure flood control
@@ -497,10 +297,12 @@ class Emulator:
         self.events: list[dict[str, Any]] = []  # change feed for the sandbox page
         self.event_seq = 0
         self._handles: dict[int, UserHandle] = {}
+        self._chat_handles: dict[int, Any] = {}  # group and channel handles (groups.py)
         self._waiters: set[asyncio.Future[None]] = set()
         self._ids = itertools.count(1)
         self._closed = False
         self._hold: _Hold | None = None
+        self.faults = Faults(notify=self._notify)
 
     # ------------------------------------------------------------------ setup
 
@@ -815,8 +617,15 @@ class Emulator:
         method: str,
         params: dict[str, Any],
         files: dict[str, Upload] | None = None,
+        *,
+        gone: asyncio.Event | None = None,
     ) -> tuple[int, dict[str, Any]]:
-        """Run one Bot API call; returns (HTTP status, JSON body). Always recorded."""
+        """Run one Bot API call; returns (HTTP status, JSON body). Always recorded.
+
+        An armed fault (:attr:`faults`) may delay the call, refuse it, or leave it without an
+        answer: then :class:`~bot.emulator.faults.ConnectionDropped` is raised. ``gone`` is set
+        by the HTTP front when the client hangs up; a delay ends there, since nobody waits.
+        """
         files = files or {}
         hold = self._hold
         if hold is not None and method.lower() in hold.methods:
@@ -826,6 +635,9 @@ class Emulator:
                 return 500, {"ok": False, "error_code": 500,
                              "description": "Internal Server Error: dropped by the emulator"}
         bot = self.bot
+        fault = None
+        if bot is not None and token == bot.token:  # a wrong token is refused, not faulted
+            fault = self.faults.take(method, self._call_chat(params))
         record = CallRecord(
             method=method,
             params=params,
@@ -834,8 +646,62 @@ class Emulator:
             description=None,
             timestamp=time.time(),
             files=sorted(files),
+            fault=fault,
         )
         self.call_log.append(record)
+        try:
+            if fault is not None and not fault.after:
+                answer = await self._fault(record, fault, gone)
+                if answer is not None:
+                    return answer
+            status, body = await self._process(record, bot, token, method, params, files)
+            if fault is not None and fault.after:
+                answer = await self._fault(record, fault, gone)
+                if answer is not None:
+                    return answer
+            record.status = status
+            return status, body
+        finally:
+            record.done = True
+            self._notify()
+
+    def _call_chat(self, params: dict[str, Any]) -> int | str | None:
+        """The chat a call concerns, for per-chat faults."""
+        if params.get("chat_id") not in (None, ""):
+            return chat_key(params["chat_id"])
+        pressed = self.callbacks.get(str(params.get("callback_query_id") or ""))
+        return pressed.chat_id if pressed is not None else None
+
+    async def _fault(
+        self, record: CallRecord, fault: Fault, gone: asyncio.Event | None
+    ) -> tuple[int, dict[str, Any]] | None:
+        """Apply ``fault`` to the call: its error answer, or None to go on as usual.
+
+        Raises ConnectionDropped when the client is to get no answer.
+        """
+        if fault.delay:
+            await self.wait_until(lambda: gone is not None and gone.is_set(), fault.delay)
+            if gone is not None and gone.is_set():
+                raise ConnectionDropped(f"the client hung up during the delay of {fault}")
+        if fault.drop:
+            raise ConnectionDropped(str(fault))
+        if fault.status is None:
+            return None
+        status, body = fault.error()
+        record.error_code, record.description, record.status = status, body["description"], status
+        return status, body
+
+    async def _process(
+        self,
+        record: CallRecord,
+        bot: BotState | None,
+        token: str,
+        method: str,
+        params: dict[str, Any],
+        files: dict[str, Upload],
+    ) -> tuple[int, dict[str, Any]]:
+        """Carry the call out and fill ``record`` with the outcome."""
+        record.processed = True
         try:
             if bot is None or token != bot.token:
                 raise ApiError(401, "Unauthorized")
@@ -889,6 +755,8 @@ class Emulator:
                 raise ApiError(403, "Forbidden: bot was blocked by the user")
             if not user.started:
                 raise ApiError(403, "Forbidden: bot can't initiate conversation with a user")
+        else:
+            self._check_can_post(chat)
         return chat
 
     def _message(self, chat: ChatState, message_id: Any, missing: str) -> StoredMessage:
@@ -1021,7 +889,7 @@ class Emulator:
     def _add_message(
         self,
         chat: ChatState,
-        sender: dict[str, Any],
+        sender: dict[str, Any] | None,
         content: dict[str, Any],
         *,
         from_bot: bool,
@@ -1030,12 +898,12 @@ class Emulator:
     ) -> StoredMessage:
         mid = chat.next_message_id
         chat.next_message_id += 1
-        data: dict[str, Any] = {
-            "message_id": mid,
-            "from": sender,
-            "chat": chat.as_chat(),
-            "date": int(time.time()),
-        }
+        data: dict[str, Any] = {"message_id": mid}
+        if chat.type == "channel":
+            data["sender_chat"] = chat.as_chat()  # posts are signed by the channel, even the bot's
+        elif sender is not None:
+            data["from"] = sender
+        data.update(chat=chat.as_chat(), date=int(time.time()))
         if reply_to is not None:
             data["reply_to_message"] = reply_to
         data.update(content)
@@ -1089,7 +957,7 @@ class Emulator:
         return {
             **bot.as_user(),
             "can_join_groups": True,
-            "can_read_all_group_messages": False,
+            "can_read_all_group_messages": not bot.privacy_mode,
             "supports_inline_queries": False,
             "can_connect_to_business": False,
             "has_main_web_app": False,
@@ -1385,6 +1253,7 @@ class Emulator:
         chat = self._find_chat(p)
         if chat.type == "private" and self.users[chat.id].blocked:
             raise ApiError(403, "Forbidden: bot was blocked by the user")
+        self._check_present(chat)
         msg = self._message(chat, p.get("message_id"), "message to edit not found")
         if not msg.from_bot:
             raise bad_request("message can't be edited")
@@ -1716,7 +1585,51 @@ class Emulator:
             replied = copy.deepcopy(reply_to.data)
             replied.pop("reply_to_message", None)
         msg = self._add_message(chat, user.as_user(), content, from_bot=False, reply_to=replied)
-        self._enqueue("message", copy.deepcopy(msg.data))
+        update = self._enqueue("message", copy.deepcopy(msg.data))
+        msg.update_id = update["update_id"] if update else None
+        return msg
+
+    def user_edit(
+        self, msg: StoredMessage, *, text: str | None = None, caption: str | None = None
+    ) -> StoredMessage:
+        """A user edits their own message (or a channel its post): the new ``text`` of a
+        text message, or the ``caption`` of a media message ("" removes it). Queues
+        ``edited_message`` (``edited_channel_post`` in channels) with the same message_id, an
+        ``edit_date`` and the current content, if the bot gets the chat's messages."""
+        chat = self.chats[msg.chat_id]
+        if msg.from_bot:
+            raise ValueError("the bot's messages are edited through the Bot API")
+        if msg.deleted:
+            raise LookupError(f"message {msg.message_id} was deleted")
+        if chat.type == "private" and self.users[chat.id].blocked:
+            raise RuntimeError(f"user {chat.id} has blocked the bot; call unblock() first")
+        if (text is None) == (caption is None):
+            raise ValueError("give the new text, or the new caption, of the message")
+        new = copy.deepcopy(msg.data)
+        if text is not None:
+            if "text" not in new:
+                raise ValueError(f"message {msg.message_id} has no text; edit its caption")
+            if not text:
+                raise ValueError("Telegram clients cannot make a message empty")
+            new["text"] = text
+            new.pop("entities", None)
+            if entities := command_entities(text):
+                new["entities"] = entities
+        else:
+            if not any(key in new for key in _CAPTIONED):
+                raise ValueError(f"message {msg.message_id} has no caption to edit")
+            new.pop("caption", None)
+            new.pop("caption_entities", None)
+            if caption:
+                new["caption"] = caption
+        if self._same(msg.data, new, ("text", "entities", "caption")):
+            raise ValueError("not modified: a Telegram client sends no edit that changes nothing")
+        self._apply_edit(msg, new)
+        if chat.type == "private":
+            self._enqueue("edited_message", copy.deepcopy(msg.data))
+        else:
+            kind = "edited_channel_post" if chat.type == "channel" else "edited_message"
+            self._deliver(chat, msg, kind)
         return msg
 
     def press_button(self, user: UserState, msg: StoredMessage, button: dict[str, Any]) -> str:

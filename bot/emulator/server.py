@@ -26,6 +26,7 @@ import tornado.web
 
 from .client import MessageView, UserHandle
 from .core import Emulator, Upload, decode_params
+from .faults import ConnectionDropped
 
 __all__ = ["DEMO_LOCATION", "EmulatorServer", "serialize_message"]
 
@@ -55,6 +56,13 @@ class _Base(tornado.web.RequestHandler):
 
 class BotApiHandler(_Base):
     """``/bot{token}/{method}``."""
+
+    def initialize(self, server: EmulatorServer) -> None:
+        super().initialize(server)
+        self.gone = asyncio.Event()  # the client hung up (e.g. its read timeout passed)
+
+    def on_connection_close(self) -> None:
+        self.gone.set()
 
     async def get(self, token: str, method: str) -> None:
         raw: dict[str, Any] = {
@@ -88,12 +96,19 @@ class BotApiHandler(_Base):
         self.server.inflight += 1
         self.server.idle.clear()
         try:
-            status, body = await self.emu.call(token, method, decode_params(raw), files)
+            status, body = await self.emu.call(
+                token, method, decode_params(raw), files, gone=self.gone
+            )
+        except ConnectionDropped:
+            if not self.gone.is_set():
+                self.detach().close()  # no status line, no body: what a dead proxy gives
+            return
         finally:
             self.server.inflight -= 1
             if not self.server.inflight:
                 self.server.idle.set()
-        _json(self, status, body)
+        if not self.gone.is_set():
+            _json(self, status, body)
 
     async def post(self, token: str, method: str) -> None:
         await self.get(token, method)

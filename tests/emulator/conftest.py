@@ -7,6 +7,7 @@ advances it; each test sends few messages per chat unless it is testing the limi
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
@@ -144,16 +145,24 @@ def seen() -> dict[str, list[Any]]:
     return {}
 
 
-@pytest.fixture
-async def app(server: EmulatorServer, seen: dict[str, list[Any]]) -> AsyncIterator[Application]:
-    application = build_app(server, seen)
+@asynccontextmanager
+async def polling(application: Application) -> AsyncIterator[Application]:
+    """Run ``application`` with long polling against the emulator for the block's duration."""
     await application.initialize()
     await application.start()
     await application.updater.start_polling(poll_interval=0, timeout=5)
-    yield application
-    await application.updater.stop()
-    await application.stop()
-    await application.shutdown()
+    try:
+        yield application
+    finally:
+        await application.updater.stop()
+        await application.stop()
+        await application.shutdown()
+
+
+@pytest.fixture
+async def app(server: EmulatorServer, seen: dict[str, list[Any]]) -> AsyncIterator[Application]:
+    async with polling(build_app(server, seen)) as application:
+        yield application
 
 
 @pytest.fixture
