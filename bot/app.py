@@ -1,11 +1,11 @@
 """The composition root: settings + database → a ready PTB ``Application``.
 
-PTB runs at most one handler per group for each update, the first that matches,
-so everything a user does is in group 0 and order matters there:
-  conversations first (they must see their own buttons and text), then the
-  commands and buttons of the feature modules, and last the fallbacks (stale
-  buttons, text nobody expected). Other groups are for update-wide work that
-  must run besides (none yet).
+The application has one handler, handlers.router.route: every update goes there and is
+routed by what the database says (the person's active flow), not by PTB's conversation
+state, which Bình Yên does not use (no PTB persistence either). One error handler. Replies
+are HTML with no link previews by default (PTB ``Defaults``). The outbox sender runs beside
+it for as long as the bot runs: cards, receipts, relays, notices (the immediate lane) and
+the scheduled waves all go through it.
 """
 
 from __future__ import annotations
@@ -20,40 +20,28 @@ from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import urlparse
 
-from telegram import Update
-from telegram.ext import AIORateLimiter, Application, ApplicationBuilder
+from telegram import LinkPreviewOptions, Update
+from telegram.constants import ParseMode
+from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, Defaults, TypeHandler
 
-from bot import deliveries, jobs, reminders
+from bot import deliveries, jobs, notices, reminders
 from bot.outbox import OutboxSender
-from bot.persistence import SqlitePersistence
 from bot.settings import Settings
 from bot.updates import ChatOrderedProcessor
-from handlers import (
-    errors,
-    events,
-    invitations,
-    report_desk,
-    reports,
-    start,
-    summaries,
-    tip_desk,
-    tip_follow,
-    tips,
-    units,
-)
+from handlers import errors, router
 from handlers.commands import set_default_commands
 from handlers.services import Services
+from handlers.tip_recipients import uncovered
 from storage.audit import AuditRepo
 from storage.crypto import Vault
 from storage.db import Database
-from storage.drafts import Drafts
-from storage.events import EventDraft, EventRepo
+from storage.events import EventRepo
+from storage.flows import Flows
 from storage.invitations import InvitationRepo
 from storage.outbox import OutboxRepo
-from storage.persisted import PersistedStore
 from storage.reporting import indicator_sets
-from storage.reports import ReportDraft, ReportRepo
-from storage.tips import DraftRepo, TipRepo
+from storage.reports import ReportRepo
+from storage.tips import TipRepo
 from storage.units import UnitRepo
 from storage.users import UserRepo
 
@@ -86,11 +74,10 @@ def make_services(
         timezone=settings.zone,
         invite_card=_invite_card,
         tips=TipRepo(db, vault, settings.tip_policy()),
-        drafts=DraftRepo(db, vault),
         reports=ReportRepo(db),
-        report_drafts=Drafts(db, vault, "report", ReportDraft.from_json),
         events=EventRepo(db),
-        event_drafts=Drafts(db, vault, "event", EventDraft.from_json),
+        flows=Flows(db, vault),
+        outbox=OutboxRepo(db, vault),
     )
     if now is not None:
         svc.now = now
@@ -99,17 +86,19 @@ def make_services(
 
 
 async def post_init(app: Application) -> None:
-    """Load the indicator sets; start the outbox sender; set the residents' command menu."""
+    """Load the indicator sets; start the outbox sender; set the residents' command menu;
+    warn about hamlets nobody coordinates."""
     svc = app.bot_data["services"]
     await svc.reports.sync_sets(indicator_sets())
-    outbox = OutboxRepo(svc.db)
+    outbox = svc.outbox
     resent = await outbox.recover(svc.now())
     if resent:
         log.warning("%d outbox messages were in flight at the last stop; sending them again",
                     resent)
     sender = OutboxSender(app.bot, outbox, svc.users, deliveries.make_render(svc),
+                          address=lambda item: notices.address(svc, item),
                           now=lambda: svc.now(),  # tests move the clock after start
-                          pace_clock=time.monotonic,
+                          pace_clock=time.monotonic, chat_burst=CHAT_BURST,
                           # Nothing scheduled goes out at night: it waits for the morning.
                           quiet=reminders.quiet_until(svc.timezone, prefixes=(
                               "reminder.", "digest.", "overdue")))
@@ -117,13 +106,22 @@ async def post_init(app: Application) -> None:
     app.bot_data["outbox"] = (stop, asyncio.get_running_loop().create_task(
         sender.run_forever(stop), name="outbox-sender"))
     await set_default_commands(app.bot)
+    alone = await uncovered(svc)
+    if alone:
+        codes = ", ".join(u.code for u in alone[:20]) + (" …" if len(alone) > 20 else "")
+        log.warning("%d hamlets have no coordinator in their commune or above (%s): their "
+                    "tips reach only the roots' coordinators and the admins", len(alone), codes)
+
+
+# Telegram tolerates a short burst in one chat before it asks for one message a second: a
+# card (album, location, card) arrives together, and a coordinator's press is answered at once.
+CHAT_BURST = 3
 
 
 def build_application(
     settings: Settings,
     db: Database,
     *,
-    persistence_interval: float = 5,
     now: Callable[[], datetime] | None = None,
     rate_limiter: bool = True,
 ) -> Application:
@@ -138,8 +136,8 @@ def build_application(
         .token(settings.token_value())
         .base_url(settings.bot_api_url)
         .base_file_url(settings.file_url())
-        .persistence(SqlitePersistence(PersistedStore(db, vault),
-                                       update_interval=persistence_interval))
+        .defaults(Defaults(parse_mode=ParseMode.HTML,
+                           link_preview_options=LinkPreviewOptions(is_disabled=True)))
         .post_init(post_init)
         .concurrent_updates(ChatOrderedProcessor(settings.concurrent_updates))
     )
@@ -148,23 +146,8 @@ def build_application(
     app = builder.build()
     app.bot_data["services"] = make_services(settings, db, vault, now=now)
 
-    # Group 0, order matters: conversations before the commands they share names with.
-    # The short conversations that take the next message (an answer to a coordinator's
-    # question, a coordinator's note) come before the long flows (tip, report, event), of
-    # which a user is in one at most (entering one ends the others).
-    app.add_handler(invitations.conversation())
-    app.add_handler(tip_follow.conversation())
-    app.add_handler(tip_desk.conversation())
-    app.add_handler(tips.conversation())
-    app.add_handler(reports.conversation())
-    app.add_handler(events.conversation())
-    for handler in (*start.handlers(), *units.handlers(), *tip_desk.handlers(),
-                    *tip_follow.handlers(), *report_desk.handlers(),
-                    *summaries.handlers()):
-        app.add_handler(handler)
-    # Last: whatever nothing above took.
-    for handler in start.fallbacks():
-        app.add_handler(handler)
+    # One handler: the router decides where everything a person sends goes.
+    app.add_handler(TypeHandler(Update, router.route))
     app.add_error_handler(errors.on_error)
     jobs.schedule(app, deliveries_on=settings.schedule)
     return app
@@ -178,12 +161,10 @@ class Running:
     db: Database
 
 
-async def start_bot(
-    settings: Settings, *, persistence_interval: float = 5, now=None, webhook: bool | None = None
-) -> Running:
+async def start_bot(settings: Settings, *, now=None, webhook: bool | None = None) -> Running:
     """Open the database, start the bot, and begin polling (or serving the webhook)."""
     db = await Database.open(settings.db)
-    app = build_application(settings, db, persistence_interval=persistence_interval, now=now)
+    app = build_application(settings, db, now=now)
     use_webhook = bool(settings.webhook_url) if webhook is None else webhook
     try:
         await _start(app, settings, use_webhook)
@@ -216,7 +197,7 @@ async def _start(app: Application, settings: Settings, use_webhook: bool) -> Non
 
 
 async def stop_bot(running: Running) -> None:
-    """Stop cleanly: finish updates, flush persistence, close the database."""
+    """Stop cleanly: finish updates and the messages in flight, close the database."""
     app = running.app
     try:
         if app.updater and app.updater.running:

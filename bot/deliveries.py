@@ -15,7 +15,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from datetime import date, datetime
 
-from bot import reminders
+from bot import notices, reminders
 from bot.digest import Digest, Span, SpanKind, span_from_key, span_of
 from bot.digest_build import build, overdue_tips
 from bot.digest_chart import chart_png
@@ -157,8 +157,11 @@ async def _overdue_item(svc: Services, tree: UnitTree, user_id: int, roots: list
 
 
 def make_render(svc: Services) -> Callable[[OutboxItem], Awaitable[list[Part]]]:
-    """The sender's ``render``: reminders and overdue lists as written; digests built now."""
+    """The sender's ``render``: cards and notices (bot.notices), reminders and overdue lists
+    as written, digests built now."""
     async def render(item: OutboxItem) -> list[Part]:
+        if item.kind in notices.RENDERERS:
+            return await notices.render(svc, item)
         if item.kind.startswith(reminders.KIND_PREFIX) or item.kind == Occasion.OVERDUE.value:
             return [Part("text", item.payload["text"])]
         if item.kind.startswith(DIGEST_PREFIX):

@@ -28,9 +28,7 @@ async def housekeeping(context: ContextTypes.DEFAULT_TYPE) -> None:
     svc = services(context)
     now = svc.now()
     unlinked = await svc.tips.purge_senders(now)
-    dropped = 0
-    for drafts in (svc.drafts, svc.report_drafts, svc.event_drafts):
-        dropped += await drafts.purge(now - svc.tip_policy.draft_ttl)
+    dropped = await svc.flows.purge(now - svc.tip_policy.draft_ttl)
     if unlinked or dropped:
         log.info("housekeeping: %d tips unlinked from their senders, %d drafts dropped",
                  unlinked, dropped)

@@ -1,33 +1,49 @@
-"""Pieces every handler uses: who is writing, in which language, and replying."""
+"""Pieces every handler uses: who is writing, in which language, and the answer being built.
+
+A handler gets a :class:`Turn`: one update as the bot handles it — who sent it, what they
+sent, the command's arguments or the button's data — and collects what the bot says back
+(:meth:`Turn.say`, :meth:`Turn.show`, :meth:`Turn.answer`). Nothing is sent while the handler
+runs: the router first writes what the update changed (a flow's draft and step) and only then
+sends the answer (:meth:`Turn.flush`), so whatever the person sees is already on disk. A
+reply that cannot be sent because Telegram or the network failed (not because the person
+blocked the bot) is handed to the outbox, which keeps trying.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import warnings
+import unicodedata
 from collections.abc import AsyncIterator, Callable, Hashable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from telegram import (
     InlineKeyboardButton,
     InlineKeyboardMarkup,
+    InputFile,
     LinkPreviewOptions,
-    Message,
     ReplyKeyboardMarkup,
     ReplyKeyboardRemove,
     Update,
 )
-from telegram.constants import ParseMode
-from telegram.error import BadRequest, TelegramError
-from telegram.ext import ContextTypes, ConversationHandler
-from telegram.warnings import PTBUserWarning
+from telegram.constants import MessageLimit
+from telegram.error import BadRequest, Forbidden, TelegramError
+from telegram.ext import ContextTypes
 
-from handlers.services import Services, services
-from locales import t
+from handlers.callbacks import Press
+from handlers.services import Services
+from locales import formats, t
 from storage.models import Role, Unit, User
+from storage.outbox import now_item
 
 log = logging.getLogger(__name__)
+
+# Telegram's limit is 4,096 characters of text (after entities are parsed); HTML tags do not
+# count, but we keep every message under the limit as written, tags included, with room for a
+# header line added later.
+MAX_TEXT = MessageLimit.MAX_TEXT_LENGTH - 96
 
 
 @dataclass(frozen=True)
@@ -43,19 +59,15 @@ class Who:
         """A text in this user's language."""
         return t(self.locale, key, **values)
 
+    @property
+    def staff(self) -> bool:
+        """Coordinators and admins."""
+        return self.role in (Role.COORDINATOR, Role.ADMIN)
 
-async def who(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Who:
-    """Load (or create, as a resident) the user behind ``update``; cached after first use."""
-    svc = services(context)
-    tg_user = update.effective_user
-    chat = update.effective_chat
-    assert tg_user is not None and chat is not None  # private-chat handlers only
-    user = await svc.users.ensure(tg_user.id, chat.id)
-    if not user.active:
-        # They wrote to us, so they have unblocked the bot.
-        await svc.users.set_active(tg_user.id, True)
-        user = await svc.users.ensure(tg_user.id, chat.id)
-    is_admin = tg_user.id in svc.admins
+
+def who_of(user: User, svc: Services, tg_id: int) -> Who:
+    """The :class:`Who` of a stored user."""
+    is_admin = tg_id in svc.admins
     return Who(user, user.role(is_admin=is_admin), user.locale or svc.default_locale, is_admin)
 
 
@@ -90,50 +102,236 @@ class _NoPreview(_SerialisedOnce, LinkPreviewOptions):
 NO_PREVIEW = _NoPreview(is_disabled=True)
 
 
-async def say(update: Update, text: str, **kwargs) -> None:
-    """Reply in the chat the update came from (HTML, no link previews)."""
-    chat = update.effective_chat
-    assert chat is not None
-    kwargs.setdefault("parse_mode", ParseMode.HTML)
-    kwargs.setdefault("link_preview_options", NO_PREVIEW)
-    await chat.send_message(text, **kwargs)
+# ---------------------------------------------------------------------- the turn
 
 
-async def drop_keyboard(message: Message | None) -> None:
-    """Take the buttons off a step's message once it has been answered."""
-    if message is None:
-        return
-    try:
-        await message.edit_reply_markup(None)
-    except TelegramError as exc:  # already edited, or too old to edit: harmless
-        log.debug("could not remove a keyboard: %s", exc)
+@dataclass
+class _Out:
+    """One thing to send back, in order."""
+
+    kind: str  # "message", "show", "markup", "drop_keyboard", "photo", "document"
+    text: str = ""
+    markup: Any = None
+    data: bytes | None = None
+    filename: str | None = None
 
 
-async def reply_in_place(update: Update, text: str, markup=None, *, in_place: bool = True) -> None:
-    """Answer a button in place of the pressed message, or with a new message.
+@dataclass
+class Turn:
+    """One update as a handler sees it, and the answer being collected (see module docstring).
 
-    A reply keyboard cannot be put on an edited message, and an edit can fail (the
-    message is too old, or unchanged): then the pressed message loses its buttons
-    and the answer comes as a new message.
+    ``args``: the words after a command. ``press``: the parsed data of a pressed button.
+    ``kind``: the user's active flow (the router keeps it current).
     """
-    query = update.callback_query
-    message = query.message if query is not None else None
-    if message is not None and in_place:
-        if not isinstance(markup, ReplyKeyboardMarkup | ReplyKeyboardRemove):
+
+    update: Update
+    context: ContextTypes.DEFAULT_TYPE
+    svc: Services
+    me: Who
+    args: list[str] = field(default_factory=list)
+    press: Press | None = None
+    kind: str | None = None
+    state: Any = None  # the flow being run (handlers.flows.State), while the engine runs it
+    # False when the pressed message is not the one to change (an old step's button: the
+    # current step comes as a new message, below).
+    in_place_ok: bool = True
+    _out: list[_Out] = field(default_factory=list)
+    _answer: tuple[str | None, bool] | None = None
+
+    # ---------------------------------------------------------------- what came in
+
+    @property
+    def tg_id(self) -> int:
+        """The Telegram id of the person (also their private chat's id)."""
+        assert self.update.effective_user is not None
+        return self.update.effective_user.id
+
+    @property
+    def chat_id(self) -> int:
+        """The private chat the update came from."""
+        assert self.update.effective_chat is not None
+        return self.update.effective_chat.id
+
+    @property
+    def message(self):  # -> telegram.Message | None
+        """The person's message (None for a button press)."""
+        return self.update.message
+
+    @property
+    def query(self):  # -> telegram.CallbackQuery | None
+        """The button press, if this update is one."""
+        return self.update.callback_query
+
+    @property
+    def text(self) -> str:
+        """What the person typed (or the caption), trimmed, never None."""
+        message = self.update.message
+        if message is None:
+            return ""
+        return clean(message.text or message.caption or "")
+
+    def tr(self, key: str, /, **values: object) -> str:
+        """A text in this user's language."""
+        return self.me.tr(key, **values)
+
+    def number(self, value: int) -> str:
+        """A number in this user's format."""
+        return formats.number(value, self.me.locale)
+
+    # ---------------------------------------------------------------- what goes out
+
+    def say(self, text: str, markup: Any = None) -> None:
+        """A new message in this chat (HTML)."""
+        self._out.append(_Out("message", text, markup))
+
+    def show(self, text: str, markup: Any = None, *, in_place: bool = True) -> None:
+        """Answer a button in place of the pressed message, or with a new message.
+
+        A reply keyboard cannot be put on an edited message, and an edit can fail (the
+        message is too old): then the pressed message loses its buttons and the answer
+        comes as a new message. The menu stays as it is: what it opens comes below it.
+        """
+        from_menu = self.press is not None and self.press.kind == "menu"
+        shown = any(o.kind == "show" for o in self._out)  # the pressed message became that
+        if self.query is None or self.query.message is None or not in_place or from_menu \
+                or shown or not self.in_place_ok \
+                or isinstance(markup, ReplyKeyboardMarkup | ReplyKeyboardRemove):
+            if self.query is not None and self.query.message is not None and not from_menu \
+                    and not shown:
+                self.drop_keyboard()
+            self.say(text, markup)
+            return
+        self._out.append(_Out("show", text, markup))
+
+    def swap_keyboard(self, markup: Any) -> None:
+        """Change only the buttons of the pressed message."""
+        if self.query is not None and self.query.message is not None:
+            self._out.append(_Out("markup", markup=markup))
+
+    def drop_keyboard(self) -> None:
+        """Take the buttons off the pressed message (it has been answered)."""
+        if self.query is not None and self.query.message is not None:
+            self._out.append(_Out("drop_keyboard"))
+
+    def answer(self, text: str | None = None, *, alert: bool = False) -> None:
+        """The answer to the pressed button (a toast, or an alert); the first one counts."""
+        if self._answer is None:
+            self._answer = (text[:200] if text else None, alert)
+
+    def photo(self, data: bytes, filename: str, caption: str | None = None) -> None:
+        """A picture."""
+        self._out.append(_Out("photo", caption or "", data=data, filename=filename))
+
+    def document(self, data: bytes, filename: str, caption: str | None = None) -> None:
+        """A file."""
+        self._out.append(_Out("document", caption or "", data=data, filename=filename))
+
+    def discard(self) -> None:
+        """Forget what was collected (the handler changed its mind)."""
+        self._out.clear()
+
+    @property
+    def pending(self) -> int:
+        """How many messages are collected."""
+        return len(self._out)
+
+    async def flush(self) -> None:
+        """Send what was collected, in order: the button's answer first."""
+        query = self.query
+        if query is not None:
+            text, alert = self._answer or (None, False)
             try:
-                await query.edit_message_text(text, reply_markup=markup, parse_mode=ParseMode.HTML,
-                                              link_preview_options=NO_PREVIEW)
-                return
-            except BadRequest as exc:
-                log.debug("could not edit a step in place: %s", exc)
-        await drop_keyboard(message)
-    await say(update, text, reply_markup=markup)
+                await query.answer(text, show_alert=alert)
+            except TelegramError as exc:  # too old, or already answered: nothing to mend
+                log.debug("callback query not answered: %s", exc)
+        out, self._out = self._out, []
+        for index, item in enumerate(out):
+            await self._send(item, index)
+
+    async def _send(self, item: _Out, index: int) -> None:
+        bot = self.context.bot
+        chat = self.chat_id
+        try:
+            if item.kind == "show":
+                try:
+                    await self.query.edit_message_text(item.text, reply_markup=item.markup)
+                except BadRequest as exc:
+                    if "not modified" in exc.message.lower():
+                        return
+                    log.debug("could not edit a step in place: %s", exc)
+                    await self._drop(self.query.message)
+                    await bot.send_message(chat, item.text, reply_markup=item.markup)
+            elif item.kind == "drop_keyboard":
+                await self._drop(self.query.message)
+            elif item.kind == "markup":
+                try:
+                    await self.query.edit_message_reply_markup(item.markup)
+                except BadRequest as exc:  # unchanged, or too old: the buttons stay
+                    log.debug("keyboard not swapped: %s", exc)
+            elif item.kind == "message":
+                await bot.send_message(chat, item.text, reply_markup=item.markup)
+            elif item.kind == "photo":
+                await bot.send_photo(chat, InputFile(item.data, filename=item.filename),
+                                     caption=item.text or None)
+            else:
+                await bot.send_document(chat, InputFile(item.data, filename=item.filename),
+                                        caption=item.text or None)
+        except Forbidden:
+            log.info("a user blocked the bot while being answered")
+            await self.svc.users.set_active(self.tg_id, False)
+        except BadRequest:
+            raise  # our mistake (a malformed message): the error handler says so
+        except TelegramError as exc:  # 5xx, timeouts, dropped connections
+            if item.kind in ("message", "show"):
+                # The person is owed this answer: the outbox keeps trying.
+                log.info("a reply could not be sent (%s); the outbox takes it", exc)
+                await self.svc.outbox.enqueue([now_item(
+                    "reply", f"chat:{self.me.user.id}", self.me.user.id,
+                    {"text": item.text, "markup": _markup_dict(item.markup)},
+                    seq=f"{self.update.update_id}:{index}", sealed=True)], self.svc.now())
+            else:
+                log.warning("a file could not be sent to a user: %s", exc)
+
+    @staticmethod
+    async def _drop(message) -> None:
+        if message is None:
+            return
+        try:
+            await message.edit_reply_markup(None)
+        except TelegramError as exc:  # already edited, or too old to edit: harmless
+            log.debug("could not remove a keyboard: %s", exc)
+
+
+def _markup_dict(markup: Any) -> dict | None:
+    return markup.to_dict() if markup is not None else None
+
+
+# ---------------------------------------------------------------------- small helpers
+
+
+# Characters that show nothing: zero-width spaces and joiners, direction marks, the BOM,
+# soft hyphens, variation selectors. Text made only of these is empty.
+_INVISIBLE = frozenset("\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180e\u200b\u200c\u200d"
+                       "\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2060\u2061\u2062\u2063"
+                       "\u2064\u2066\u2067\u2068\u2069\u206a\u206b\u206c\u206d\u206e\u206f"
+                       "\u3164\ufeff\uffa0")
+
+
+def clean(text: str) -> str:
+    """Text as typed, trimmed; empty if nothing in it would show."""
+    text = text.strip()
+    if not text:
+        return ""
+    visible = any(ch not in _INVISIBLE and not ch.isspace()
+                  and unicodedata.category(ch) not in ("Cf", "Mn", "Cc")
+                  for ch in text)
+    return text if visible else ""
 
 
 def button(text: str, data: str) -> InlineKeyboardButton:
     """An inline button; callback data must fit Telegram's 64 bytes."""
     assert len(data.encode()) <= 64, data
-    return InlineKeyboardButton(text, callback_data=data)
+    return InlineKeyboardButton(text[:64], callback_data=data)
 
 
 def pager(page: int, pages: int, data: Callable[[int], str]) -> list[InlineKeyboardButton]:
@@ -152,6 +350,66 @@ def step_header(who_: Who, step: int, total: int, title: str) -> str:
     return who_.tr("flow.step", step=step, total=total) + " — " + title
 
 
+def fit(lines: list[str], more: Callable[[int], str], *, budget: int = MAX_TEXT) -> str:
+    """Lines within one message; what does not fit is counted (``more(n)``: "… and n more
+    lines"), never dropped silently. A first line too long for the message is cut."""
+    if sum(len(line) + 1 for line in lines) <= budget:
+        return "\n".join(lines)
+    out: list[str] = []
+    used = 0
+    for i, line in enumerate(lines):
+        tail = more(len(lines) - i)  # what is said if this line is left out
+        if used + len(line) + 1 + len(tail) + 1 > budget:
+            if not out:  # one enormous line: cut it
+                out.append(cut(line, budget - len(tail) - 2))
+                if i + 1 < len(lines):
+                    out.append(more(len(lines) - i - 1))
+                return "\n".join(out)
+            out.append(tail)
+            return "\n".join(out)
+        out.append(line)
+        used += len(line) + 1
+    return "\n".join(out)
+
+
+def paginate(lines: list[str], *, budget: int = MAX_TEXT) -> list[list[str]]:
+    """Lines in pages, each of which fits one message (a line too long is cut)."""
+    pages: list[list[str]] = [[]]
+    used = 0
+    for line in lines:
+        line = cut(line, budget)
+        if pages[-1] and used + len(line) + 1 > budget:
+            pages.append([])
+            used = 0
+        pages[-1].append(line)
+        used += len(line) + 1
+    return pages
+
+
+def escaped_chunks(text: str, limit: int = MAX_TEXT) -> list[str]:
+    """``text`` HTML-escaped, in pieces of at most ``limit`` characters each."""
+    import html
+
+    pieces, current, used = [], [], 0
+    for ch in text:
+        escaped = html.escape(ch)
+        if used + len(escaped) > limit:
+            pieces.append("".join(current))
+            current, used = [], 0
+        current.append(escaped)
+        used += len(escaped)
+    if current:
+        pieces.append("".join(current))
+    return pieces
+
+
+def cut(text: str, limit: int) -> str:
+    """``text`` at most ``limit`` characters, ending with '…' when cut."""
+    if len(text) <= limit:
+        return text
+    return text[:max(limit - 1, 0)].rstrip() + "…"
+
+
 async def scope(svc: Services, who_: Who) -> list[Unit]:
     """The units whose subtrees the user coordinates; every root for the settings' admins."""
     tree = await svc.units.tree()
@@ -159,17 +417,6 @@ async def scope(svc: Services, who_: Who) -> list[Unit]:
         return list(tree.children.get(None, []))
     ids = who_.user.units_for(Role.COORDINATOR, Role.ADMIN)
     return [tree.by_id[i] for i in ids if i in tree.by_id]
-
-
-def persistent_conversation(name: str, **kwargs) -> ConversationHandler:
-    """A ConversationHandler kept in the database (a restart resumes it), re-enterable.
-
-    Its buttons are tracked per user, not per message, on purpose: our flows span
-    several messages, so PTB's warning about ``per_message=False`` is silenced.
-    """
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", category=PTBUserWarning)
-        return ConversationHandler(name=name, persistent=True, allow_reentry=True, **kwargs)
 
 
 class KeyedLocks:
@@ -197,19 +444,3 @@ class KeyedLocks:
 
     def __len__(self) -> int:
         return len(self._locks)
-
-
-FLOWS = ("tip", "report", "event")  # the long, persistent flows: one at a time per user
-
-
-def end_other_flows(update: Update, context: ContextTypes.DEFAULT_TYPE, keep: str) -> None:
-    """Entering one long flow ends the others for this user (their drafts are kept).
-
-    Otherwise a tip left half-way would go on taking the text meant for a report.
-    PTB offers no public way to end a conversation from outside it; this uses the
-    same internal call its handlers use when they return END.
-    """
-    for handler in context.application.handlers.get(0, []):
-        if isinstance(handler, ConversationHandler) and handler.name in FLOWS \
-                and handler.name != keep:
-            handler._update_state(ConversationHandler.END, handler._get_key(update))

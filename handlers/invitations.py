@@ -1,43 +1,47 @@
 """Coordinators and admins make invitation links in the chat.
 
-Role → unit → confirm (with handover when the unit already has someone in that
-role), then the link and a printable QR card. States are named constants and
-the conversation persists, so a restart in the middle resumes it.
+Role → unit → confirm (with handover when the unit already has someone in that role),
+then the link and a printable QR card. The flow's draft is in the database, so a restart in
+the middle resumes it; the role and the unit are checked again at every step, so someone
+whose own role ended meanwhile can no longer mint an invitation with an old button.
 """
 
 from __future__ import annotations
 
 import asyncio
 import html
+from dataclasses import dataclass
 
-from telegram import InlineKeyboardMarkup, Update
-from telegram.ext import (
-    CallbackQueryHandler,
-    CommandHandler,
-    ContextTypes,
-    ConversationHandler,
-    MessageHandler,
-    filters,
-)
+from telegram import InlineKeyboardMarkup
 
-from handlers.common import (
-    Who,
-    button,
-    pager,
-    persistent_conversation,
-    say,
-    scope,
-    step_header,
-    who,
-)
-from handlers.services import Services, services
-from locales import formats
+from handlers import flows
+from handlers.callbacks import data
+from handlers.common import Turn, Who, button, pager, scope, step_header
+from handlers.services import Services
 from storage.models import Role, Unit
 
-ROLE, UNIT, CONFIRM = "invite.role", "invite.unit", "invite.confirm"
-DRAFT = "invite_draft"
 PAGE_SIZE = 8
 STEPS = 3
+PREFIX = "inv"
+
+
+@dataclass
+class InviteDraft:
+    """An invitation being made."""
+
+    step: str = "role"
+    role: str | None = None
+    unit_id: int | None = None
+    page: int = 0
+
+    def to_json(self) -> dict:
+        """For storing."""
+        return dict(self.__dict__)
+
+    @classmethod
+    def from_json(cls, data: dict) -> InviteDraft:
+        """From storage."""
+        return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
 
 
 def _roles_for(me: Who) -> list[Role]:
@@ -58,198 +62,180 @@ async def _units_for(svc: Services, me: Who, role: Role) -> list[Unit]:
     return list(found.values())
 
 
-def _nav(me: Who, back: bool = True) -> list:
-    row = [button(me.tr("flow.cancel"), "inv:cancel")]
+def _nav(turn: Turn, back: bool = True) -> list:
+    row = [button(turn.tr("flow.cancel"), data(PREFIX, "cancel"))]
     if back:
-        row.insert(0, button(me.tr("flow.back"), "inv:back"))
+        row.insert(0, button(turn.tr("flow.back"), data(PREFIX, "back")))
     return row
 
 
-async def begin(update: Update, context: ContextTypes.DEFAULT_TYPE) -> str | int:
+async def begin(turn: Turn) -> None:
     """/invite or the menu button: step 1, the role."""
-    me = await who(update, context)
-    if update.callback_query:
-        await update.callback_query.answer()
-    if me.role not in (Role.COORDINATOR, Role.ADMIN):
-        await say(update, me.tr("invite.not_allowed"))
-        return ConversationHandler.END
-    context.user_data[DRAFT] = {}
-    await _ask_role(update, me)
-    return ROLE
+    if not turn.me.staff:
+        turn.say(turn.tr("invite.not_allowed"))
+        return
+    await flows.enter(turn, FLOW, InviteDraft())
 
 
-async def _ask_role(update: Update, me: Who) -> None:
-    rows = [[button(me.tr(f"role.{r.value}"), f"inv:role:{r.value}")] for r in _roles_for(me)]
-    rows.append(_nav(me, back=False))
-    await say(update, step_header(me, 1, STEPS, me.tr("invite.ask_role")),
-              reply_markup=InlineKeyboardMarkup(rows))
+async def may_invite(turn: Turn, draft: InviteDraft) -> str | None:
+    """Still allowed to invite for this role and unit (checked at every step)?"""
+    me = turn.me
+    if not me.staff:
+        return "flow.role_ended"
+    if draft.role is not None:
+        role = Role(draft.role)
+        if role not in _roles_for(me):
+            return "flow.role_ended"
+        if draft.unit_id is not None and draft.unit_id not in {
+                u.id for u in await _units_for(turn.svc, me, role)}:
+            return "flow.role_ended"
+    return None
 
 
-async def role_chosen(update: Update, context: ContextTypes.DEFAULT_TYPE) -> str:
-    """Step 2: the unit, paged."""
-    query = update.callback_query
-    me = await who(update, context)
-    role = Role(query.data.removeprefix("inv:role:"))
-    if role not in _roles_for(me):
-        await query.answer(me.tr("callback.stale"), show_alert=True)
-        return ROLE
-    await query.answer()
-    context.user_data[DRAFT] = {"role": role.value, "page": 0}
-    return await _ask_unit(update, context, me)
-
-
-async def _ask_unit(update: Update, context: ContextTypes.DEFAULT_TYPE, me: Who) -> str:
-    svc = services(context)
-    draft = context.user_data[DRAFT]
-    role = Role(draft["role"])
-    units = await _units_for(svc, me, role)
-    if not units:
-        await say(update, me.tr("invite.no_units"))
-        context.user_data.pop(DRAFT, None)
-        return ConversationHandler.END
-    pages = (len(units) + PAGE_SIZE - 1) // PAGE_SIZE
-    page = min(draft.get("page", 0), pages - 1)
-    tree = await svc.units.tree()
-    rows = [
-        [button(tree.path(u.id), f"inv:unit:{u.id}")]
-        for u in units[page * PAGE_SIZE:(page + 1) * PAGE_SIZE]
-    ]
-    if pages > 1:
-        rows.append(pager(page, pages, lambda p: f"inv:page:{p}"))
-    rows.append(_nav(me))
-    title = me.tr("invite.ask_unit", role=me.tr(f"role.{role.value}"))
-    await say(update, step_header(me, 2, STEPS, title), reply_markup=InlineKeyboardMarkup(rows))
-    return UNIT
-
-
-async def page_chosen(update: Update, context: ContextTypes.DEFAULT_TYPE) -> str:
-    """Another page of units."""
-    query = update.callback_query
-    await query.answer()
-    context.user_data[DRAFT]["page"] = int(query.data.removeprefix("inv:page:"))
-    return await _ask_unit(update, context, await who(update, context))
-
-
-async def unit_chosen(update: Update, context: ContextTypes.DEFAULT_TYPE) -> str:
-    """Step 3: confirm, offering a handover when someone holds the role already."""
-    query = update.callback_query
-    me = await who(update, context)
-    svc = services(context)
-    draft = context.user_data[DRAFT]
-    unit_id = int(query.data.removeprefix("inv:unit:"))
-    if unit_id not in {u.id for u in await _units_for(svc, me, Role(draft["role"]))}:
-        await query.answer(me.tr("callback.stale"), show_alert=True)
-        return UNIT
-    await query.answer()
-    draft["unit_id"] = unit_id
-    return await _ask_confirm(update, context, me)
-
-
-async def _ask_confirm(update: Update, context: ContextTypes.DEFAULT_TYPE, me: Who) -> str:
-    svc = services(context)
-    draft = context.user_data[DRAFT]
-    role = Role(draft["role"])
-    holders = await svc.users.members_of(draft["unit_id"], role)
-    tree = await svc.units.tree()
-    days = svc.invite_ttl.days
-    lines = [
-        me.tr("invite.summary", role=me.tr(f"role.{role.value}"),
-              unit=html.escape(tree.path(draft["unit_id"])), days=formats.number(days, me.locale))
-    ]
-    if holders:
-        lines.append(me.tr("invite.has_holders", count=formats.number(len(holders), me.locale)))
-        rows = [[button(me.tr("invite.btn.handover"), "inv:make:handover")],
-                [button(me.tr("invite.btn.add"), "inv:make:add")]]
+async def show(turn: Turn, draft: InviteDraft) -> None:
+    """The current step: the role, the unit (paged), or the confirmation."""
+    if draft.step == "role":
+        rows = [[button(turn.tr(f"role.{r.value}"), data(PREFIX, "role", r.value))]
+                for r in _roles_for(turn.me)]
+        rows.append(_nav(turn, back=False))
+        turn.show(step_header(turn.me, 1, STEPS, turn.tr("invite.ask_role")),
+                  InlineKeyboardMarkup(rows))
+    elif draft.step == "unit":
+        await _ask_unit(turn, draft)
     else:
-        rows = [[button(me.tr("invite.btn.make"), "inv:make:add")]]
-    rows.append(_nav(me))
-    await say(update, step_header(me, 3, STEPS, "\n".join(lines)),
-              reply_markup=InlineKeyboardMarkup(rows))
-    return CONFIRM
+        await _ask_confirm(turn, draft)
 
 
-async def make(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
+def label(turn: Turn, draft: InviteDraft) -> str:
+    """'lời mời đang làm (Bước 2/3)'."""
+    number = {"role": 1, "unit": 2, "confirm": 3}.get(draft.step, 1)
+    return turn.tr("invite.label", step=turn.tr("flow.step", step=number, total=STEPS))
+
+
+async def role_chosen(turn: Turn, draft: InviteDraft) -> None:
+    """Step 2: the unit, paged."""
+    value = turn.press.field(1)
+    if value not in {r.value for r in _roles_for(turn.me)}:
+        turn.answer(turn.tr("callback.stale"), alert=True)
+        return
+    draft.role, draft.page, draft.step = value, 0, "unit"
+    await show(turn, draft)
+
+
+async def _ask_unit(turn: Turn, draft: InviteDraft) -> None:
+    svc = turn.svc
+    role = Role(draft.role)
+    units = await _units_for(svc, turn.me, role)
+    if not units:
+        turn.show(turn.tr("invite.no_units"))
+        flows.end(turn)
+        return
+    pages = (len(units) + PAGE_SIZE - 1) // PAGE_SIZE
+    page = max(0, min(draft.page, pages - 1))
+    tree = await svc.units.tree()
+    rows = [[button(tree.path(u.id), data(PREFIX, "unit", u.id))]
+            for u in units[page * PAGE_SIZE:(page + 1) * PAGE_SIZE]]
+    if pages > 1:
+        rows.append(pager(page, pages, lambda p: data(PREFIX, "page", p)))
+    rows.append(_nav(turn))
+    title = turn.tr("invite.ask_unit", role=turn.tr(f"role.{role.value}"))
+    turn.show(step_header(turn.me, 2, STEPS, title), InlineKeyboardMarkup(rows))
+
+
+async def page_chosen(turn: Turn, draft: InviteDraft) -> None:
+    """Another page of units."""
+    draft.page = turn.press.int(1) or 0
+    await show(turn, draft)
+
+
+async def unit_chosen(turn: Turn, draft: InviteDraft) -> None:
+    """Step 3: confirm, offering a handover when someone holds the role already."""
+    unit_id = turn.press.int(1)
+    if unit_id not in {u.id for u in await _units_for(turn.svc, turn.me, Role(draft.role))}:
+        turn.answer(turn.tr("callback.stale"), alert=True)
+        return
+    draft.unit_id, draft.step = unit_id, "confirm"
+    await show(turn, draft)
+
+
+async def _ask_confirm(turn: Turn, draft: InviteDraft) -> None:
+    svc = turn.svc
+    role = Role(draft.role)
+    holders = await svc.users.members_of(draft.unit_id, role)
+    tree = await svc.units.tree()
+    lines = [turn.tr("invite.summary", role=turn.tr(f"role.{role.value}"),
+                     unit=html.escape(tree.path(draft.unit_id)),
+                     days=turn.number(svc.invite_ttl.days))]
+    if holders:
+        lines.append(turn.tr("invite.has_holders", count=turn.number(len(holders))))
+        rows = [[button(turn.tr("invite.btn.handover"), data(PREFIX, "make", "handover"))],
+                [button(turn.tr("invite.btn.add"), data(PREFIX, "make", "add"))]]
+    else:
+        rows = [[button(turn.tr("invite.btn.make"), data(PREFIX, "make", "add"))]]
+    rows.append(_nav(turn))
+    turn.show(step_header(turn.me, 3, STEPS, "\n".join(lines)), InlineKeyboardMarkup(rows))
+
+
+async def make(turn: Turn, draft: InviteDraft) -> None:
     """Create the invitation; send the link and its QR card."""
-    query = update.callback_query
-    me = await who(update, context)
-    svc = services(context)
-    draft = context.user_data.pop(DRAFT)
-    await query.answer()
-    await query.edit_message_reply_markup(None)
-    role = Role(draft["role"])
+    svc = turn.svc
+    how = turn.press.field(1)
+    if how not in ("add", "handover") or draft.role is None or draft.unit_id is None:
+        await show(turn, draft)
+        return
+    role = Role(draft.role)
     code, invitation = await svc.invitations.create(
-        unit_id=draft["unit_id"], role=role, ttl=svc.invite_ttl,
-        handover=query.data == "inv:make:handover", created_by=me.user.id, now=svc.now(),
+        unit_id=draft.unit_id, role=role, ttl=svc.invite_ttl, handover=how == "handover",
+        created_by=turn.me.user.id, now=svc.now(),
     )
-    link = f"https://t.me/{context.bot.username}?start={code}"
+    link = f"https://t.me/{turn.context.bot.username}?start={code}"
     tree = await svc.units.tree()
     unit_path = tree.path(invitation.unit_id)
-    role_name = me.tr(f"role.{role.value}")
-    expires = formats.moment(invitation.expires_at, me.locale, svc.timezone)
-    caption = me.tr("invite.created", role=role_name, unit=html.escape(unit_path),
-                    expires=expires, link=html.escape(link))
+    role_name = turn.tr(f"role.{role.value}")
+    expires = _moment(turn, invitation.expires_at)
+    caption = turn.tr("invite.created", role=role_name, unit=html.escape(unit_path),
+                      expires=expires, link=html.escape(link))
     # Rendering takes a few hundred milliseconds: keep it off the event loop.
     card = await asyncio.to_thread(
-        svc.invite_card, me.tr("invite.card_title", role=role_name), unit_path, link
-    )
-    await update.effective_chat.send_photo(card, caption=caption, parse_mode="HTML")
-    return ConversationHandler.END
+        svc.invite_card, turn.tr("invite.card_title", role=role_name), unit_path, link)
+    turn.drop_keyboard()
+    turn.photo(card, "invitation.png", caption)
+    flows.end(turn)
 
 
-async def back(update: Update, context: ContextTypes.DEFAULT_TYPE) -> str:
+def _moment(turn: Turn, moment) -> str:
+    from locales import formats
+
+    return formats.moment(moment, turn.me.locale, turn.svc.timezone)
+
+
+async def back(turn: Turn, draft: InviteDraft) -> None:
     """One step back."""
-    query = update.callback_query
-    await query.answer()
-    me = await who(update, context)
-    draft = context.user_data.get(DRAFT, {})
-    if "unit_id" in draft:
-        draft.pop("unit_id")
-        return await _ask_unit(update, context, me)
-    context.user_data[DRAFT] = {}
-    await _ask_role(update, me)
-    return ROLE
+    if draft.step == "confirm":
+        draft.unit_id, draft.step = None, "unit"
+    else:
+        draft.role, draft.step = None, "role"
+    await show(turn, draft)
 
 
-async def cancel(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
+async def cancel(turn: Turn, draft: InviteDraft) -> None:
     """Cancel from a button or /cancel."""
-    if update.callback_query:
-        await update.callback_query.answer()
-        await update.callback_query.edit_message_reply_markup(None)
-    context.user_data.pop(DRAFT, None)
-    me = await who(update, context)
-    await say(update, me.tr("flow.cancelled"))
-    return ConversationHandler.END
+    turn.drop_keyboard()
+    turn.say(turn.tr("flow.cancelled"))
+    flows.end(turn)
 
 
-async def wrong_input(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def wrong_input(turn: Turn, draft: InviteDraft) -> None:
     """Typed text where a button was expected."""
-    me = await who(update, context)
-    await say(update, me.tr("flow.use_buttons"))
+    turn.say(turn.tr("flow.use_buttons"))
+    await show(turn, draft)
 
 
-def conversation() -> ConversationHandler:
-    """The invitation conversation (persistent)."""
-    nav = [
-        CallbackQueryHandler(back, pattern=r"^inv:back$"),
-        CallbackQueryHandler(cancel, pattern=r"^inv:cancel$"),
-    ]
-    return persistent_conversation(
-        "invite",
-        entry_points=[
-            CommandHandler("invite", begin),
-            CallbackQueryHandler(begin, pattern=r"^menu:invite$"),
-        ],
-        states={
-            ROLE: [CallbackQueryHandler(role_chosen, pattern=r"^inv:role:"), *nav],
-            UNIT: [
-                CallbackQueryHandler(unit_chosen, pattern=r"^inv:unit:\d+$"),
-                CallbackQueryHandler(page_chosen, pattern=r"^inv:page:\d+$"),
-                *nav,
-            ],
-            CONFIRM: [CallbackQueryHandler(make, pattern=r"^inv:make:(add|handover)$"), *nav],
-        },
-        fallbacks=[
-            CommandHandler("cancel", cancel),
-            MessageHandler(filters.ALL & ~filters.COMMAND, wrong_input),
-        ],
-    )
+FLOW = flows.register(flows.Flow(
+    kind="invite", prefix=PREFIX, load=InviteDraft.from_json, show=show, label=label,
+    unexpected=wrong_input, allowed=may_invite, cancel=cancel,
+    buttons={"back": back, "cancel": cancel},
+))
+FLOW.step("role", buttons={"role": role_chosen})
+FLOW.step("unit", buttons={"unit": unit_chosen, "page": page_chosen})
+FLOW.step("confirm", buttons={"make": make})

@@ -14,16 +14,15 @@ import logging
 from datetime import timedelta
 from itertools import pairwise
 
-from telegram import InlineKeyboardMarkup, Update
-from telegram.constants import MessageLimit
-from telegram.error import TelegramError
-from telegram.ext import CallbackQueryHandler, CommandHandler, ContextTypes
+from telegram import InlineKeyboardMarkup
 
-from handlers.common import Who, button, pager, reply_in_place, say, scope, who
+from handlers.callbacks import data
+from handlers.common import Turn, Who, button, cut, fit, pager, scope
 from handlers.reports import indicator_name, period_label
-from handlers.services import Services, services
-from locales import formats, t
+from handlers.services import Services
+from locales import formats
 from storage.models import Role
+from storage.outbox import now_item
 from storage.reporting import Period, due_at, locks_at, parse_period, period_of
 from storage.reports import StoredSet
 from storage.units import UnitTree
@@ -34,7 +33,7 @@ HAMLETS_PER_PAGE = 8
 
 
 def _allowed(me: Who) -> bool:
-    return me.role in (Role.COORDINATOR, Role.ADMIN)
+    return me.staff
 
 
 async def _hamlets(svc: Services, me: Who, tree: UnitTree) -> list[int]:
@@ -49,95 +48,101 @@ def _period(svc: Services, stored: StoredSet, text: str) -> Period | None:
     return parse_period(text, stored.spec.period, today)
 
 
+def _key_period(key: str | None) -> Period | None:
+    """A period named by a button (None when it is not one a person could mean)."""
+    if not key:
+        return None
+    try:
+        period = Period.from_key(key)
+    except (ValueError, OverflowError):
+        return None
+    if not 2000 <= period.start.year <= 2100:
+        return None
+    return period
+
+
+def _more(turn: Turn):
+    return lambda n: turn.tr("report.cut", n=turn.number(n))
+
+
 # ---------------------------------------------------------------------- completeness
 
 
-async def completeness(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def completeness(turn: Turn) -> None:
     """/completeness [period] (or its ◀ ▶ buttons)."""
-    me = await who(update, context)
-    svc = services(context)
-    if update.callback_query:
-        await update.callback_query.answer()
+    me = turn.me
+    svc = turn.svc
     if not _allowed(me):
-        await say(update, me.tr("tipdesk.not_allowed"))
+        turn.say(turn.tr("tipdesk.not_allowed"))
         return
     stored = svc.reports.sets()[0]
-    if update.callback_query:
-        period = Period.from_key(update.callback_query.data.removeprefix("cmpl:"))
-    else:
-        period = _period(svc, stored, " ".join(context.args or []))
+    if turn.press is not None:
+        period = _key_period(turn.press.action)
         if period is None:
-            await say(update, me.tr("report.period_bad", kind=me.tr(
-                f"period.kind.{stored.spec.period.value}")))
+            turn.answer(turn.tr("callback.stale"), alert=True)
+            return
+    else:
+        period = _period(svc, stored, " ".join(turn.args))
+        if period is None:
+            turn.say(turn.tr("report.period_bad",
+                             kind=turn.tr(f"period.kind.{stored.spec.period.value}")))
             return
     tree = await svc.units.tree()
     hamlets = await _hamlets(svc, me, tree)
     submitted = await svc.reports.submitted(stored.code, period.key, hamlets)
     now = svc.now()
     due = due_at(period, stored.spec.due_days, svc.timezone)
-    lines = [me.tr("report.completeness.head", set=me.tr(f"indicatorset.{stored.code}"),
-                   period=period_label(me.locale, period),
-                   due=formats.day(due - timedelta(seconds=1), me.locale, svc.timezone))]
+    lines = [turn.tr("report.completeness.head", set=turn.tr(f"indicatorset.{stored.code}"),
+                     period=period_label(me.locale, period),
+                     due=formats.day(due - timedelta(seconds=1), me.locale, svc.timezone))]
     groups: dict[int | None, list[int]] = {}
     for hamlet in hamlets:
         groups.setdefault(tree.by_id[hamlet].parent_id, []).append(hamlet)
     for parent, members in groups.items():
         done = sum(1 for h in members if h in submitted)
         name = tree.by_id[parent].name if parent in tree.by_id else "—"
-        lines.append(f"\n<b>{html.escape(name)}</b>: "
+        lines.append(f"\n<b>{html.escape(cut(name, 80))}</b>: "
                      + formats.fraction(done, len(members), me.locale))
         for hamlet in members:
-            lines.append(_status_line(me, svc, tree.by_id[hamlet].name, submitted.get(hamlet),
+            lines.append(_status_line(turn, tree.by_id[hamlet].name, submitted.get(hamlet),
                                       due, now))
     if len(groups) > 1:
         done = sum(1 for h in hamlets if h in submitted)
-        lines.append("\n" + me.tr("report.completeness.total",
-                                  n=formats.fraction(done, len(hamlets), me.locale)))
+        lines.append("\n" + turn.tr("report.completeness.total",
+                                    n=formats.fraction(done, len(hamlets), me.locale)))
     if not hamlets:
-        lines.append(me.tr("report.completeness.none"))
+        lines.append(turn.tr("report.completeness.none"))
     rows = [[button("◀ " + period_label(me.locale, period.previous())[:28],
-                    f"cmpl:{period.previous().key}"),
+                    data("cmpl", period.previous().key)),
              button(period_label(me.locale, period.next())[:28] + " ▶",
-                    f"cmpl:{period.next().key}")]]
-    await reply_in_place(update, _fit(me, lines), InlineKeyboardMarkup(rows))
+                    data("cmpl", period.next().key))]]
+    turn.show(fit(lines, _more(turn)), InlineKeyboardMarkup(rows))
 
 
-def _status_line(me: Who, svc: Services, name: str, first, due, now) -> str:
+def _status_line(turn: Turn, name: str, first, due, now) -> str:
+    name = html.escape(cut(name, 80))
     if first is None:
         key = "report.completeness.missing_late" if now >= due else "report.completeness.missing"
-        return me.tr(key, unit=html.escape(name))
+        return turn.tr(key, unit=name)
     key = "report.completeness.late" if first >= due else "report.completeness.on_time"
-    return me.tr(key, unit=html.escape(name), day=formats.day(first, me.locale, svc.timezone))
-
-
-def _fit(me: Who, lines: list[str]) -> str:
-    """Lines within one message; what does not fit is counted, not silently dropped."""
-    budget = MessageLimit.MAX_TEXT_LENGTH - 200
-    out, used = [], 0
-    for i, line in enumerate(lines):
-        if used + len(line) + 1 > budget:
-            out.append(me.tr("report.cut", n=formats.number(len(lines) - i, me.locale)))
-            break
-        out.append(line)
-        used += len(line) + 1
-    return "\n".join(out)
+    return turn.tr(key, unit=name, day=formats.day(first, turn.me.locale, turn.svc.timezone))
 
 
 # ---------------------------------------------------------------------- one hamlet
 
 
-async def reports(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def reports(turn: Turn) -> None:
     """/reports [period] [HAMLET]: a hamlet's report, or the hamlets to choose from."""
-    me = await who(update, context)
-    svc = services(context)
+    me = turn.me
+    svc = turn.svc
     if not _allowed(me):
-        await say(update, me.tr("tipdesk.not_allowed"))
+        turn.say(turn.tr("tipdesk.not_allowed"))
         return
     stored = svc.reports.sets()[0]
     tree = await svc.units.tree()
     hamlets = await _hamlets(svc, me, tree)
     unit_id, rest = None, []
-    for word in context.args or []:
+    for word in turn.args:
         unit = tree.by_code.get(word.upper())
         if unit is not None and unit_id is None:
             unit_id = unit.id
@@ -145,65 +150,63 @@ async def reports(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             rest.append(word)
     period = _period(svc, stored, " ".join(rest))
     if period is None:
-        await say(update, me.tr("report.period_bad", kind=me.tr(
-            f"period.kind.{stored.spec.period.value}")))
+        turn.say(turn.tr("report.period_bad",
+                         kind=turn.tr(f"period.kind.{stored.spec.period.value}")))
         return
     if unit_id is not None and unit_id not in hamlets:
-        await say(update, me.tr("report.unit_not_found"))
+        turn.say(turn.tr("report.unit_not_found"))
         return
     if unit_id is None:
-        await _pick_hamlet(update, me, tree, hamlets, period, 0)
+        _pick_hamlet(turn, tree, hamlets, period, 0)
         return
-    await _show(update, context, me, stored, unit_id, period)
+    await _show(turn, stored, unit_id, period)
 
 
-async def _pick_hamlet(update: Update, me: Who, tree: UnitTree, hamlets: list[int],
-                       period: Period, page: int) -> None:
+def _pick_hamlet(turn: Turn, tree: UnitTree, hamlets: list[int], period: Period,
+                 page: int) -> None:
     if not hamlets:
-        await reply_in_place(update, me.tr("report.completeness.none"))
+        turn.show(turn.tr("report.completeness.none"))
         return
     pages = (len(hamlets) + HAMLETS_PER_PAGE - 1) // HAMLETS_PER_PAGE
     page = max(0, min(page, pages - 1))
     chunk = hamlets[page * HAMLETS_PER_PAGE:(page + 1) * HAMLETS_PER_PAGE]
-    rows = [[button(tree.path(h)[:60], f"repv:{h}:{period.key}")] for h in chunk]
-    rows.append(pager(page, pages, lambda p: f"repl:{period.key}:{p}"))
-    await reply_in_place(update, me.tr("report.pick_hamlet", period=period_label(
-        me.locale, period)), InlineKeyboardMarkup([r for r in rows if r]))
+    rows = [[button(cut(tree.path(h), 60), data("repv", h, period.key))] for h in chunk]
+    rows.append(pager(page, pages, lambda p: data("repl", period.key, p)))
+    turn.show(turn.tr("report.pick_hamlet", period=period_label(turn.me.locale, period)),
+              InlineKeyboardMarkup([r for r in rows if r]))
 
 
-async def hamlet_page(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def hamlet_page(turn: Turn) -> None:
     """Another page of hamlets."""
-    await update.callback_query.answer()
-    me = await who(update, context)
-    if not _allowed(me):
+    period, page = _key_period(turn.press.action), turn.press.int(1)
+    if not _allowed(turn.me) or period is None or page is None:
+        turn.answer(turn.tr("callback.stale"), alert=True)
         return
-    svc = services(context)
-    _, key, page = update.callback_query.data.split(":")
-    tree = await svc.units.tree()
-    await _pick_hamlet(update, me, tree, await _hamlets(svc, me, tree), Period.from_key(key),
-                       int(page))
+    tree = await turn.svc.units.tree()
+    _pick_hamlet(turn, tree, await _hamlets(turn.svc, turn.me, tree), period, page)
 
 
-async def view_pressed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def view_pressed(turn: Turn) -> None:
     """A hamlet (or another period of it)."""
-    await update.callback_query.answer()
-    me = await who(update, context)
-    svc = services(context)
-    _, unit, key = update.callback_query.data.split(":")
+    svc = turn.svc
+    unit, period = turn.press.int(0), _key_period(turn.press.field(1))
     tree = await svc.units.tree()
-    if not _allowed(me) or int(unit) not in await _hamlets(svc, me, tree):
-        await reply_in_place(update, me.tr("report.unit_not_found"))
+    if not _allowed(turn.me) or unit is None or period is None \
+            or unit not in await _hamlets(svc, turn.me, tree):
+        turn.answer(turn.tr("report.unit_not_found"), alert=True)
         return
-    await _show(update, context, me, svc.reports.sets()[0], int(unit), Period.from_key(key))
+    await _show(turn, svc.reports.sets()[0], unit, period)
 
 
-async def _show(update: Update, context: ContextTypes.DEFAULT_TYPE, me: Who, stored: StoredSet,
-                unit_id: int, period: Period, *, notice: str = "") -> None:
-    svc = services(context)
+async def _show(turn: Turn, stored: StoredSet, unit_id: int, period: Period, *,
+                notice: str = "") -> None:
+    svc = turn.svc
+    me = turn.me
     tree = await svc.units.tree()
     now = svc.now()
-    lines = [f"<b>{html.escape(me.tr(f'indicatorset.{stored.code}'))} · "
-             f"{period_label(me.locale, period)} · {html.escape(tree.path(unit_id))}</b>"]
+    lines = [f"<b>{html.escape(turn.tr(f'indicatorset.{stored.code}'))} · "
+             f"{period_label(me.locale, period)} · {html.escape(cut(tree.path(unit_id), 200))}"
+             "</b>"]
     report = await svc.reports.get(stored.code, period.key, unit_id)
     versions = await svc.reports.versions(stored.code, period.key, unit_id) if report else []
     names: dict[int, str] = {}
@@ -211,98 +214,72 @@ async def _show(update: Update, context: ContextTypes.DEFAULT_TYPE, me: Who, sto
         if v.submitted_by not in names:
             names[v.submitted_by] = (await svc.users.reach(v.submitted_by))[0].name or "—"
     if report is None:
-        lines.append(me.tr("report.view.none"))
+        lines.append(turn.tr("report.view.none"))
     else:
-        lines.append(me.tr("report.view.standing", version=report.version,
-                           moment=formats.moment(report.submitted_at, me.locale, svc.timezone),
-                           name=html.escape(names.get(report.submitted_by, "—"))))
+        lines.append(turn.tr("report.view.standing", version=report.version,
+                             moment=formats.moment(report.submitted_at, me.locale, svc.timezone),
+                             name=html.escape(cut(names.get(report.submitted_by, "—"), 64))))
         for code in stored.codes:
             value = report.values.get(code)
-            shown = formats.number(value, me.locale) if value is not None else "—"
+            shown = turn.number(value) if value is not None else "—"
             lines.append(f"• {html.escape(indicator_name(me.locale, code))}: <b>{shown}</b>")
         if len(versions) > 1:
-            lines.append("\n" + me.tr("report.view.history"))
+            lines.append("\n" + turn.tr("report.view.history"))
             for older, newer in pairwise(versions):
                 changed = [f"{indicator_name(me.locale, c)} "
-                           f"{formats.number(older.values.get(c, 0), me.locale)} → "
-                           f"{formats.number(newer.values.get(c, 0), me.locale)}"
+                           f"{turn.number(older.values.get(c, 0))} → "
+                           f"{turn.number(newer.values.get(c, 0))}"
                            for c in stored.codes if older.values.get(c) != newer.values.get(c)]
-                lines.append(me.tr(
+                lines.append(turn.tr(
                     "report.view.version", version=newer.version,
                     moment=formats.moment(newer.submitted_at, me.locale, svc.timezone),
-                    name=html.escape(names.get(newer.submitted_by, "—")),
-                    changes=html.escape("; ".join(changed) or me.tr("report.view.same"))))
+                    name=html.escape(cut(names.get(newer.submitted_by, "—"), 64)),
+                    changes=html.escape("; ".join(changed) or turn.tr("report.view.same"))))
     open_until = await svc.reports.open_until(stored.code, period, unit_id, now, svc.timezone)
     lock = locks_at(period, stored.spec.lock_days, svc.timezone)
     if open_until is None:
-        lines.append("\n" + me.tr("report.view.locked",
-                                  moment=formats.moment(lock, me.locale, svc.timezone)))
+        state = turn.tr("report.view.locked", moment=formats.moment(lock, me.locale,
+                                                                    svc.timezone))
     elif open_until > lock:
-        lines.append("\n" + me.tr("report.view.reopened",
-                                  moment=formats.moment(open_until, me.locale, svc.timezone)))
+        state = turn.tr("report.view.reopened",
+                        moment=formats.moment(open_until, me.locale, svc.timezone))
     else:
-        lines.append("\n" + me.tr("report.view.open", day=formats.day(
-            open_until - timedelta(seconds=1), me.locale, svc.timezone)))
+        state = turn.tr("report.view.open", day=formats.day(
+            open_until - timedelta(seconds=1), me.locale, svc.timezone))
     rows = [[button("◀ " + period_label(me.locale, period.previous())[:28],
-                    f"repv:{unit_id}:{period.previous().key}"),
+                    data("repv", unit_id, period.previous().key)),
              button(period_label(me.locale, period.next())[:28] + " ▶",
-                    f"repv:{unit_id}:{period.next().key}")]]
+                    data("repv", unit_id, period.next().key))]]
     if open_until is None:
-        rows.insert(0, [button(me.tr("report.btn.reopen"), f"repo:{unit_id}:{period.key}")])
-    text = _fit(me, lines)
+        rows.insert(0, [button(turn.tr("report.btn.reopen"),
+                               data("repo", unit_id, period.key))])
+    text = fit([*lines, "\n" + state], _more(turn))
     if notice:
         text = notice + "\n\n" + text
-    await reply_in_place(update, text, InlineKeyboardMarkup(rows))
+    turn.show(text, InlineKeyboardMarkup(rows))
 
 
-async def reopen(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def reopen(turn: Turn) -> None:
     """Reopen a locked period for one hamlet; its reporters are told until when."""
-    query = update.callback_query
-    await query.answer()
-    me = await who(update, context)
-    svc = services(context)
-    _, unit, key = query.data.split(":")
-    unit_id, period = int(unit), Period.from_key(key)
+    svc = turn.svc
+    unit_id, period = turn.press.int(0), _key_period(turn.press.field(1))
     tree = await svc.units.tree()
-    if not _allowed(me) or unit_id not in await _hamlets(svc, me, tree):
-        await reply_in_place(update, me.tr("report.unit_not_found"))
+    if not _allowed(turn.me) or unit_id is None or period is None \
+            or unit_id not in await _hamlets(svc, turn.me, tree):
+        turn.answer(turn.tr("report.unit_not_found"), alert=True)
         return
     stored = svc.reports.sets()[0]
+    if period.kind is not stored.spec.period:  # a period of another length: not this set's
+        turn.answer(turn.tr("callback.stale"), alert=True)
+        return
     now = svc.now()
     if await svc.reports.open_until(stored.code, period, unit_id, now, svc.timezone) is None:
         until = now + timedelta(days=max(stored.spec.lock_days, 1))
-        await svc.reports.reopen(stored.code, key, unit_id, me.user.id, now, until)
-        await _tell_reporters(context, stored, unit_id, period, until)
-    await _show(update, context, me, stored, unit_id, period,
-                notice=me.tr("report.reopened", unit=html.escape(tree.by_id[unit_id].name)))
-
-
-async def _tell_reporters(context: ContextTypes.DEFAULT_TYPE, stored: StoredSet, unit_id: int,
-                          period: Period, until) -> None:
-    svc = services(context)
-    tree = await svc.units.tree()
-    for user_id, _, _ in await svc.users.holders([unit_id], (Role.REPORTER,)):
-        contact, locale = await svc.users.reach(user_id)
-        locale = locale or svc.default_locale
-        try:
-            await context.bot.send_message(
-                contact.chat_id,
-                t(locale, "report.reopened_notice", set=t(locale, f"indicatorset.{stored.code}"),
-                  period=period_label(locale, period),
-                  unit=html.escape(tree.by_id[unit_id].name),
-                  moment=formats.moment(until, locale, svc.timezone)),
-                parse_mode="HTML")
-        except TelegramError as exc:
-            log.warning("could not tell reporter %s of a reopened period: %s", user_id, exc)
-
-
-def handlers() -> list:
-    """Commands and buttons of the coordinators' report views."""
-    return [
-        CommandHandler("completeness", completeness),
-        CallbackQueryHandler(completeness, pattern=r"^cmpl:[\w-]+$"),
-        CommandHandler("reports", reports),
-        CallbackQueryHandler(hamlet_page, pattern=r"^repl:[\w-]+:\d+$"),
-        CallbackQueryHandler(view_pressed, pattern=r"^repv:\d+:[\w-]+$"),
-        CallbackQueryHandler(reopen, pattern=r"^repo:\d+:[\w-]+$"),
-    ]
+        notices = [now_item("report.reopened", f"reopen:{unit_id}:{period.key}", user_id,
+                            {"set": stored.code, "period": period.key, "unit_id": unit_id,
+                             "until": until.isoformat()}, seq=now.isoformat())
+                   for user_id, _, _ in await svc.users.holders([unit_id], (Role.REPORTER,))]
+        await svc.reports.reopen(stored.code, period.key, unit_id, turn.me.user.id, now, until,
+                                 notices=notices)
+    await _show(turn, stored, unit_id, period,
+                notice=turn.tr("report.reopened", unit=html.escape(tree.by_id[unit_id].name)))

@@ -4,47 +4,31 @@
 period (the current one, earlier ones still open) → one step per indicator, showing
 last period's value, with "0" and "same as last time" → a review where any line can
 be changed → submit. Typed numbers are read the Vietnamese way (storage.reporting).
-The draft is written on every step (storage.drafts), so a restart loses nothing.
-Button data carries the choices made before the draft exists (``repf:p:<unit>:<set>:<period>``).
+The draft is written before every answer (handlers.flows), so a restart loses nothing,
+and the reporter's hold on the hamlet is checked at every step: a reporter replaced by a
+handover is stopped with one line.
 """
 
 from __future__ import annotations
 
-import functools
 import html
 import logging
 
-from telegram import InlineKeyboardMarkup, Update
-from telegram.error import TelegramError
-from telegram.ext import (
-    CallbackQueryHandler,
-    CommandHandler,
-    ContextTypes,
-    ConversationHandler,
-    MessageHandler,
-    filters,
-)
+from telegram import InlineKeyboardMarkup
 
-from handlers.common import (
-    Who,
-    button,
-    drop_keyboard,
-    end_other_flows,
-    persistent_conversation,
-    reply_in_place,
-    say,
-    who,
-)
-from handlers.services import Services, services
+from handlers import flows
+from handlers.callbacks import data
+from handlers.common import Turn, button, cut
+from handlers.services import Services
 from locales import formats, t
 from storage.models import Role
+from storage.outbox import NewItem, now_item
 from storage.reporting import Period, check, is_outlier, parse_count
 from storage.reports import Report, ReportDraft, StoredSet
 
 log = logging.getLogger(__name__)
 
-CHOOSE, VALUE, CONFIRM, REVIEW, RESUME = (
-    "report.choose", "report.value", "report.confirm", "report.review", "report.resume")
+PREFIX = "repf"
 
 
 # ---------------------------------------------------------------------- words for periods
@@ -74,223 +58,226 @@ def indicator_name(locale: str, code: str) -> str:
     return t(locale, f"indicator.{code}")
 
 
+def _b(text: str, *fields: object):
+    return button(text, data(PREFIX, *fields))
+
+
 # ---------------------------------------------------------------------- entering
 
 
-async def begin(update: Update, context: ContextTypes.DEFAULT_TYPE) -> str | int:
+async def begin(turn: Turn) -> None:
     """/report [HAMLET]: resume a draft, or choose what to report."""
-    if update.callback_query:
-        await update.callback_query.answer()
-    end_other_flows(update, context, keep="report")
-    me = await who(update, context)
-    svc = services(context)
+    me = turn.me
+    svc = turn.svc
     mine = me.user.units_for(Role.REPORTER)
     if not mine:
-        await say(update, me.tr("report.not_reporter"))
-        return ConversationHandler.END
+        turn.say(turn.tr("report.not_reporter"))
+        return
     tree = await svc.units.tree()
-    if context.args:
-        unit = tree.by_code.get(context.args[0].strip().upper())
+    if turn.args:
+        unit = tree.by_code.get(turn.args[0].strip().upper())
         if unit is None or unit.id not in mine:
-            await say(update, me.tr("report.not_yours", units=_names(tree, mine)))
-            return ConversationHandler.END
+            turn.say(turn.tr("report.not_yours", units=_names(tree, mine)))
+            return
         mine = [unit.id]
-    draft = await svc.report_drafts.get(update.effective_user.id)
-    if draft is not None and not context.args:
-        stored = svc.reports.set(draft.set_code)
-        if stored is not None and draft.unit_id in me.user.units_for(Role.REPORTER):
-            rows = [[button(me.tr("report.btn.resume"), "repf:resume"),
-                     button(me.tr("report.btn.fresh"), "repf:fresh")]]
-            await say(update, me.tr("report.resume", what=_what(me, tree, stored, draft)),
-                      reply_markup=InlineKeyboardMarkup(rows))
-            return RESUME
-    return await _choose_unit(update, context, me, mine)
+    found = await flows.load(turn, FLOW)
+    if found is not None and not turn.args and found.period_key is not None \
+            and found.unit_id in mine and _stored(svc, found) is not None:
+        await flows.enter(turn, FLOW, found, show=False)
+        rows = [[_b(turn.tr("report.btn.resume"), "resume"),
+                 _b(turn.tr("report.btn.fresh"), "fresh")]]
+        turn.say(turn.tr("report.resume", what=_what(turn, tree, _stored(svc, found), found)),
+                 InlineKeyboardMarkup(rows))
+        return
+    draft = ReportDraft(unit_id=mine[0] if len(mine) == 1 else None)
+    await flows.enter(turn, FLOW, draft, show=False)
+    await _choose(turn, draft, in_place=False)
 
 
-async def resume_chosen(update: Update, context: ContextTypes.DEFAULT_TYPE) -> str | int:
-    """Carry on with the saved report, or start again."""
-    query = update.callback_query
-    await query.answer()
-    me = await who(update, context)
-    svc = services(context)
-    draft = await svc.report_drafts.get(update.effective_user.id)
-    if query.data == "repf:fresh" or draft is None:
-        await svc.report_drafts.drop(update.effective_user.id)
-        return await _choose_unit(update, context, me, me.user.units_for(Role.REPORTER))
-    return await _show(update, context, me, draft)
+async def resume(turn: Turn, draft: ReportDraft) -> None:
+    """Carry on with the saved report."""
+    await show(turn, draft)
 
 
-async def _choose_unit(update: Update, context: ContextTypes.DEFAULT_TYPE, me: Who,
-                       units: list[int]) -> str:
-    if len(units) == 1:
-        return await _choose_set(update, context, me, units[0])
-    tree = await services(context).units.tree()
-    rows = [[button(tree.path(u)[:60], f"repf:u:{u}")] for u in sorted(units) if u in tree.by_id]
-    rows.append([button(me.tr("flow.cancel"), "repf:cancel")])
-    await reply_in_place(update, me.tr("report.choose_unit"), InlineKeyboardMarkup(rows))
-    return CHOOSE
+async def fresh(turn: Turn, draft: ReportDraft) -> None:
+    """Start again: choose what to report."""
+    mine = turn.me.user.units_for(Role.REPORTER)
+    draft.__dict__.update(ReportDraft(unit_id=mine[0] if len(mine) == 1 else None).__dict__)
+    await _choose(turn, draft)
 
 
-async def unit_chosen(update: Update, context: ContextTypes.DEFAULT_TYPE) -> str | int:
-    """A hamlet button."""
-    query = update.callback_query
-    await query.answer()
-    me = await who(update, context)
-    unit_id = int(query.data.removeprefix("repf:u:"))
-    if unit_id not in me.user.units_for(Role.REPORTER):
-        await reply_in_place(update, me.tr("report.not_yours_any"))
-        return ConversationHandler.END
-    return await _choose_set(update, context, me, unit_id)
+async def may_report(turn: Turn, draft: ReportDraft) -> str | None:
+    """Still a reporter of the hamlet (checked at every step)?"""
+    mine = turn.me.user.units_for(Role.REPORTER)
+    if not mine or (draft.unit_id is not None and draft.unit_id not in mine):
+        return "report.role_ended"
+    return None
 
 
-async def _choose_set(update: Update, context: ContextTypes.DEFAULT_TYPE, me: Who,
-                      unit_id: int) -> str:
-    sets = services(context).reports.sets()
-    if len(sets) == 1:
-        return await _choose_period(update, context, me, unit_id, sets[0])
-    rows = [[button(me.tr(f"indicatorset.{s.code}"), f"repf:s:{unit_id}:{s.code}")]
-            for s in sets]
-    rows.append([button(me.tr("flow.cancel"), "repf:cancel")])
-    await reply_in_place(update, me.tr("report.choose_set"), InlineKeyboardMarkup(rows))
-    return CHOOSE
-
-
-async def set_chosen(update: Update, context: ContextTypes.DEFAULT_TYPE) -> str | int:
-    """An indicator-set button."""
-    query = update.callback_query
-    await query.answer()
-    me = await who(update, context)
-    _, _, unit, code = query.data.split(":", 3)
-    stored = services(context).reports.set(code)
-    if stored is None or int(unit) not in me.user.units_for(Role.REPORTER):
-        await reply_in_place(update, me.tr("report.gone"))
-        return ConversationHandler.END
-    return await _choose_period(update, context, me, int(unit), stored)
-
-
-async def _choose_period(update: Update, context: ContextTypes.DEFAULT_TYPE, me: Who,
-                         unit_id: int, stored: StoredSet) -> str:
-    svc = services(context)
-    periods = await svc.reports.open_periods(stored.code, unit_id, svc.now(), svc.timezone)
+async def _choose(turn: Turn, draft: ReportDraft, *, in_place: bool = True) -> None:
+    """The next choice before the draft has its period: hamlet, set, period."""
+    svc = turn.svc
+    tree = await svc.units.tree()
+    cancel = [_b(turn.tr("flow.cancel"), "cancel")]
+    if draft.unit_id is None:
+        units = sorted(u for u in turn.me.user.units_for(Role.REPORTER) if u in tree.by_id)
+        rows = [[_b(cut(tree.path(u), 60), "u", u)] for u in units[:40]]
+        turn.show(turn.tr("report.choose_unit"), InlineKeyboardMarkup([*rows, cancel]),
+                  in_place=in_place)
+        return
+    sets = svc.reports.sets()
+    if draft.set_code is None and len(sets) == 1:
+        draft.set_code = sets[0].code
+    if draft.set_code is None:
+        rows = [[_b(turn.tr(f"indicatorset.{s.code}"), "s", s.code)] for s in sets]
+        turn.show(turn.tr("report.choose_set"), InlineKeyboardMarkup([*rows, cancel]),
+                  in_place=in_place)
+        return
+    stored = _stored(svc, draft)
+    assert stored is not None
+    periods = await svc.reports.open_periods(stored.code, draft.unit_id, svc.now(), svc.timezone)
     rows = []
     for period in periods:
-        report = await svc.reports.get(stored.code, period.key, unit_id)
-        label = period_label(me.locale, period)
+        report = await svc.reports.get(stored.code, period.key, draft.unit_id)
+        label_ = period_label(turn.me.locale, period)
         if report is not None:
-            label = me.tr("report.btn.period_done", period=label, version=report.version)
-        rows.append([button(label[:60], f"repf:p:{unit_id}:{stored.code}:{period.key}")])
-    rows.append([button(me.tr("flow.cancel"), "repf:cancel")])
-    tree = await svc.units.tree()
-    await reply_in_place(update, me.tr("report.choose_period", unit=html.escape(
-        tree.path(unit_id)), set=me.tr(f"indicatorset.{stored.code}")),
-        InlineKeyboardMarkup(rows))
-    return CHOOSE
+            label_ = turn.tr("report.btn.period_done", period=label_, version=report.version)
+        rows.append([_b(label_[:60], "p", period.key)])
+    turn.show(turn.tr("report.choose_period", unit=html.escape(tree.path(draft.unit_id)),
+                      set=turn.tr(f"indicatorset.{stored.code}")),
+              InlineKeyboardMarkup([*rows, cancel]), in_place=in_place)
 
 
-async def period_chosen(update: Update, context: ContextTypes.DEFAULT_TYPE) -> str | int:
+async def unit_chosen(turn: Turn, draft: ReportDraft) -> None:
+    """A hamlet button."""
+    unit_id = turn.press.int(1)
+    if unit_id not in turn.me.user.units_for(Role.REPORTER):
+        turn.answer(turn.tr("callback.stale"), alert=True)
+        return
+    draft.unit_id = unit_id
+    await _choose(turn, draft)
+
+
+async def set_chosen(turn: Turn, draft: ReportDraft) -> None:
+    """An indicator-set button."""
+    code = turn.press.field(1) or ""
+    if turn.svc.reports.set(code) is None or draft.unit_id is None:
+        turn.answer(turn.tr("callback.stale"), alert=True)
+        return
+    draft.set_code = code
+    await _choose(turn, draft)
+
+
+async def period_chosen(turn: Turn, draft: ReportDraft) -> None:
     """A period button: the draft starts here (a correction starts from what was filed)."""
-    query = update.callback_query
-    await query.answer()
-    me = await who(update, context)
-    svc = services(context)
-    _, _, unit, code, key = query.data.split(":", 4)
-    unit_id, stored = int(unit), svc.reports.set(code)
-    if stored is None or unit_id not in me.user.units_for(Role.REPORTER):
-        await reply_in_place(update, me.tr("report.gone"))
-        return ConversationHandler.END
-    period = Period.from_key(key)
-    if await svc.reports.open_until(code, period, unit_id, svc.now(), svc.timezone) is None:
-        await reply_in_place(update, me.tr("report.locked", period=period_label(me.locale, period)))
-        return ConversationHandler.END
-    start = await svc.reports.starting(code, period, unit_id, svc.now())
+    svc = turn.svc
+    stored = _stored(svc, draft)
+    key = turn.press.field(1) or ""
+    if stored is None or draft.unit_id is None:
+        turn.answer(turn.tr("callback.stale"), alert=True)
+        return
+    offered = {p.key: p for p in await svc.reports.open_periods(
+        stored.code, draft.unit_id, svc.now(), svc.timezone)}
+    period = offered.get(key)
+    if period is None:  # locked since, or never offered (an old or forged button)
+        try:
+            name = period_label(turn.me.locale, Period.from_key(key))
+        except (ValueError, OverflowError):
+            name = "—"
+        turn.show(turn.tr("report.locked", period=name))
+        flows.end(turn)
+        return
+    start = await svc.reports.starting(stored.code, period, draft.unit_id, svc.now())
     current = start.current
-    draft = ReportDraft(set_code=code, unit_id=unit_id, period_key=key,
-                        values=dict(current.values) if current else {},
-                        base_version=current.version if current else None,
-                        kept=dict(current.values) if current else {}, history=start.history)
-    if current is not None:  # a correction: straight to the review, any line can change
-        draft.step = len(stored.codes)
-    await _save(update, context, draft)
-    return await _show(update, context, me, draft)
+    draft.period_key = key
+    draft.values = dict(current.values) if current else {}
+    draft.base_version = current.version if current else None
+    draft.kept = dict(current.values) if current else {}
+    draft.history = start.history
+    draft.step = len(stored.codes) if current is not None else 0  # a correction: the review
+    await show(turn, draft)
 
 
 # ---------------------------------------------------------------------- showing a step
 
 
-async def _save(update: Update, context: ContextTypes.DEFAULT_TYPE, draft: ReportDraft) -> None:
-    svc = services(context)
-    await svc.report_drafts.save(update.effective_user.id, draft, svc.now())
-
-
 def _stored(svc: Services, draft: ReportDraft) -> StoredSet | None:
-    return svc.reports.set(draft.set_code)
+    return svc.reports.set(draft.set_code) if draft.set_code else None
 
 
-async def _show(update: Update, context: ContextTypes.DEFAULT_TYPE, me: Who, draft: ReportDraft,
-                *, notice: str = "", in_place: bool = True) -> str:
-    """The draft's current step (an indicator, the "are you sure?", or the review)."""
-    svc = services(context)
+def label(turn: Turn, draft: ReportDraft) -> str:
+    """'báo cáo Tuần 47/2026 đang soạn'."""
+    if draft.period_key is None:
+        return turn.tr("report.label_choosing")
+    return turn.tr("report.label", period=period_label(turn.me.locale,
+                                                       Period.from_key(draft.period_key)))
+
+
+async def show(turn: Turn, draft: ReportDraft, *, notice: str = "",
+               in_place: bool = True) -> None:
+    """The draft's current step (a choice, an indicator, "are you sure?", or the review)."""
+    if draft.period_key is None:
+        await _choose(turn, draft, in_place=in_place)
+        return
+    svc = turn.svc
     stored = _stored(svc, draft)
     if stored is None:
-        return await _gone(update, context, me)
+        turn.show(turn.tr("report.gone"))
+        flows.end(turn)
+        return
+    me = turn.me
     tree = await svc.units.tree()
-    head = _what(me, tree, stored, draft)
+    head = _what(turn, tree, stored, draft)
     codes = stored.codes
     total = len(codes) + 1
-    if draft.step >= len(codes):
-        text, markup = _review(me, stored, draft)
+    if draft.step >= len(codes) and draft.lines:
+        text, markup = _which_line(turn, stored, draft)
+    elif draft.step >= len(codes):
+        text, markup = _review(turn, stored, draft)
         text = f"{head}\n{me.tr('flow.step', step=total, total=total)}\n\n{text}"
-        state = REVIEW
     else:
         code = codes[draft.step]
         last = draft.history[0].get(code) if draft.history else None
         lines = [head, me.tr("flow.step", step=draft.step + 1, total=total) + " — "
                  + f"<b>{html.escape(indicator_name(me.locale, code))}</b>"]
-        lines.append(me.tr("report.last", value=formats.number(last, me.locale))
+        lines.append(me.tr("report.last", value=turn.number(last))
                      if last is not None else me.tr("report.last_none"))
         if code in draft.kept:
-            lines.append(me.tr("report.kept", value=formats.number(draft.kept[code], me.locale)))
+            lines.append(me.tr("report.kept", value=turn.number(draft.kept[code])))
         if code in draft.values and code not in draft.kept:
-            lines.append(me.tr("report.entered",
-                               value=formats.number(draft.values[code], me.locale)))
+            lines.append(me.tr("report.entered", value=turn.number(draft.values[code])))
         if draft.pending is not None:
-            lines.append("\n" + me.tr(
-                "report.sure", value=formats.number(draft.pending, me.locale),
-                mean=formats.number(round(_mean(draft, code)), me.locale)))
-            rows = [[button(me.tr("report.btn.sure",
-                                  value=formats.number(draft.pending, me.locale)), "repf:sure"),
-                     button(me.tr("report.btn.again"), "repf:again")]]
-            state = CONFIRM
+            lines.append("\n" + me.tr("report.sure", value=turn.number(draft.pending),
+                                      mean=turn.number(round(_mean(draft, code)))))
+            rows = [[_b(me.tr("report.btn.sure", value=turn.number(draft.pending)), "sure"),
+                     _b(me.tr("report.btn.again"), "again")]]
         else:
             lines.append("\n" + me.tr("report.ask"))
-            first = [button("0", "repf:zero")]
+            first = [_b("0", "zero")]
             if last is not None:
-                first.append(button(me.tr("report.btn.same",
-                                          value=formats.number(last, me.locale)), "repf:same"))
+                first.append(_b(me.tr("report.btn.same", value=turn.number(last)), "same"))
             if code in draft.kept:
-                first.append(button(me.tr("report.btn.keep", value=formats.number(
-                    draft.kept[code], me.locale)), "repf:keep"))
+                first.append(_b(me.tr("report.btn.keep", value=turn.number(draft.kept[code])),
+                                "keep"))
             rows = [first]
-            state = VALUE
-        rows.append([button(me.tr("flow.back"), "repf:back"),
-                     button(me.tr("flow.cancel"), "repf:cancel")])
+        rows.append([_b(me.tr("flow.back"), "back"), _b(me.tr("flow.cancel"), "cancel")])
         text, markup = "\n".join(lines), InlineKeyboardMarkup(rows)
     if notice:
         text = notice + "\n\n" + text
-    await reply_in_place(update, text, markup, in_place=in_place)
-    return state
+    turn.show(text, markup, in_place=in_place)
 
 
-def _what(me: Who, tree, stored: StoredSet, draft: ReportDraft) -> str:
+def _what(turn: Turn, tree, stored: StoredSet, draft: ReportDraft) -> str:
     """'<b>Báo cáo ANTT · Tuần 47/2026 · Ấp An Phú</b>'."""
     period = Period.from_key(draft.period_key)
     unit = tree.by_id[draft.unit_id].name if draft.unit_id in tree.by_id else "—"
-    return "<b>" + html.escape(" · ".join((me.tr(f"indicatorset.{stored.code}"),
-                                           period_label(me.locale, period), unit))) + "</b>"
+    return "<b>" + html.escape(" · ".join((turn.tr(f"indicatorset.{stored.code}"),
+                                           period_label(turn.me.locale, period),
+                                           cut(unit, 80)))) + "</b>"
 
 
 def _names(tree, unit_ids: list[int]) -> str:
-    return html.escape(", ".join(tree.path(u) for u in unit_ids if u in tree.by_id))
+    return html.escape(cut(", ".join(tree.path(u) for u in unit_ids if u in tree.by_id), 1500))
 
 
 def _mean(draft: ReportDraft, code: str) -> float:
@@ -298,27 +285,29 @@ def _mean(draft: ReportDraft, code: str) -> float:
     return sum(past) / len(past) if past else 0.0
 
 
-def _review(me: Who, stored: StoredSet, draft: ReportDraft) -> tuple[str, InlineKeyboardMarkup]:
+def _review(turn: Turn, stored: StoredSet, draft: ReportDraft
+            ) -> tuple[str, InlineKeyboardMarkup]:
     """Every line, what the rules say, and the buttons (no submit while a rule is broken)."""
+    me = turn.me
     history = {c: [h[c] for h in draft.history if c in h] for c in stored.codes}
     findings = check(stored.spec, draft.values, history)
     lines = [me.tr("report.review.head")]
     last = draft.history[0] if draft.history else {}
     for code in stored.codes:
         value = draft.values.get(code)
-        shown = formats.number(value, me.locale) if value is not None else "—"
+        shown = turn.number(value) if value is not None else "—"
         line = f"• {html.escape(indicator_name(me.locale, code))}: <b>{shown}</b>"
         if code in last:
-            line += " " + me.tr("report.review.was", value=formats.number(last[code], me.locale))
+            line += " " + me.tr("report.review.was", value=turn.number(last[code]))
         lines.append(line)
     blocking = False
     notes = []
     for f in findings:
         values = {"name": indicator_name(me.locale, f.indicator),
-                  "value": formats.number(draft.values[f.indicator], me.locale)}
+                  "value": turn.number(draft.values[f.indicator])}
         if f.other is not None:
             values.update(other=indicator_name(me.locale, f.other),
-                          other_value=formats.number(draft.values[f.other], me.locale))
+                          other_value=turn.number(draft.values[f.other]))
         notes.append(me.tr(f"report.rule.{f.rule}", **values))
         blocking = blocking or f.blocking
     missing = [c for c in stored.codes if c not in draft.values]
@@ -327,9 +316,9 @@ def _review(me: Who, stored: StoredSet, draft: ReportDraft) -> tuple[str, Inline
         lines.extend(notes)
     rows = []
     if not blocking and not missing:
-        rows.append([button(me.tr("report.btn.send"), "repf:send")])
-    rows.append([button(me.tr("report.btn.edit"), "repf:edit")])
-    rows.append([button(me.tr("flow.cancel"), "repf:cancel")])
+        rows.append([_b(me.tr("report.btn.send"), "send")])
+    rows.append([_b(me.tr("report.btn.edit"), "edit")])
+    rows.append([_b(me.tr("flow.cancel"), "cancel")])
     if draft.base_version is not None:
         lines.insert(0, me.tr("report.review.correcting", version=draft.base_version))
     if blocking:
@@ -337,311 +326,214 @@ def _review(me: Who, stored: StoredSet, draft: ReportDraft) -> tuple[str, Inline
     return "\n".join(lines), InlineKeyboardMarkup(rows)
 
 
-async def _gone(update: Update, context: ContextTypes.DEFAULT_TYPE, me: Who) -> int:
-    await services(context).report_drafts.drop(update.effective_user.id)
-    await reply_in_place(update, me.tr("report.gone"))
-    return ConversationHandler.END
-
-
-async def _current(update: Update, context: ContextTypes.DEFAULT_TYPE
-                   ) -> tuple[Who, ReportDraft | None]:
-    me = await who(update, context)
-    return me, await services(context).report_drafts.get(update.effective_user.id)
-
-
-def _with_draft(handler):
-    """Answer the button, load the draft and its set; end politely if either is gone."""
-    @functools.wraps(handler)
-    async def run(update: Update, context: ContextTypes.DEFAULT_TYPE) -> str | int:
-        if update.callback_query:
-            await update.callback_query.answer()
-        me, draft = await _current(update, context)
-        if draft is None:
-            return await _draft_gone(update, me)
-        stored = _stored(services(context), draft)
-        if stored is None:
-            return await _gone(update, context, me)
-        return await handler(update, context, me, draft, stored)
-
-    return run
+def _which_line(turn: Turn, stored: StoredSet, draft: ReportDraft
+                ) -> tuple[str, InlineKeyboardMarkup]:
+    """'Change a line': one button per indicator."""
+    rows = []
+    for i, code in enumerate(stored.codes):
+        value = draft.values.get(code)
+        shown = turn.number(value) if value is not None else "—"
+        rows.append([_b(f"{indicator_name(turn.me.locale, code)}: {shown}"[:60], "line", i)])
+    rows.append([_b(turn.tr("flow.back"), "review")])
+    return turn.tr("report.which_line"), InlineKeyboardMarkup(rows)
 
 
 # ---------------------------------------------------------------------- values
 
 
-@_with_draft
-async def value_typed(update: Update, context: ContextTypes.DEFAULT_TYPE, me: Who,
-                      draft: ReportDraft, stored: StoredSet) -> str | int:
-    """A number typed for the current indicator."""
-    value, problem = parse_count(update.message.text or "", me.locale)
+async def value_typed(turn: Turn, draft: ReportDraft) -> None:
+    """A number typed for the current indicator (at the review: the review again)."""
+    stored = _stored(turn.svc, draft)
+    if stored is None or draft.step >= len(stored.codes):
+        await show(turn, draft, in_place=False)
+        return
+    value, problem = parse_count(turn.message.text or "", turn.me.locale)
     if problem is not None:
-        await say(update, me.tr(f"report.count.{problem.value}") + "\n" + me.tr("report.ask"))
-        return VALUE
-    return await _accept(update, context, me, draft, stored, value)
+        turn.say(turn.tr(f"report.count.{problem.value}") + "\n" + turn.tr("report.ask"))
+        return
+    await _accept(turn, draft, stored, value)
 
 
-async def value_other(update: Update, context: ContextTypes.DEFAULT_TYPE) -> str:
+async def value_other(turn: Turn, draft: ReportDraft) -> None:
     """A sticker, photo...: a number is wanted."""
-    me = await who(update, context)
-    await say(update, me.tr("report.count.not_a_number") + "\n" + me.tr("report.ask"))
-    return VALUE
+    turn.say(turn.tr("report.count.not_a_number") + "\n" + turn.tr("report.ask"))
 
 
-@_with_draft
-async def value_pressed(update: Update, context: ContextTypes.DEFAULT_TYPE, me: Who,
-                        draft: ReportDraft, stored: StoredSet) -> str | int:
+async def value_pressed(turn: Turn, draft: ReportDraft) -> None:
     """'0', 'same as last time' or 'keep what was filed'."""
-    query = update.callback_query
-    if draft.step >= len(stored.codes):  # a value button after the review was reached
-        return await _show(update, context, me, draft)
+    stored = _stored(turn.svc, draft)
+    if stored is None or draft.step >= len(stored.codes):  # after the review was reached
+        await show(turn, draft)
+        return
     code = stored.codes[draft.step]
-    if query.data == "repf:zero":
+    which = turn.press.action
+    if which == "zero":
         value = 0
-    elif query.data == "repf:same" and draft.history and code in draft.history[0]:
+    elif which == "same" and draft.history and code in draft.history[0]:
         value = draft.history[0][code]
-    elif query.data == "repf:keep" and code in draft.kept:
+    elif which == "keep" and code in draft.kept:
         value = draft.kept[code]
     else:
-        return await _show(update, context, me, draft)
-    return await _accept(update, context, me, draft, stored, value, confirmed=True)
+        await show(turn, draft)
+        return
+    await _accept(turn, draft, stored, value, confirmed=True)
 
 
-async def _accept(update: Update, context: ContextTypes.DEFAULT_TYPE, me: Who, draft: ReportDraft,
-                  stored: StoredSet, value: int, *, confirmed: bool = False) -> str | int:
-    if draft.step >= len(stored.codes):  # a number typed at the review: show the review
-        return await _show(update, context, me, draft)
+async def _accept(turn: Turn, draft: ReportDraft, stored: StoredSet, value: int, *,
+                  confirmed: bool = False) -> None:
     code = stored.codes[draft.step]
     ind = stored.spec.indicator(code)
     assert ind is not None
+    me = turn.me
     ceiling = draft.values.get(ind.at_most) if ind.at_most is not None else None
     if ceiling is not None and value > ceiling:
-        await say(update, me.tr("report.rule.at_most", name=indicator_name(me.locale, code),
-                                value=formats.number(value, me.locale),
-                                other=indicator_name(me.locale, ind.at_most),
-                                other_value=formats.number(ceiling, me.locale))
-                  + "\n" + me.tr("report.ask"))
-        return VALUE
+        turn.say(me.tr("report.rule.at_most", name=indicator_name(me.locale, code),
+                       value=turn.number(value), other=indicator_name(me.locale, ind.at_most),
+                       other_value=turn.number(ceiling)) + "\n" + me.tr("report.ask"))
+        return
     past = [h[code] for h in draft.history if code in h]
     if not confirmed and is_outlier(value, past):
         draft.pending = value
-        await _save(update, context, draft)
-        return await _show(update, context, me, draft)
+        await show(turn, draft)
+        return
     draft.values[code] = value
     draft.pending = None
     notice = ""
     if ind.warn_below is not None and ind.warn_below in draft.values \
             and value < draft.values[ind.warn_below]:
         notice = me.tr("report.rule.warn_below", name=indicator_name(me.locale, code),
-                       value=formats.number(value, me.locale),
-                       other=indicator_name(me.locale, ind.warn_below),
-                       other_value=formats.number(draft.values[ind.warn_below], me.locale))
+                       value=turn.number(value), other=indicator_name(me.locale, ind.warn_below),
+                       other_value=turn.number(draft.values[ind.warn_below]))
     if draft.editing:
         draft.editing, draft.step = False, len(stored.codes)
     else:
         draft.step += 1
-    await _save(update, context, draft)
-    return await _show(update, context, me, draft, notice=notice)
+    await show(turn, draft, notice=notice)
 
 
-@_with_draft
-async def sure_pressed(update: Update, context: ContextTypes.DEFAULT_TYPE, me: Who,
-                       draft: ReportDraft, stored: StoredSet) -> str | int:
+async def sure_pressed(turn: Turn, draft: ReportDraft) -> None:
     """'Yes, that many' or 'type it again' after a value far from the history."""
-    query = update.callback_query
+    stored = _stored(turn.svc, draft)
     pending, draft.pending = draft.pending, None
-    if query.data == "repf:sure" and pending is not None:
-        return await _accept(update, context, me, draft, stored, pending, confirmed=True)
-    await _save(update, context, draft)
-    return await _show(update, context, me, draft)
+    if turn.press.action == "sure" and pending is not None and stored is not None:
+        await _accept(turn, draft, stored, pending, confirmed=True)
+        return
+    await show(turn, draft)
 
 
-@_with_draft
-async def confirm_typed(update: Update, context: ContextTypes.DEFAULT_TYPE, me: Who,
-                        draft: ReportDraft, stored: StoredSet) -> str | int:
+async def confirm_typed(turn: Turn, draft: ReportDraft) -> None:
     """A new number typed instead of answering "are you sure?": taken as the answer."""
     draft.pending = None
-    await _save(update, context, draft)
-    return await value_typed.__wrapped__(update, context, me, draft, stored)
+    await value_typed(turn, draft)
 
 
-@_with_draft
-async def back(update: Update, context: ContextTypes.DEFAULT_TYPE, me: Who,
-               draft: ReportDraft, stored: StoredSet) -> str | int:
+async def back(turn: Turn, draft: ReportDraft) -> None:
     """One indicator back (from a line being edited: back to the review)."""
+    stored = _stored(turn.svc, draft)
     draft.pending = None
+    if draft.period_key is None or stored is None:
+        await _choose(turn, draft)
+        return
     if draft.editing:
         draft.editing, draft.step = False, len(stored.codes)
     elif draft.step == 0:  # before the first indicator: the choice of period
-        await services(context).report_drafts.drop(update.effective_user.id)
-        return await _choose_period(update, context, me, draft.unit_id, stored)
+        draft.period_key, draft.values, draft.kept, draft.history = None, {}, {}, []
+        draft.base_version = None
     else:
         draft.step -= 1
-    await _save(update, context, draft)
-    return await _show(update, context, me, draft)
+    await show(turn, draft)
 
 
 # ---------------------------------------------------------------------- review
 
 
-@_with_draft
-async def edit_pressed(update: Update, context: ContextTypes.DEFAULT_TYPE, me: Who,
-                       draft: ReportDraft, stored: StoredSet) -> str | int:
+async def edit_pressed(turn: Turn, draft: ReportDraft) -> None:
     """'Change a line': one button per indicator."""
-    rows = []
-    for i, code in enumerate(stored.codes):
-        value = draft.values.get(code)
-        shown = formats.number(value, me.locale) if value is not None else "—"
-        rows.append([button(f"{indicator_name(me.locale, code)}: {shown}"[:60],
-                            f"repf:line:{i}")])
-    rows.append([button(me.tr("flow.back"), "repf:review")])
-    await reply_in_place(update, me.tr("report.which_line"), InlineKeyboardMarkup(rows))
-    return REVIEW
+    stored = _stored(turn.svc, draft)
+    if stored is not None and draft.step >= len(stored.codes):
+        draft.lines = True
+    await show(turn, draft)
 
 
-@_with_draft
-async def line_chosen(update: Update, context: ContextTypes.DEFAULT_TYPE, me: Who,
-                      draft: ReportDraft, stored: StoredSet) -> str | int:
-    """One line to change; the review comes back afterwards."""
-    query = update.callback_query
-    if query.data != "repf:review":
-        index = int(query.data.removeprefix("repf:line:"))
-        if 0 <= index < len(stored.codes):
-            draft.step, draft.editing = index, True
-            await _save(update, context, draft)
-    return await _show(update, context, me, draft)
+async def line_chosen(turn: Turn, draft: ReportDraft) -> None:
+    """One line to change (or back to the review); the review comes back afterwards."""
+    stored = _stored(turn.svc, draft)
+    draft.lines = False
+    index = turn.press.int(1)
+    if turn.press.action == "line" and stored is not None and index is not None \
+            and 0 <= index < len(stored.codes):
+        draft.step, draft.editing = index, True
+    await show(turn, draft)
 
 
-@_with_draft
-async def send(update: Update, context: ContextTypes.DEFAULT_TYPE, me: Who,
-               draft: ReportDraft, stored: StoredSet) -> str | int:
+async def send(turn: Turn, draft: ReportDraft) -> None:
     """Submit: a new version; the reporter it replaces is told."""
-    query = update.callback_query
-    svc = services(context)
+    svc = turn.svc
+    stored = _stored(svc, draft)
+    if stored is None or draft.step < len(stored.codes):
+        await show(turn, draft)
+        return
     findings = check(stored.spec, draft.values)
     if any(f.blocking for f in findings) or set(stored.codes) - set(draft.values):
-        return await _show(update, context, me, draft)
-    if draft.unit_id not in me.user.units_for(Role.REPORTER):
-        await services(context).report_drafts.drop(update.effective_user.id)
-        await reply_in_place(update, me.tr("report.not_yours_any"))
-        return ConversationHandler.END
+        await show(turn, draft)
+        return
     period = Period.from_key(draft.period_key)
     now = svc.now()
     if await svc.reports.open_until(stored.code, period, draft.unit_id, now, svc.timezone) is None:
-        await drop_keyboard(query.message)
-        await say(update, me.tr("report.locked", period=period_label(me.locale, period)))
-        return REVIEW  # the draft stays: if a coordinator reopens the period, it can be sent
-    after, before = await svc.reports.submit(stored.code, period, draft.unit_id, draft.values,
-                                             me.user.id, now)
-    await svc.report_drafts.drop(update.effective_user.id)
+        turn.drop_keyboard()
+        turn.say(turn.tr("report.locked", period=period_label(turn.me.locale, period)))
+        return  # the draft stays: if a coordinator reopens the period, it can be sent
+    me = turn.me
+    my_name = (await svc.users.reach(me.user.id))[0].name or "—"
+
+    def notify(after: Report, before: Report | None) -> list[NewItem]:
+        if before is None or before.submitted_by == me.user.id:
+            return []
+        return [now_item("report.replaced", f"report:{after.id}", before.submitted_by,
+                         {"set": stored.code, "period": draft.period_key,
+                          "unit_id": draft.unit_id, "version": after.version,
+                          "old": before.version, "by": my_name}, seq=after.version)]
+
+    after, before = await svc.reports.submit(
+        stored.code, period, draft.unit_id, draft.values, me.user.id, now, notify=notify,
+        also=svc.flows.finishing(turn.tg_id, FLOW.kind))
+    flows.end(turn, done=True)
     tree = await svc.units.tree()
-    text = me.tr("report.sent", what=_what(me, tree, stored, draft), version=after.version)
+    text = turn.tr("report.sent", what=_what(turn, tree, stored, draft), version=after.version)
     if before is not None and before.submitted_by != me.user.id:
         name = (await svc.users.reach(before.submitted_by))[0].name or "—"
-        text += "\n" + me.tr("report.replaced_theirs", name=html.escape(name),
-                             version=before.version,
-                             moment=formats.moment(before.submitted_at, me.locale, svc.timezone))
-        await _tell_replaced(context, before, after, me, draft, stored)
-    await reply_in_place(update, text)
-    return ConversationHandler.END
-
-
-async def _tell_replaced(context: ContextTypes.DEFAULT_TYPE, before: Report, after: Report,
-                         me: Who, draft: ReportDraft, stored: StoredSet) -> None:
-    """The reporter whose version no longer stands hears it, with who and which version."""
-    svc = services(context)
-    contact, locale = await svc.users.reach(before.submitted_by)
-    locale = locale or svc.default_locale
-    name = (await svc.users.reach(me.user.id))[0].name or "—"
-    tree = await svc.units.tree()
-    period = Period.from_key(draft.period_key)
-    unit = tree.by_id[draft.unit_id].name if draft.unit_id in tree.by_id else "—"
-    try:
-        await context.bot.send_message(
-            contact.chat_id, t(locale, "report.replaced_yours", name=html.escape(name),
-                               set=t(locale, f"indicatorset.{stored.code}"),
-                               period=period_label(locale, period), unit=html.escape(unit),
-                               version=after.version, old=before.version),
-            parse_mode="HTML")
-    except TelegramError as exc:  # logged; the submission itself stands
-        log.warning("could not tell reporter %s their report was replaced: %s",
-                    before.submitted_by, exc)
+        text += "\n" + turn.tr("report.replaced_theirs", name=html.escape(name),
+                               version=before.version,
+                               moment=formats.moment(before.submitted_at, me.locale,
+                                                     svc.timezone))
+    turn.show(text)
 
 
 # ---------------------------------------------------------------------- leaving
 
 
-async def cancel(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
+async def cancel(turn: Turn, draft: ReportDraft) -> None:
     """Throw the draft away; nothing is filed."""
-    if update.callback_query:
-        await update.callback_query.answer()
-    me = await who(update, context)
-    await services(context).report_drafts.drop(update.effective_user.id)
-    await reply_in_place(update, me.tr("report.cancelled"))
-    return ConversationHandler.END
+    turn.show(turn.tr("report.cancelled"))
+    flows.end(turn)
 
 
-async def _draft_gone(update: Update, me: Who) -> int:
-    await reply_in_place(update, me.tr("report.draft_gone"))
-    return ConversationHandler.END
-
-
-async def use_buttons(update: Update, context: ContextTypes.DEFAULT_TYPE) -> str | int:
+async def use_buttons(turn: Turn, draft: ReportDraft) -> None:
     """A message where a button is wanted: say so and show the step again."""
-    me, draft = await _current(update, context)
-    if draft is None:
-        await say(update, me.tr("report.use_buttons"))
-        return CHOOSE
-    await say(update, me.tr("report.use_buttons"))
-    return await _show(update, context, me, draft, in_place=False)
+    turn.say(turn.tr("report.use_buttons"))
+    await show(turn, draft, in_place=False)
 
 
-async def wrong_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> str | int:
-    """A report button from an old message."""
-    me, draft = await _current(update, context)
-    await update.callback_query.answer(me.tr("report.wrong_button"), show_alert=True)
-    if draft is None:
-        return CHOOSE
-    return await _show(update, context, me, draft, in_place=False)
-
-
-def conversation() -> ConversationHandler:
-    """The report flow; persistent, so a restart resumes it (the draft is in its own table)."""
-    cancel_button = CallbackQueryHandler(cancel, pattern=r"^repf:cancel$")
-    return persistent_conversation(
-        "report",
-        entry_points=[CommandHandler("report", begin),
-                      CallbackQueryHandler(begin, pattern=r"^menu:report$")],
-        states={
-            RESUME: [CallbackQueryHandler(resume_chosen, pattern=r"^repf:(resume|fresh)$")],
-            CHOOSE: [
-                CallbackQueryHandler(unit_chosen, pattern=r"^repf:u:\d+$"),
-                CallbackQueryHandler(set_chosen, pattern=r"^repf:s:\d+:\w+$"),
-                CallbackQueryHandler(period_chosen, pattern=r"^repf:p:\d+:\w+:[\w-]+$"),
-                cancel_button,
-            ],
-            VALUE: [
-                MessageHandler(filters.TEXT & ~filters.COMMAND, value_typed),
-                CallbackQueryHandler(value_pressed, pattern=r"^repf:(zero|same|keep)$"),
-                CallbackQueryHandler(back, pattern=r"^repf:back$"),
-                cancel_button,
-                MessageHandler(~filters.COMMAND, value_other),
-            ],
-            CONFIRM: [
-                CallbackQueryHandler(sure_pressed, pattern=r"^repf:(sure|again)$"),
-                MessageHandler(filters.TEXT & ~filters.COMMAND, confirm_typed),
-                CallbackQueryHandler(back, pattern=r"^repf:back$"),
-                cancel_button,
-            ],
-            REVIEW: [
-                CallbackQueryHandler(send, pattern=r"^repf:send$"),
-                CallbackQueryHandler(edit_pressed, pattern=r"^repf:edit$"),
-                CallbackQueryHandler(line_chosen, pattern=r"^repf:(line:\d+|review)$"),
-                cancel_button,
-            ],
-        },
-        fallbacks=[
-            CommandHandler("cancel", cancel),
-            CallbackQueryHandler(wrong_button, pattern=r"^repf:"),
-            MessageHandler(~filters.COMMAND, use_buttons),
-        ],
-    )
+FLOW = flows.register(flows.Flow(
+    kind="report", prefix=PREFIX, load=ReportDraft.from_json, show=show, label=label,
+    unexpected=use_buttons, allowed=may_report, cancel=cancel,
+    step_of=lambda draft: draft.phase,
+    buttons={"cancel": cancel, "resume": resume, "fresh": fresh, "back": back},
+))
+FLOW.step("choose", buttons={"u": unit_chosen, "s": set_chosen, "p": period_chosen})
+FLOW.step("entry", text=value_typed, media=value_other, location=value_other,
+          other=value_other,
+          buttons={"zero": value_pressed, "same": value_pressed, "keep": value_pressed,
+                   "send": send, "edit": edit_pressed, "line": line_chosen,
+                   "review": line_chosen})
+FLOW.step("confirm", text=confirm_typed, buttons={"sure": sure_pressed, "again": sure_pressed})

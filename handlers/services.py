@@ -15,12 +15,13 @@ from telegram.ext import ContextTypes
 
 from storage.audit import AuditRepo
 from storage.db import Database
-from storage.drafts import Drafts
-from storage.events import EventDraft, EventRepo
+from storage.events import EventRepo
+from storage.flows import Flows
 from storage.invitations import InvitationRepo
-from storage.reports import ReportDraft, ReportRepo
+from storage.outbox import OutboxRepo
+from storage.reports import ReportRepo
 from storage.tip_lifecycle import TipPolicy
-from storage.tips import DraftRepo, TipRepo
+from storage.tips import TipRepo
 from storage.units import UnitRepo
 from storage.users import UserRepo
 
@@ -44,11 +45,12 @@ class Services:
     # Renders a printable invitation card (title, subtitle, link) → PNG bytes.
     invite_card: Callable[[str, str, str], bytes]
     tips: TipRepo
-    drafts: DraftRepo
     reports: ReportRepo
-    report_drafts: Drafts[ReportDraft]
     events: EventRepo
-    event_drafts: Drafts[EventDraft]
+    # Each person's active flow and their drafts (storage.flows).
+    flows: Flows
+    # Everything the bot owes someone (storage.outbox); the sender is the composition root's.
+    outbox: OutboxRepo
     # (user id, root unit ids, kind, which) → the messages of a summary (bot.deliveries);
     # ValueError for a period that cannot be read.
     summaries: Callable[[int, list[int], str, str | None], Awaitable[list]] | None = None

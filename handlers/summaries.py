@@ -11,13 +11,10 @@ from __future__ import annotations
 
 import logging
 
-from telegram import InputFile, Update
 from telegram.constants import ChatAction
-from telegram.ext import CommandHandler, ContextTypes
+from telegram.error import TelegramError
 
-from handlers.common import NO_PREVIEW, say, scope, who
-from handlers.services import services
-from storage.models import Role
+from handlers.common import Turn, scope
 
 log = logging.getLogger(__name__)
 
@@ -27,52 +24,45 @@ KINDS = {"week": "week", "tuần": "week", "tuan": "week", "month": "month", "th
          "năm": "year", "nam": "year", "tổngkết": "year"}
 
 
-async def summary(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def summary(turn: Turn) -> None:
     """/summary [kind] [period|now]."""
-    await _answer(update, context, workbook_only=False)
+    await _answer(turn, workbook_only=False)
 
 
-async def export(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def export(turn: Turn) -> None:
     """/export [period]: the workbook of a week (default: last week) or a named span."""
-    await _answer(update, context, workbook_only=True)
+    await _answer(turn, workbook_only=True)
 
 
-async def _answer(update: Update, context: ContextTypes.DEFAULT_TYPE, *,
-                  workbook_only: bool) -> None:
-    me = await who(update, context)
-    svc = services(context)
-    if me.role not in (Role.COORDINATOR, Role.ADMIN):
-        await say(update, me.tr("tipdesk.not_allowed"))
+async def _answer(turn: Turn, *, workbook_only: bool) -> None:
+    svc = turn.svc
+    if not turn.me.staff:
+        turn.say(turn.tr("tipdesk.not_allowed"))
         return
-    words = [w.lower() for w in context.args or []]
+    words = [w.lower() for w in turn.args]
     kind = "week"
     if words and words[0] in KINDS:
         kind = KINDS[words.pop(0)]
     which = words[0] if words else None
-    roots = [u.id for u in await scope(svc, me)]
+    roots = [u.id for u in await scope(svc, turn.me)]
     if not roots:
-        await say(update, me.tr("delivery.no_scope"))
+        turn.say(turn.tr("delivery.no_scope"))
         return
-    await update.effective_chat.send_action(ChatAction.UPLOAD_DOCUMENT)
+    try:  # it takes a moment: say so (a convenience; nothing depends on it)
+        await turn.context.bot.send_chat_action(turn.chat_id, ChatAction.UPLOAD_DOCUMENT)
+    except TelegramError as exc:
+        log.debug("chat action not shown: %s", exc)
     try:
-        parts = await svc.summaries(me.user.id, roots, kind, which)
+        parts = await svc.summaries(turn.me.user.id, roots, kind, which)
     except ValueError:
-        await say(update, me.tr("summary.bad_period"))
+        turn.say(turn.tr("summary.bad_period"))
         return
     for part in parts:
         if workbook_only and part.kind != "document":
             continue
         if part.kind == "text":
-            await update.effective_chat.send_message(part.text, parse_mode="HTML",
-                                                     link_preview_options=NO_PREVIEW)
+            turn.say(part.text)
         elif part.kind == "photo":
-            await update.effective_chat.send_photo(InputFile(part.data, part.filename),
-                                                   caption=part.text)
+            turn.photo(part.data, part.filename, part.text)
         else:
-            await update.effective_chat.send_document(InputFile(part.data, part.filename),
-                                                      caption=part.text)
-
-
-def handlers() -> list:
-    """The on-demand commands."""
-    return [CommandHandler("summary", summary), CommandHandler("export", export)]
+            turn.document(part.data, part.filename, part.text)

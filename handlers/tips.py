@@ -1,9 +1,11 @@
 """A resident files a tip: category → what happened → where → when → anonymous? → review.
 
-Each step's handler changes the draft, writes it (storage.drafts: sealed, on
-every step, so a restart or a crash loses nothing) and shows the next step. The
-conversation's state mirrors ``draft.step``. Every step has Back and Cancel; wrong
-input is answered in the user's language and the draft is left as it was.
+The flow is declared for the engine (handlers.flows): each step says what it does with a
+button, a text, a photo or a location; the engine writes the draft before anything is
+said, so a restart or a crash resumes at the same step. Every step has Back and Cancel;
+wrong input is answered in the user's language and the draft is left as it was. On sending,
+the tip, its coordinators' cards and the resident's receipt are written in one transaction
+(the outbox then delivers them), so the resident's answer never depends on the cards.
 """
 
 from __future__ import annotations
@@ -12,7 +14,6 @@ import functools
 import html
 import logging
 import re
-from collections.abc import Awaitable, Callable
 from datetime import date, datetime, time
 
 from telegram import (
@@ -21,136 +22,128 @@ from telegram import (
     Message,
     ReplyKeyboardMarkup,
     ReplyKeyboardRemove,
-    Update,
-)
-from telegram.constants import ParseMode
-from telegram.error import BadRequest, TelegramError
-from telegram.ext import (
-    CallbackQueryHandler,
-    CommandHandler,
-    ContextTypes,
-    ConversationHandler,
-    MessageHandler,
-    filters,
 )
 
-from handlers import start, tip_desk
-from handlers.common import (
-    NO_PREVIEW,
-    Keyboard,
-    Who,
-    button,
-    drop_keyboard,
-    end_other_flows,
-    pager,
-    persistent_conversation,
-    reply_in_place,
-    say,
-    step_header,
-    who,
-)
-from handlers.enrolment import POSTER_PREFIX, TIP_UNIT
-from handlers.services import Services, services
+from handlers import flows
+from handlers.callbacks import data
+from handlers.common import Keyboard, Turn, button, pager, step_header
+from handlers.services import Services
+from handlers.tip_card import escaped_within, media_counts, occurred
+from handlers.tip_recipients import recipients
 from locales import formats, t
+from storage.models import Unit
+from storage.outbox import NewItem, now_item
 from storage.tip_lifecycle import Draft, categories, category
 
 log = logging.getLogger(__name__)
 
 STEPS = ("category", "what", "where", "when", "anon", "review")
-RESUME = "tip.resume"
-STATE = {step: f"tip.{step}" for step in STEPS}
+# The commune question belongs to "where" (step 3 of 6): asked when no hamlet was chosen.
+NUMBER = {**{step: i + 1 for i, step in enumerate(STEPS)}, "commune": 3}
 TOTAL = len(STEPS)
 PAGE_SIZE = 8
 MAX_PLACE = 300
 OLDEST_YEARS = 10
+PREFIX = "tipf"
 _DATE = re.compile(r"^\s*(\d{1,2})\s*[/.-]\s*(\d{1,2})\s*[/.-]\s*(\d{4})\s*$")
+
+
+def _data(*fields: object) -> str:
+    return data(PREFIX, *fields)
 
 
 # ---------------------------------------------------------------------- entering
 
 
-async def begin(update: Update, context: ContextTypes.DEFAULT_TYPE) -> str | int:
+async def begin(turn: Turn) -> None:
     """/newtip or the menu button: resume a draft, or start one."""
-    if update.callback_query:
-        await update.callback_query.answer()
-    end_other_flows(update, context, keep="tip")
-    me = await who(update, context)
-    svc = services(context)
-    if not await _may_tip(update, svc, me):
-        return ConversationHandler.END
-    draft = await svc.drafts.get(update.effective_user.id)
-    poster_unit = context.user_data.pop(TIP_UNIT, None)
-    if draft is not None and poster_unit is None:
-        rows = [[button(me.tr("tips.btn.resume"), "tipf:resume"),
-                 button(me.tr("tips.btn.fresh"), "tipf:fresh")]]
-        await say(update, me.tr("tips.resume", step=me.tr("flow.step", step=_number(draft),
-                                                         total=TOTAL)),
-                  reply_markup=InlineKeyboardMarkup(rows))
-        return RESUME
-    # From the menu: the flow opens below it and the menu stays as it is.
-    return await _start_draft(update, context, me, poster_unit, in_place=False)
+    if not await may_tip(turn):
+        return
+    found = await flows.load(turn, FLOW)
+    if found is not None:
+        await flows.enter(turn, FLOW, found, show=False)
+        _ask_resume(turn, found)
+        return
+    await flows.enter(turn, FLOW, Draft())
 
 
-async def begin_from_poster(update: Update, context: ContextTypes.DEFAULT_TYPE) -> str | int:
-    """/start t_<hamlet> from a poster: the flow with the hamlet set (language first if new)."""
-    me = await who(update, context)
-    payload = context.args[0] if context.args else ""
-    unit = await services(context).units.by_code(payload.removeprefix(POSTER_PREFIX))
-    if me.user.locale is None or unit is None:
-        await start.start(update, context)
-        return ConversationHandler.END
-    await say(update, me.tr("poster.welcome", unit=html.escape(unit.name)))
-    context.user_data[TIP_UNIT] = unit.id
-    return await begin(update, context)
+async def begin_with_unit(turn: Turn, unit: Unit) -> None:
+    """From a hamlet's poster: the flow with the hamlet set (kept on a draft in progress)."""
+    turn.say(turn.tr("poster.welcome", unit=html.escape(unit.name)))
+    if not await may_tip(turn):
+        return
+    found = await flows.load(turn, FLOW)
+    if found is not None:
+        if found.unit_id is None:
+            found.unit_id, found.unit_from_poster = unit.id, True
+        await flows.enter(turn, FLOW, found, show=False)
+        _ask_resume(turn, found)
+        return
+    await flows.enter(turn, FLOW, Draft(unit_id=unit.id, unit_from_poster=True))
 
 
-async def resume_chosen(update: Update, context: ContextTypes.DEFAULT_TYPE) -> str | int:
-    """Carry on with the saved draft, or throw it away and start again."""
-    query = update.callback_query
-    await query.answer()
-    me = await who(update, context)
-    svc = services(context)
-    draft = await svc.drafts.get(update.effective_user.id)
-    if query.data == "tipf:fresh" or draft is None:
-        return await _start_draft(update, context, me, None)
-    return await _show(update, context, me, draft)
+async def begin_with(turn: Turn, body: str, media: list[tuple[str, str]]) -> None:
+    """What was sent outside any flow becomes a tip: added to the draft in progress (which
+    is resumed) or the start of a new one."""
+    found = await flows.load(turn, FLOW)
+    draft = found or Draft()
+    limit = turn.svc.tip_policy.max_text
+    if body:
+        joined = f"{draft.body}\n{body}" if draft.body else body
+        draft.body = joined[:limit]
+    room = turn.svc.tip_policy.max_media - len(draft.media)
+    draft.media.extend(media[:max(room, 0)])
+    await flows.enter(turn, FLOW, draft)
 
 
-async def _start_draft(
-    update: Update, context: ContextTypes.DEFAULT_TYPE, me: Who, poster_unit: int | None, *,
-    in_place: bool = True,
-) -> str:
-    draft = Draft(unit_id=poster_unit, unit_from_poster=poster_unit is not None)
-    await _save(update, context, draft)
-    return await _show(update, context, me, draft, in_place=in_place)
+def _ask_resume(turn: Turn, draft: Draft) -> None:
+    rows = [[button(turn.tr("tips.btn.resume"), _data("resume")),
+             button(turn.tr("tips.btn.fresh"), _data("fresh"))]]
+    turn.show(turn.tr("tips.resume", step=turn.tr("flow.step", step=NUMBER[draft.step],
+                                                  total=TOTAL)),
+              InlineKeyboardMarkup(rows), in_place=False)
 
 
-async def _may_tip(update: Update, svc: Services, me: Who) -> bool:
+async def resume(turn: Turn, draft: Draft) -> None:
+    """Carry on with the saved draft."""
+    await show(turn, draft)
+
+
+async def fresh(turn: Turn, draft: Draft) -> None:
+    """Throw the saved draft away and start again."""
+    _reset(draft, Draft())
+    await show(turn, draft)
+
+
+def _reset(draft: Draft, new: Draft) -> None:
+    draft.__dict__.update(new.__dict__)
+
+
+async def may_tip(turn: Turn) -> bool:
     """Blocked senders and the daily limit, checked when starting and when sending."""
+    svc = turn.svc
     now = svc.now()
     midnight = datetime.combine(now.astimezone(svc.timezone).date(), time(), svc.timezone)
-    blocked, sent_today = await svc.tips.standing(me.user.id, midnight)
+    blocked, sent_today = await svc.tips.standing(turn.me.user.id, midnight)
     if blocked:
-        await say(update, me.tr("tips.blocked") + "\n\n" + me.tr("emergency"))
+        turn.answer()
+        turn.say(turn.tr("tips.blocked") + "\n\n" + turn.tr("emergency"))
         return False
     limit = svc.tip_policy.daily_limit
     if sent_today >= limit:
-        await say(update, me.tr("tips.limit", limit=formats.number(limit, me.locale))
-                  + "\n\n" + me.tr("emergency"))
+        turn.answer()
+        turn.say(turn.tr("tips.limit", limit=turn.number(limit)) + "\n\n" + turn.tr("emergency"))
         return False
     return True
 
 
+def label(turn: Turn, draft: Draft) -> str:
+    """'tin báo đang soạn (Bước 3/6)'."""
+    return turn.tr("tips.label", step=turn.tr("flow.step", step=NUMBER.get(draft.step, 1),
+                                               total=TOTAL))
+
+
 # ---------------------------------------------------------------------- showing a step
-
-
-def _number(draft: Draft) -> int:
-    return STEPS.index(draft.step) + 1
-
-
-async def _save(update: Update, context: ContextTypes.DEFAULT_TYPE, draft: Draft) -> None:
-    svc = services(context)
-    await svc.drafts.save(update.effective_user.id, draft, svc.now())
 
 
 @functools.cache
@@ -158,130 +151,156 @@ def _nav(locale: str, *, back: bool = True, next_: bool = False) -> tuple:
     """Back / Next / Cancel (built once per language: keyboards are immutable)."""
     row = []
     if back:
-        row.append(button(t(locale, "flow.back"), "tipf:back"))
+        row.append(button(t(locale, "flow.back"), _data("back")))
     if next_:
-        row.append(button(t(locale, "tips.btn.next"), "tipf:next"))
-    row.append(button(t(locale, "flow.cancel"), "tipf:cancel"))
+        row.append(button(t(locale, "tips.btn.next"), _data("next")))
+    row.append(button(t(locale, "flow.cancel"), _data("cancel")))
     return tuple(row)
 
 
 @functools.cache
-def _keyboard(locale: str, step: str, editing: bool = False) -> Keyboard:
+def _keyboard(locale: str, step: str, editing: bool = False, sendable: bool = True) -> Keyboard:
     """The fixed keyboard of a step in one language (cached: every draft shares it)."""
-    def b(key: str, data: str):
-        return button(t(locale, key), data)
+    def b(key: str, *fields: str):
+        return button(t(locale, key), _data(*fields))
 
     if step == "category":
         cats = categories()
-        rows: list = [[b(f"tipcat.{c.code}", f"tipf:cat:{c.code}") for c in cats[i:i + 2]]
+        rows: list = [[b(f"tipcat.{c.code}", "cat", c.code) for c in cats[i:i + 2]]
                       for i in range(0, len(cats), 2)]
         rows.append(_nav(locale, back=editing))
     elif step == "what":
         rows = [_nav(locale, next_=True)]
     elif step == "when":
-        rows = [[b("tips.when.now", "tipf:when:now"), b("tips.when.today", "tipf:when:today")],
+        rows = [[b("tips.when.now", "when", "now"), b("tips.when.today", "when", "today")],
                 _nav(locale)]
     else:  # review
-        rows = [[b("tips.btn.send", "tipf:send")],
-                [b("tips.btn.edit.category", "tipf:edit:category"),
-                 b("tips.btn.edit.what", "tipf:edit:what")],
-                [b("tips.btn.edit.where", "tipf:edit:where"),
-                 b("tips.btn.edit.when", "tipf:edit:when")],
-                [b("tips.btn.edit.anon", "tipf:edit:anon")], _nav(locale)]
+        rows = [[b("tips.btn.send", "send")]] if sendable else []
+        rows += [[b("tips.btn.edit.category", "edit", "category"),
+                  b("tips.btn.edit.what", "edit", "what")],
+                 [b("tips.btn.edit.where", "edit", "where"),
+                  b("tips.btn.edit.when", "edit", "when")],
+                 [b("tips.btn.edit.anon", "edit", "anon")], _nav(locale)]
     return Keyboard(rows)
 
 
-async def _show(update: Update, context: ContextTypes.DEFAULT_TYPE, me: Who, draft: Draft, *,
-                in_place: bool = True) -> str:
-    """Show the prompt of the draft's current step; returns the conversation state.
+async def show(turn: Turn, draft: Draft, *, in_place: bool = True) -> None:
+    """Show the prompt of the draft's current step.
 
     After a button press the pressed message becomes the next step (``in_place``);
     otherwise the step is a new message.
     """
+    me = turn.me
     step = draft.step
-    header = step_header(me, _number(draft), TOTAL, me.tr(f"tips.{step}.title"))
+    title_step = "where" if step == "commune" else step
+    header = step_header(me, NUMBER[step], TOTAL, me.tr(f"tips.{title_step}.title"))
     markup: object
     if step == "category":
         text = f"{header}\n\n{me.tr('tips.category.ask')}\n\n{me.tr('emergency')}"
         markup = _keyboard(me.locale, "category", draft.editing)
     elif step == "what":
-        limit = formats.number(_max_text(context), me.locale)
-        text = f"{header}\n\n{me.tr('tips.what.ask', max=limit)}"
+        text = f"{header}\n\n{me.tr('tips.what.ask', max=turn.number(_max_text(turn)))}"
         if draft.body or draft.media:
-            text += "\n\n" + _contents(me, draft)
+            text += "\n\n" + _contents(turn, draft)
         markup = _keyboard(me.locale, "what")
     elif step == "where":
         text = f"{header}\n\n{me.tr('tips.where.ask')}"
-        place = await _place(context, me, draft)
+        place = await _place(turn, draft)
         if place:
             text += "\n\n" + me.tr("tips.where.current", place=place)
-        markup = _where_keyboard(me, draft)
+        markup = _where_keyboard(turn, draft)
+    elif step == "commune":
+        text, markup = await _commune_question(turn, header)
     elif step == "when":
         text = f"{header}\n\n{me.tr('tips.when.ask')}"
         markup = _keyboard(me.locale, "when")
     elif step == "anon":
-        name = html.escape(update.effective_user.full_name)
-        days = formats.number(services(context).tip_policy.retention.days, me.locale)
+        name = html.escape(turn.update.effective_user.full_name)
+        days = turn.number(turn.svc.tip_policy.retention.days)
         text = f"{header}\n\n{me.tr('tips.anon.explain', name=name, days=days)}"
         markup = InlineKeyboardMarkup(
-            [[button(me.tr("tips.anon.btn.yes"), "tipf:anon:yes")],
-             [button(me.tr("tips.anon.btn.no", name=update.effective_user.full_name[:40]),
-                     "tipf:anon:no")], _nav(me.locale)])
+            [[button(me.tr("tips.anon.btn.yes"), _data("anon", "yes"))],
+             [button(me.tr("tips.anon.btn.no", name=turn.update.effective_user.full_name[:40]),
+                     _data("anon", "no"))], _nav(me.locale)])
     else:
-        summary = await _summary(context, me, draft)
-        text = f"{header}\n\n{summary}\n\n{me.tr('tips.review.ask')}"
-        markup = _keyboard(me.locale, "review")
-    await reply_in_place(update, text, markup, in_place=in_place)
-    return STATE[step]
+        summary = await _summary(turn, draft)
+        nobody = not await recipients(turn.svc, draft.unit_id)
+        ask = me.tr("tips.review.nobody") if nobody else me.tr("tips.review.ask")
+        text = f"{header}\n\n{summary}\n\n{ask}"
+        markup = _keyboard(me.locale, "review", sendable=not nobody)
+    turn.show(text, markup, in_place=in_place)
 
 
-def _max_text(context: ContextTypes.DEFAULT_TYPE) -> int:
-    return services(context).tip_policy.max_text
+def _max_text(turn: Turn) -> int:
+    return turn.svc.tip_policy.max_text
 
 
-def _contents(me: Who, draft: Draft) -> str:
+def _contents(turn: Turn, draft: Draft) -> str:
     """'So far: 120 characters, 3 photos, 1 voice note'."""
     parts = []
     if draft.body:
-        parts.append(me.tr("tips.count.chars", n=formats.number(len(draft.body), me.locale)))
+        parts.append(turn.tr("tips.count.chars", n=turn.number(len(draft.body))))
     if draft.media:
-        parts.append(tip_desk.media_counts(me.locale, draft.media))
-    return me.tr("tips.what.so_far", parts=", ".join(parts))
+        parts.append(media_counts(turn.me.locale, draft.media))
+    return turn.tr("tips.what.so_far", parts=", ".join(parts))
 
 
-async def _place(context: ContextTypes.DEFAULT_TYPE, me: Who, draft: Draft) -> str:
+async def place_of(svc: Services, locale: str, unit_id: int | None, place_text: str | None,
+                   latitude: float | None, longitude: float | None) -> str:
     """Where, as set so far (escaped HTML), or empty."""
     parts = []
-    if draft.unit_id is not None:
-        tree = await services(context).units.tree()
-        if draft.unit_id in tree.by_id:
-            parts.append(html.escape(tree.path(draft.unit_id)))
-    if draft.place_text:
-        parts.append(f"«{html.escape(draft.place_text)}»")
-    if draft.latitude is not None:
-        parts.append(me.tr("tips.where.location",
-                           lat=f"{draft.latitude:.5f}", lon=f"{draft.longitude:.5f}"))
+    if unit_id is not None:
+        tree = await svc.units.tree()
+        if unit_id in tree.by_id:
+            parts.append(html.escape(tree.path(unit_id)))
+    if place_text:
+        parts.append(f"«{html.escape(place_text)}»")
+    if latitude is not None:
+        parts.append(t(locale, "tips.where.location", lat=f"{latitude:.5f}",
+                       lon=f"{longitude:.5f}"))
     return " · ".join(parts)
 
 
-async def _summary(context: ContextTypes.DEFAULT_TYPE, me: Who, draft: Draft) -> str:
-    svc = services(context)
-    body = html.escape(draft.body) if draft.body else "—"
-    media = "📎 " + tip_desk.media_counts(me.locale, draft.media) if draft.media else ""
-    who_line = (me.tr("tips.review.anonymous") if draft.anonymous
-                else me.tr("tips.review.named", name=html.escape(draft.name or "")))
-    return me.tr(
-        "tips.review.summary",
-        category=me.tr(f"tipcat.{draft.category}"),
-        body=body + (f"\n{media}" if media else ""),
-        place=await _place(context, me, draft) or me.tr("tips.where.none"),
-        when=(tip_desk.occurred(me.locale, svc, draft.occurred_kind, draft.occurred_at)
-              if draft.occurred_kind and draft.occurred_at else "—"),
-        sender=who_line,
+async def _place(turn: Turn, draft: Draft) -> str:
+    return await place_of(turn.svc, turn.me.locale, draft.unit_id, draft.place_text,
+                          draft.latitude, draft.longitude)
+
+
+# What a review or receipt shows of the body: the rest of the message needs room too.
+BODY_SHOWN = 2500
+
+
+def summary_text(svc: Services, locale: str, *, category_code: str | None, body: str,
+                 media: list | tuple, place: str, occurred_kind: str | None,
+                 occurred_at: str | None, anonymous: bool | None, name: str | None) -> str:
+    """What a tip says, for its review and its receipt (HTML, within one message)."""
+    shown = html.escape(body) if body else "—"
+    if len(shown) > BODY_SHOWN:
+        shown = escaped_within(body, BODY_SHOWN) + " " + t(
+            locale, "tips.body_cut", n=formats.number(len(body), locale))
+    if media:
+        shown += "\n📎 " + media_counts(locale, media)
+    sender = (t(locale, "tips.review.anonymous") if anonymous
+              else t(locale, "tips.review.named", name=html.escape(name or "")))
+    return t(
+        locale, "tips.review.summary",
+        category=t(locale, f"tipcat.{category_code}") if category_code else "—",
+        body=shown, place=place or t(locale, "tips.where.none"),
+        when=(occurred(locale, svc, occurred_kind, occurred_at)
+              if occurred_kind and occurred_at else "—"),
+        sender=sender,
     )
 
 
-def _where_keyboard(me: Who, draft: Draft) -> ReplyKeyboardMarkup:
+async def _summary(turn: Turn, draft: Draft) -> str:
+    return summary_text(turn.svc, turn.me.locale, category_code=draft.category,
+                        body=draft.body, media=draft.media, place=await _place(turn, draft),
+                        occurred_kind=draft.occurred_kind, occurred_at=draft.occurred_at,
+                        anonymous=draft.anonymous, name=draft.name)
+
+
+def _where_keyboard(turn: Turn, draft: Draft) -> ReplyKeyboardMarkup:
+    me = turn.me
     has_place = draft.unit_id is not None or draft.place_text or draft.latitude is not None
     return ReplyKeyboardMarkup(
         [[KeyboardButton(me.tr("tips.where.btn.location"), request_location=True)],
@@ -295,187 +314,120 @@ def _where_keyboard(me: Who, draft: Draft) -> ReplyKeyboardMarkup:
     )
 
 
-async def _advance(update: Update, context: ContextTypes.DEFAULT_TYPE, me: Who,
-                   draft: Draft, *, in_place: bool = True) -> str:
+async def _advance(turn: Turn, draft: Draft, *, in_place: bool = True) -> None:
     """The step is done: on to the next one, or back to the review when editing."""
     if draft.editing:
         draft.editing = False
         draft.step = "review"
     else:
-        draft.step = STEPS[STEPS.index(draft.step) + 1]
-    await _save(update, context, draft)
-    return await _show(update, context, me, draft, in_place=in_place)
-
-
-async def _current(update: Update, context: ContextTypes.DEFAULT_TYPE) -> tuple[Who, Draft]:
-    me = await who(update, context)
-    draft = await services(context).drafts.get(update.effective_user.id)
-    assert draft is not None  # handlers that read it are wrapped in @_needs_draft
-    return me, draft
-
-
-def _needs_draft(handler: Callable[[Update, ContextTypes.DEFAULT_TYPE], Awaitable[object]]):
-    """End the flow politely if its draft is gone (abandoned drafts are purged after 14 days)."""
-    @functools.wraps(handler)
-    async def run(update: Update, context: ContextTypes.DEFAULT_TYPE) -> object:
-        if await services(context).drafts.get(update.effective_user.id) is None:
-            if update.callback_query:
-                await update.callback_query.answer()
-            me = await who(update, context)
-            await say(update, me.tr("tips.draft_gone"), reply_markup=ReplyKeyboardRemove())
-            return ConversationHandler.END
-        return await handler(update, context)
-
-    return run
-
-
-async def _pressed(update: Update) -> str:
-    """Answer the button (its message is then replaced by the next step, see _reply)."""
-    query = update.callback_query
-    await query.answer()
-    return query.data
+        after = "where" if draft.step == "commune" else draft.step
+        draft.step = STEPS[STEPS.index(after) + 1]
+    await show(turn, draft, in_place=in_place)
 
 
 # ---------------------------------------------------------------------- buttons every step has
 
 
-@_needs_draft
-async def back(update: Update, context: ContextTypes.DEFAULT_TYPE) -> str:
+async def back(turn: Turn, draft: Draft) -> None:
     """One step back (from a step being edited: back to the review)."""
-    await _pressed(update)
-    me, draft = await _current(update, context)
-    return await _go_back(update, context, me, draft)
-
-
-async def _go_back(update: Update, context: ContextTypes.DEFAULT_TYPE, me: Who,
-                   draft: Draft) -> str:
     in_place = True
     if draft.step == "where":  # the reply keyboard must go, and only a new message does that
-        if update.callback_query:
-            await drop_keyboard(update.callback_query.message)
-        await say(update, me.tr("tips.where.left"), reply_markup=ReplyKeyboardRemove())
+        turn.drop_keyboard()
+        turn.say(turn.tr("tips.where.left"), ReplyKeyboardRemove())
         in_place = False
     if draft.editing:
         draft.editing = False
         draft.step = "review"
+    elif draft.step == "commune":
+        draft.step = "where"
     else:
         draft.step = STEPS[max(STEPS.index(draft.step) - 1, 0)]
-    await _save(update, context, draft)
-    return await _show(update, context, me, draft, in_place=in_place)
+    await show(turn, draft, in_place=in_place)
 
 
-async def cancel(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
+async def cancel(turn: Turn, draft: Draft) -> None:
     """Throw the draft away; nothing is sent."""
-    if update.callback_query:
-        await _pressed(update)
-        await drop_keyboard(update.callback_query.message)
-    me = await who(update, context)
-    await services(context).drafts.drop(update.effective_user.id)
-    await say(update, me.tr("tips.cancelled"), reply_markup=ReplyKeyboardRemove())
-    return ConversationHandler.END
+    turn.drop_keyboard()
+    turn.say(turn.tr("tips.cancelled"), ReplyKeyboardRemove())
+    flows.end(turn)
 
 
-@_needs_draft
-async def use_buttons(update: Update, context: ContextTypes.DEFAULT_TYPE) -> str | int:
+async def use_buttons(turn: Turn, draft: Draft) -> None:
     """A message where the step wants a button: say so and show the step again."""
-    me, draft = await _current(update, context)
-    await say(update, me.tr("tips.use_buttons"))
-    return await _show(update, context, me, draft)
-
-
-@_needs_draft
-async def wrong_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> str | int:
-    """A button of another step (an old message): say where we are and show the step again."""
-    query = update.callback_query
-    me, draft = await _current(update, context)
-    await query.answer(me.tr("tips.wrong_button",
-                             step=me.tr("flow.step", step=_number(draft), total=TOTAL)),
-                       show_alert=True)
-    return await _show(update, context, me, draft, in_place=False)
+    turn.say(turn.tr("tips.use_buttons"))
+    await show(turn, draft)
 
 
 # ---------------------------------------------------------------------- 1. category
 
 
-@_needs_draft
-async def category_chosen(update: Update, context: ContextTypes.DEFAULT_TYPE) -> str:
+async def category_chosen(turn: Turn, draft: Draft) -> None:
     """Step 1 answered; dangerous categories repeat the emergency numbers first."""
-    data = await _pressed(update)
-    me, draft = await _current(update, context)
-    chosen = category(data.removeprefix("tipf:cat:"))
+    chosen = category(turn.press.field(1) or "")
     if chosen is None:  # a category removed from the data since the button was sent
-        return await _show(update, context, me, draft)
+        await show(turn, draft)
+        return
     draft.category = chosen.code
     if not chosen.danger:
-        return await _advance(update, context, me, draft)
+        await _advance(turn, draft)
+        return
     # The warning comes before anything else, so the next step follows it as a new message.
-    await drop_keyboard(update.callback_query.message)
-    await say(update, me.tr("tips.danger"))
-    return await _advance(update, context, me, draft, in_place=False)
+    turn.drop_keyboard()
+    turn.say(turn.tr("tips.danger"))
+    await _advance(turn, draft, in_place=False)
 
 
 # ---------------------------------------------------------------------- 2. what happened
 
 
-@_needs_draft
-async def what_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> str:
+async def what_text(turn: Turn, draft: Draft) -> None:
     """Text is added to the description (several messages are joined)."""
-    me, draft = await _current(update, context)
-    text = (update.message.text or "").strip()
+    text = turn.text
     if not text:
-        await say(update, me.tr("tips.what.empty"))
-        return STATE["what"]
-    if not await _add_text(update, context, me, draft, text):
-        return STATE["what"]
-    await _save(update, context, draft)
-    await _acknowledge(update, context, me, draft)
-    return STATE["what"]
+        turn.say(turn.tr("tips.what.empty"))
+        return
+    if add_text(turn, draft, text):
+        _acknowledge(turn, draft)
 
 
-async def _add_text(update: Update, context: ContextTypes.DEFAULT_TYPE, me: Who, draft: Draft,
-                    text: str) -> bool:
-    limit = _max_text(context)
+def add_text(turn: Turn, draft: Draft, text: str) -> bool:
+    """Add ``text`` to the body if it fits; else say why (the draft stays as it was)."""
+    limit = _max_text(turn)
     joined = f"{draft.body}\n{text}" if draft.body else text
     if len(joined) > limit:
         key = "tips.what.too_long" if not draft.body else "tips.what.too_long_total"
-        await say(update, me.tr(key, n=formats.number(len(text), me.locale),
-                                max=formats.number(limit, me.locale),
-                                left=formats.number(max(limit - len(draft.body) - 1, 0),
-                                                    me.locale)))
+        turn.say(turn.tr(key, n=turn.number(len(text)), max=turn.number(limit),
+                         left=turn.number(max(limit - len(draft.body) - 1, 0))))
         return False
     draft.body = joined
     return True
 
 
-@_needs_draft
-async def what_media(update: Update, context: ContextTypes.DEFAULT_TYPE) -> str:
+async def what_media(turn: Turn, draft: Draft) -> None:
     """A photo, video, voice note or file; an album's parts are acknowledged once."""
-    me, draft = await _current(update, context)
-    msg = update.message
-    svc = services(context)
-    kind, file_id = _media_of(msg)
+    msg = turn.message
+    policy = turn.svc.tip_policy
+    kind, file_id = media_of(msg)
     if kind == "document" and draft.anonymous:
-        await say(update, me.tr("tips.what.file_anonymous"))
-        return STATE["what"]
-    if len(draft.media) >= svc.tip_policy.max_media:
-        await say(update, me.tr("tips.what.too_many",
-                                max=formats.number(svc.tip_policy.max_media, me.locale)))
-        return STATE["what"]
-    caption = (msg.caption or "").strip()
-    if caption and not await _add_text(update, context, me, draft, caption):
-        return STATE["what"]
+        turn.say(turn.tr("tips.what.file_anonymous"))
+        return
+    if len(draft.media) >= policy.max_media:
+        turn.say(turn.tr("tips.what.too_many", max=turn.number(policy.max_media)))
+        return
+    caption = turn.text
+    if caption and not add_text(turn, draft, caption):
+        return
     draft.media.append((kind, file_id))
-    await _save(update, context, draft)
     if kind == "document":
-        await say(update, me.tr("tips.what.file_warning"))
+        turn.say(turn.tr("tips.what.file_warning"))
     if msg.media_group_id:
-        _acknowledge_later(context, update, msg.media_group_id)
+        acknowledge_later(turn, msg.media_group_id)
     else:
-        await _acknowledge(update, context, me, draft)
-    return STATE["what"]
+        _acknowledge(turn, draft)
 
 
-def _media_of(msg: Message) -> tuple[str, str]:
+def media_of(msg: Message) -> tuple[str, str]:
+    """(kind, file id) of a photo, video, voice note or file."""
     if msg.photo:
         return "photo", msg.photo[-1].file_id
     if msg.video:
@@ -486,198 +438,254 @@ def _media_of(msg: Message) -> tuple[str, str]:
     return "document", msg.document.file_id
 
 
-async def _acknowledge(update: Update, context: ContextTypes.DEFAULT_TYPE, me: Who,
-                       draft: Draft) -> None:
-    await say(update, _contents(me, draft) + "\n" + me.tr("tips.what.more"),
-              reply_markup=_keyboard(me.locale, "what"))
+def _acknowledge(turn: Turn, draft: Draft) -> None:
+    turn.say(_contents(turn, draft) + "\n" + turn.tr("tips.what.more"),
+             _keyboard(turn.me.locale, "what"))
 
 
-def _acknowledge_later(context: ContextTypes.DEFAULT_TYPE, update: Update, group: str) -> None:
+def acknowledge_later(turn: Turn, group: str, kind: str = "tip") -> None:
     """Albums arrive as one update per item: acknowledge once, when the last has come."""
-    name = f"tip-album:{update.effective_user.id}"
-    for job in context.job_queue.get_jobs_by_name(name):
+    name = f"album:{turn.tg_id}"
+    queue = turn.context.job_queue
+    for job in queue.get_jobs_by_name(name):
         job.schedule_removal()
-    context.job_queue.run_once(
-        _album_done, services(context).album_wait, name=name,
-        chat_id=update.effective_chat.id, user_id=update.effective_user.id, data=group,
-    )
+    queue.run_once(_album_done, turn.svc.album_wait, name=name, chat_id=turn.chat_id,
+                   user_id=turn.tg_id, data={"group": group, "kind": kind})
 
 
-async def _album_done(context: ContextTypes.DEFAULT_TYPE) -> None:
+async def _album_done(context) -> None:
+    """The album is complete: say what the draft holds now (read from the database)."""
+    from handlers.common import who_of
+    from handlers.services import services
+
     svc = services(context)
     job = context.job
+    flow = flows.FLOWS.get(job.data["kind"])
     user = await svc.users.get(job.user_id)
-    draft = await svc.drafts.get(job.user_id)
-    if user is None or draft is None or draft.step != "what":
+    if flow is None or flow.album is None or user is None:
         return
-    me = Who(user, user.role(), user.locale or svc.default_locale, False)
-    await context.bot.send_message(
-        job.chat_id, _contents(me, draft) + "\n" + me.tr("tips.what.more"),
-        reply_markup=_keyboard(me.locale, "what"), parse_mode="HTML",
-    )
+    if await svc.flows.active(job.user_id) != flow.kind:
+        return  # the person has moved on
+    stored = await svc.flows.draft(job.user_id, flow.kind)
+    found = flow.album(who_of(user, svc, job.user_id), stored) if stored else None
+    if found is not None:
+        await context.bot.send_message(job.chat_id, found[0], reply_markup=found[1])
 
 
-async def what_other(update: Update, context: ContextTypes.DEFAULT_TYPE) -> str:
-    """Stickers, locations, contacts...: not a description."""
-    me = await who(update, context)
-    await say(update, me.tr("tips.what.unsupported"))
-    return STATE["what"]
-
-
-@_needs_draft
-async def what_next(update: Update, context: ContextTypes.DEFAULT_TYPE) -> str:
-    """Step 2 done, if there is something to send."""
-    await _pressed(update)
-    me, draft = await _current(update, context)
+def album_prompt(me, stored: dict):
+    """After an album at step 2: what the draft holds, and the step's buttons."""
+    draft = Draft.from_json(stored)
     if draft.step != "what":
-        return await _show(update, context, me, draft)
+        return None
+    parts = [me.tr("tips.count.chars", n=formats.number(len(draft.body), me.locale))
+             ] if draft.body else []
+    parts.append(media_counts(me.locale, draft.media))
+    text = me.tr("tips.what.so_far", parts=", ".join(parts)) + "\n" + me.tr("tips.what.more")
+    return text, _keyboard(me.locale, "what")
+
+
+async def what_other(turn: Turn, draft: Draft) -> None:
+    """Stickers, locations, contacts...: not a description."""
+    turn.say(turn.tr("tips.what.unsupported"))
+
+
+async def what_next(turn: Turn, draft: Draft) -> None:
+    """Step 2 done, if there is something to send."""
     if not draft.body and not draft.media:
-        await reply_in_place(update, me.tr("tips.what.need"), _keyboard(me.locale, "what"))
-        return STATE["what"]
-    return await _advance(update, context, me, draft)
+        turn.show(turn.tr("tips.what.need"), _keyboard(turn.me.locale, "what"))
+        return
+    await _advance(turn, draft)
 
 
 # ---------------------------------------------------------------------- 3. where
 
 
-@_needs_draft
-async def where_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> str | int:
+async def where_text(turn: Turn, draft: Draft) -> None:
     """The reply keyboard's buttons, or an address typed in."""
-    me, draft = await _current(update, context)
-    text = (update.message.text or "").strip()
+    me = turn.me
+    text = turn.text
     if text == me.tr("tips.where.btn.unit"):
-        return await _ask_unit(update, context, me, draft, parent=None, page=0)
+        await _ask_unit(turn, draft, parent=None, page=0)
+        return
     if text in (me.tr("tips.where.btn.next"), me.tr("tips.where.btn.skip")):
-        await say(update, me.tr("tips.where.done",
-                                place=await _place(context, me, draft) or me.tr("tips.where.none")),
-                  reply_markup=ReplyKeyboardRemove())
-        return await _advance(update, context, me, draft)
+        await _where_done(turn, draft)
+        return
     if text == me.tr("tips.where.btn.back"):
-        return await _go_back(update, context, me, draft)
+        await back(turn, draft)
+        return
     if text == me.tr("tips.where.btn.cancel"):
-        return await cancel(update, context)
+        await cancel(turn, draft)
+        return
     if not text:
-        await say(update, me.tr("tips.where.empty"), reply_markup=_where_keyboard(me, draft))
-        return STATE["where"]
+        turn.say(me.tr("tips.where.empty"), _where_keyboard(turn, draft))
+        return
     if len(text) > MAX_PLACE:
-        await say(update, me.tr("tips.where.too_long", max=formats.number(MAX_PLACE, me.locale)),
-                  reply_markup=_where_keyboard(me, draft))
-        return STATE["where"]
+        turn.say(me.tr("tips.where.too_long", max=turn.number(MAX_PLACE)),
+                 _where_keyboard(turn, draft))
+        return
     draft.place_text = text
-    return await _where_noted(update, context, me, draft)
+    await _where_noted(turn, draft)
 
 
-async def _where_noted(update: Update, context: ContextTypes.DEFAULT_TYPE, me: Who,
-                       draft: Draft) -> str:
-    """Save what was added to 'where' and say what the place is now."""
-    await _save(update, context, draft)
-    await reply_in_place(update, me.tr("tips.where.got", place=await _place(context, me, draft)),
-                 _where_keyboard(me, draft))
-    return STATE["where"]
+async def _where_done(turn: Turn, draft: Draft) -> None:
+    """Next (or skip): the commune is asked when no hamlet is known and it is not clear."""
+    if draft.unit_id is None:
+        known = await _known_commune(turn)
+        if known is not None:
+            draft.unit_id = known
+        elif len(await communes(turn.svc)) > 1 and not draft.commune_asked:
+            turn.say(turn.tr("tips.where.done", place=await _place(turn, draft)
+                             or turn.tr("tips.where.none")), ReplyKeyboardRemove())
+            draft.step = "commune"
+            await show(turn, draft, in_place=False)
+            return
+    turn.say(turn.tr("tips.where.done", place=await _place(turn, draft)
+                     or turn.tr("tips.where.none")), ReplyKeyboardRemove())
+    await _advance(turn, draft, in_place=False)
 
 
-@_needs_draft
-async def where_location(update: Update, context: ContextTypes.DEFAULT_TYPE) -> str:
+async def communes(svc: Services) -> list[Unit]:
+    """The units hamlets belong to (communes, wards), in tree order."""
+    tree = await svc.units.tree()
+    seen: dict[int, Unit] = {}
+    for leaf in tree.leaves([u.id for u in tree.children.get(None, [])]):
+        if leaf.parent_id is not None and leaf.parent_id in tree.by_id:
+            seen.setdefault(leaf.parent_id, tree.by_id[leaf.parent_id])
+    return list(seen.values())
+
+
+async def _known_commune(turn: Turn) -> int | None:
+    """The commune the resident's tips came from before, or the only one there is."""
+    svc = turn.svc
+    found = await communes(svc)
+    if len(found) == 1:
+        return found[0].id
+    tree = await svc.units.tree()
+    for tip in await svc.tips.mine(turn.me.user.id, limit=5):
+        if tip.unit_id in tree.by_id:
+            chain = tree.ancestors(tip.unit_id)
+            for unit in chain:
+                if unit in found:
+                    return unit.id
+    return None
+
+
+async def _commune_question(turn: Turn, header: str) -> tuple[str, InlineKeyboardMarkup]:
+    found = await communes(turn.svc)
+    rows = [[button(u.name, _data("co", u.id))] for u in found[:40]]
+    rows.append([button(turn.tr("tips.commune.unknown"), _data("co", "none"))])
+    rows.append(list(_nav(turn.me.locale)))
+    text = f"{header}\n\n{turn.tr('tips.commune.ask')}"
+    if len(found) > 40:  # a province's worth: the tree picker pages them
+        text += "\n" + turn.tr("tips.commune.many")
+    return text, InlineKeyboardMarkup(rows)
+
+
+async def commune_chosen(turn: Turn, draft: Draft) -> None:
+    """The commune of a tip without a hamlet (or 'not known')."""
+    chosen = turn.press.int(1)
+    tree = await turn.svc.units.tree()
+    if chosen is not None and chosen in tree.by_id:
+        draft.unit_id = chosen
+    draft.commune_asked = True
+    await _advance(turn, draft)
+
+
+async def _where_noted(turn: Turn, draft: Draft) -> None:
+    """Say what was added to 'where' and what the place is now."""
+    turn.show(turn.tr("tips.where.got", place=await _place(turn, draft)),
+              _where_keyboard(turn, draft))
+
+
+async def where_location(turn: Turn, draft: Draft) -> None:
     """A shared location."""
-    me, draft = await _current(update, context)
-    loc = update.message.location
+    loc = turn.message.location
     draft.latitude, draft.longitude = loc.latitude, loc.longitude
-    return await _where_noted(update, context, me, draft)
+    await _where_noted(turn, draft)
 
 
-@_needs_draft
-async def where_other(update: Update, context: ContextTypes.DEFAULT_TYPE) -> str:
+async def where_other(turn: Turn, draft: Draft) -> None:
     """Anything else at the where step."""
-    me, draft = await _current(update, context)
-    await say(update, me.tr("tips.where.unsupported"), reply_markup=_where_keyboard(me, draft))
-    return STATE["where"]
+    turn.say(turn.tr("tips.where.unsupported"), _where_keyboard(turn, draft))
 
 
-async def _ask_unit(update: Update, context: ContextTypes.DEFAULT_TYPE, me: Who, draft: Draft,
-                    *, parent: int | None, page: int) -> str:
+async def _ask_unit(turn: Turn, draft: Draft, *, parent: int | None, page: int) -> None:
     """The unit tree, one level at a time (a single root is opened at once)."""
-    tree = await services(context).units.tree()
+    tree = await turn.svc.units.tree()
     children = list(tree.children.get(parent, []))
     if parent is None:  # from the top: open every level that offers no choice
         while len(children) == 1 and tree.children.get(children[0].id):
             parent = children[0].id
             children = list(tree.children.get(parent, []))
     if not children:
-        await say(update, me.tr("tips.where.no_units"), reply_markup=_where_keyboard(me, draft))
-        return STATE["where"]
+        turn.say(turn.tr("tips.where.no_units"), _where_keyboard(turn, draft))
+        return
     pages = (len(children) + PAGE_SIZE - 1) // PAGE_SIZE
     page = max(0, min(page, pages - 1))
     key = parent if parent is not None else 0
     rows = []
     for unit in children[page * PAGE_SIZE:(page + 1) * PAGE_SIZE]:
         opens = bool(tree.children.get(unit.id))
-        label = unit.name + (" ›" if opens else "")
-        rows.append([button(label, f"tipf:ul:{unit.id}:0" if opens else f"tipf:us:{unit.id}")])
+        name = unit.name + (" ›" if opens else "")
+        rows.append([button(name, _data("ul", unit.id, 0) if opens else _data("us", unit.id))])
     if pages > 1:
-        rows.append(pager(page, pages, lambda p: f"tipf:ul:{key}:{p}"))
+        rows.append(pager(page, pages, lambda p: _data("ul", key, p)))
     if parent is not None and tree.by_id[parent].parent_id is not None:
-        rows.append([button(me.tr("tips.where.whole", unit=tree.by_id[parent].name)[:60],
-                            f"tipf:us:{parent}")])
-    title = tree.path(parent) if parent is not None else me.tr("tips.where.btn.unit")
-    await reply_in_place(update, me.tr("tips.where.pick", unit=html.escape(title)),
-                 InlineKeyboardMarkup(rows))
-    return STATE["where"]
+        rows.append([button(turn.tr("tips.where.whole", unit=tree.by_id[parent].name)[:60],
+                            _data("us", parent))])
+    title = tree.path(parent) if parent is not None else turn.tr("tips.where.btn.unit")
+    turn.show(turn.tr("tips.where.pick", unit=html.escape(title)), InlineKeyboardMarkup(rows))
 
 
-@_needs_draft
-async def unit_list(update: Update, context: ContextTypes.DEFAULT_TYPE) -> str:
+async def unit_list(turn: Turn, draft: Draft) -> None:
     """Open a level of the tree, or another page of it."""
-    query = update.callback_query
-    await query.answer()
-    me, draft = await _current(update, context)
-    _, _, parent, page = query.data.split(":")
-    return await _ask_unit(update, context, me, draft,
-                           parent=int(parent) or None, page=int(page))
+    parent, page = turn.press.int(1), turn.press.int(2)
+    tree = await turn.svc.units.tree()
+    if parent is None or page is None or (parent and parent not in tree.by_id):
+        await _ask_unit(turn, draft, parent=None, page=0)
+        return
+    await _ask_unit(turn, draft, parent=parent or None, page=page)
 
 
-@_needs_draft
-async def unit_selected(update: Update, context: ContextTypes.DEFAULT_TYPE) -> str:
+async def unit_selected(turn: Turn, draft: Draft) -> None:
     """A hamlet (or a whole commune) chosen from the tree."""
-    data = await _pressed(update)
-    me, draft = await _current(update, context)
-    unit_id = int(data.removeprefix("tipf:us:"))
-    tree = await services(context).units.tree()
-    if unit_id in tree.by_id:
+    unit_id = turn.press.int(1)
+    tree = await turn.svc.units.tree()
+    if unit_id is not None and unit_id in tree.by_id:
         draft.unit_id, draft.unit_from_poster = unit_id, False
-    return await _where_noted(update, context, me, draft)
+    await _where_noted(turn, draft)
 
 
 # ---------------------------------------------------------------------- 4. when
 
 
-@_needs_draft
-async def when_chosen(update: Update, context: ContextTypes.DEFAULT_TYPE) -> str:
+async def when_chosen(turn: Turn, draft: Draft) -> None:
     """'Just now' or 'today'."""
-    data = await _pressed(update)
-    me, draft = await _current(update, context)
-    svc = services(context)
+    svc = turn.svc
     now = svc.now()
-    if data == "tipf:when:now":
+    which = turn.press.field(1)
+    if which == "now":
         draft.occurred_kind, draft.occurred_at = "now", now.isoformat()
-    else:
+    elif which == "today":
         draft.occurred_kind = "today"
         draft.occurred_at = now.astimezone(svc.timezone).date().isoformat()
-    return await _advance(update, context, me, draft)
+    else:
+        await show(turn, draft)
+        return
+    await _advance(turn, draft)
 
 
-@_needs_draft
-async def when_typed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> str:
+async def when_typed(turn: Turn, draft: Draft) -> None:
     """A date typed as dd/mm/yyyy: not in the future, not absurdly old."""
-    me, draft = await _current(update, context)
-    svc = services(context)
+    svc = turn.svc
     today = svc.now().astimezone(svc.timezone).date()
-    day, problem = parse_day(update.message.text or "", today)
+    day, problem = parse_day(turn.text, today)
     if day is None:
-        await say(update, me.tr(f"tips.when.{problem}", today=formats.day(today, me.locale),
-                                years=formats.number(OLDEST_YEARS, me.locale)))
-        return STATE["when"]
+        turn.say(turn.tr(f"tips.when.{problem}", today=formats.day(today, turn.me.locale),
+                         years=turn.number(OLDEST_YEARS)))
+        return
     draft.occurred_kind, draft.occurred_at = "date", day.isoformat()
-    return await _advance(update, context, me, draft)
+    await _advance(turn, draft, in_place=False)
 
 
 def parse_day(text: str, today: date) -> tuple[date | None, str]:
@@ -698,151 +706,100 @@ def parse_day(text: str, today: date) -> tuple[date | None, str]:
     return day, ""
 
 
-async def when_other(update: Update, context: ContextTypes.DEFAULT_TYPE) -> str:
+async def when_other(turn: Turn, draft: Draft) -> None:
     """Anything but a date or a button."""
-    me = await who(update, context)
-    svc = services(context)
+    svc = turn.svc
     today = svc.now().astimezone(svc.timezone).date()
-    await say(update, me.tr("tips.when.bad", today=formats.day(today, me.locale)))
-    return STATE["when"]
+    turn.say(turn.tr("tips.when.bad", today=formats.day(today, turn.me.locale)))
 
 
 # ---------------------------------------------------------------------- 5. anonymous or named
 
 
-@_needs_draft
-async def anon_chosen(update: Update, context: ContextTypes.DEFAULT_TYPE) -> str:
+async def anon_chosen(turn: Turn, draft: Draft) -> None:
     """Anonymous (refusing files, which keep EXIF/GPS) or named."""
-    data = await _pressed(update)
-    me, draft = await _current(update, context)
-    choice = data.removeprefix("tipf:anon:")
+    choice = turn.press.field(1)
+    full_name = turn.update.effective_user.full_name
     if choice == "no":
-        draft.anonymous, draft.name = False, update.effective_user.full_name
-        return await _advance(update, context, me, draft)
+        draft.anonymous, draft.name = False, full_name
+        await _advance(turn, draft)
+        return
+    if choice not in ("yes", "drop", "resend"):
+        await show(turn, draft)
+        return
     files = sum(1 for kind, _ in draft.media if kind == "document")
     if files and choice == "yes":
-        rows = [[button(me.tr("tips.anon.btn.drop"), "tipf:anon:drop")],
-                [button(me.tr("tips.anon.btn.resend"), "tipf:anon:resend")],
-                [button(me.tr("tips.anon.btn.no", name=update.effective_user.full_name[:40]),
-                        "tipf:anon:no")], _nav(me.locale)]
-        await reply_in_place(update, me.tr("tips.anon.files", n=formats.number(files, me.locale)),
-                     InlineKeyboardMarkup(rows))
-        return STATE["anon"]
+        rows = [[button(turn.tr("tips.anon.btn.drop"), _data("anon", "drop"))],
+                [button(turn.tr("tips.anon.btn.resend"), _data("anon", "resend"))],
+                [button(turn.tr("tips.anon.btn.no", name=full_name[:40]), _data("anon", "no"))],
+                _nav(turn.me.locale)]
+        turn.show(turn.tr("tips.anon.files", n=turn.number(files)), InlineKeyboardMarkup(rows))
+        return
     draft.anonymous, draft.name = True, None
     draft.media = [m for m in draft.media if m[0] != "document"]
     if choice == "resend":
         # Back to step 2 to send them as photos, then straight back to the review.
         draft.step, draft.editing = "what", True
-        await _save(update, context, draft)
-        return await _show(update, context, me, draft)
-    return await _advance(update, context, me, draft)
+        await show(turn, draft)
+        return
+    await _advance(turn, draft)
 
 
 # ---------------------------------------------------------------------- 6. review and send
 
 
-@_needs_draft
-async def edit_chosen(update: Update, context: ContextTypes.DEFAULT_TYPE) -> str:
+async def edit_chosen(turn: Turn, draft: Draft) -> None:
     """Change one field from the review; the review comes back afterwards."""
-    data = await _pressed(update)
-    me, draft = await _current(update, context)
-    field = data.removeprefix("tipf:edit:")
+    field = turn.press.field(1)
     if field in STEPS[:-1]:
         draft.step, draft.editing = field, True
-        await _save(update, context, draft)
-    return await _show(update, context, me, draft)
+    await show(turn, draft)
 
 
-@_needs_draft
-async def send(update: Update, context: ContextTypes.DEFAULT_TYPE) -> str | int:
-    """File the tip: case code, pinned confirmation, coordinators told at once."""
-    await _pressed(update)
-    me, draft = await _current(update, context)
-    svc = services(context)
-    if draft.step != "review" or draft.category is None or draft.occurred_kind is None \
-            or draft.anonymous is None:
-        return await _show(update, context, me, draft)
-    if not await _may_tip(update, svc, me):
-        return STATE["review"]  # the draft stays; tomorrow it can be sent
-    tip, duplicates = await svc.tips.create(draft, me.user.id, svc.now())
-    await svc.drafts.drop(update.effective_user.id)
-    # The review becomes the receipt: the code first (what a pin shows), then what was sent.
-    receipt = "\n\n".join((me.tr("tips.sent", code=tip.code), await _summary(context, me, draft),
-                            me.tr("emergency")))
-    query = update.callback_query
-    pinned = query.message
-    try:
-        await query.edit_message_text(receipt, parse_mode=ParseMode.HTML,
-                                      link_preview_options=NO_PREVIEW)
-    except BadRequest as exc:
-        log.debug("could not turn the review into the receipt: %s", exc)
-        await drop_keyboard(query.message)
-        pinned = await update.effective_chat.send_message(
-            receipt, parse_mode=ParseMode.HTML, link_preview_options=NO_PREVIEW)
-    try:
-        await pinned.pin(disable_notification=True)
-    except TelegramError as exc:  # a failing pin is tolerated: the code is in the message
-        log.info("could not pin a case code: %s", exc)
-    await tip_desk.announce(context, tip, duplicates)
-    return ConversationHandler.END
+async def send(turn: Turn, draft: Draft) -> None:
+    """File the tip: its cards and the resident's receipt go out through the outbox."""
+    svc = turn.svc
+    if draft.category is None or draft.occurred_kind is None or draft.anonymous is None:
+        await show(turn, draft)
+        return
+    if not await may_tip(turn):
+        return  # the draft stays; tomorrow it can be sent
+    to = await recipients(svc, draft.unit_id)
+    if not to:
+        await show(turn, draft)  # says why it cannot be sent yet
+        return
+    pressed = turn.query.message.message_id if turn.query and turn.query.message else None
+
+    def announce(tip_id: int) -> list[NewItem]:
+        subject = f"tip:{tip_id}"
+        cards = [now_item("tip.card", subject, user_id, {"media": True}, tip_id=tip_id)
+                 for user_id in to]
+        # The review becomes the receipt (or a new message if it cannot be edited).
+        receipt = now_item("tip.receipt", subject, None, {"message_id": pressed},
+                           tip_id=tip_id)
+        return [receipt, *cards]
+
+    tip, _ = await svc.tips.create(draft, turn.me.user.id, svc.now(), announce=announce,
+                                   also=svc.flows.finishing(turn.tg_id, FLOW.kind))
+    turn.answer(turn.tr("tips.sending", code=tip.code))
+    flows.end(turn, done=True)
 
 
 # ---------------------------------------------------------------------- wiring
 
 
-def conversation() -> ConversationHandler:
-    """The tip flow; persistent, so a restart resumes it (the draft is in its own table)."""
-    nav = [
-        CallbackQueryHandler(back, pattern=r"^tipf:back$"),
-        CallbackQueryHandler(cancel, pattern=r"^tipf:cancel$"),
-    ]
-    media = filters.PHOTO | filters.VIDEO | filters.VOICE | filters.Document.ALL
-    return persistent_conversation(
-        "tip",
-        entry_points=[
-            CommandHandler("newtip", begin),
-            CallbackQueryHandler(begin, pattern=r"^menu:tip$"),
-            CommandHandler("start", begin_from_poster,
-                           filters=filters.Regex(rf"^/start {POSTER_PREFIX}\S+$")),
-        ],
-        states={
-            RESUME: [CallbackQueryHandler(resume_chosen, pattern=r"^tipf:(resume|fresh)$")],
-            STATE["category"]: [CallbackQueryHandler(category_chosen, pattern=r"^tipf:cat:"),
-                                *nav],
-            STATE["what"]: [
-                MessageHandler(filters.TEXT & ~filters.COMMAND, what_text),
-                MessageHandler(media, what_media),
-                CallbackQueryHandler(what_next, pattern=r"^tipf:next$"),
-                *nav,
-                MessageHandler(~filters.COMMAND, what_other),
-            ],
-            STATE["where"]: [
-                MessageHandler(filters.LOCATION, where_location),
-                MessageHandler(filters.TEXT & ~filters.COMMAND, where_text),
-                CallbackQueryHandler(unit_list, pattern=r"^tipf:ul:\d+:-?\d+$"),
-                CallbackQueryHandler(unit_selected, pattern=r"^tipf:us:\d+$"),
-                *nav,
-                MessageHandler(~filters.COMMAND, where_other),
-            ],
-            STATE["when"]: [
-                CallbackQueryHandler(when_chosen, pattern=r"^tipf:when:(now|today)$"),
-                MessageHandler(filters.TEXT & ~filters.COMMAND, when_typed),
-                *nav,
-                MessageHandler(~filters.COMMAND, when_other),
-            ],
-            STATE["anon"]: [
-                CallbackQueryHandler(anon_chosen, pattern=r"^tipf:anon:(yes|no|drop|resend)$"),
-                *nav,
-            ],
-            STATE["review"]: [
-                CallbackQueryHandler(send, pattern=r"^tipf:send$"),
-                CallbackQueryHandler(edit_chosen, pattern=r"^tipf:edit:\w+$"),
-                *nav,
-            ],
-        },
-        fallbacks=[
-            CommandHandler("cancel", cancel),
-            CallbackQueryHandler(wrong_button, pattern=r"^tipf:"),
-            MessageHandler(~filters.COMMAND, use_buttons),
-        ],
-            )
+FLOW = flows.register(flows.Flow(
+    kind="tip", prefix=PREFIX, load=Draft.from_json, show=show, label=label,
+    unexpected=use_buttons, cancel=cancel, album=album_prompt,
+    buttons={"back": back, "cancel": cancel, "resume": resume, "fresh": fresh},
+))
+FLOW.step("category", buttons={"cat": category_chosen})
+FLOW.step("what", text=what_text, media=what_media, location=what_other, other=what_other,
+          buttons={"next": what_next})
+FLOW.step("where", text=where_text, location=where_location, media=where_other,
+          other=where_other, buttons={"ul": unit_list, "us": unit_selected})
+FLOW.step("commune", buttons={"co": commune_chosen})
+FLOW.step("when", text=when_typed, media=when_other, location=when_other, other=when_other,
+          buttons={"when": when_chosen})
+FLOW.step("anon", buttons={"anon": anon_chosen})
+FLOW.step("review", buttons={"send": send, "edit": edit_chosen})

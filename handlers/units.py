@@ -1,18 +1,15 @@
-"""/units: the part of the organisation tree a coordinator or admin oversees."""
+"""/units: the part of the organisation tree a coordinator or admin oversees, paged."""
 
 from __future__ import annotations
 
 import html
 
-from telegram import Update
-from telegram.ext import CallbackQueryHandler, CommandHandler, ContextTypes
+from telegram import InlineKeyboardMarkup
 
-from handlers.common import Who, say, scope, who
-from handlers.services import services
-from locales import catalog, formats
+from handlers.callbacks import data
+from handlers.common import MAX_TEXT, Turn, Who, cut, pager, paginate, scope
+from locales import catalog
 from storage.models import Role
-
-MAX_LINES = 120  # keeps the message under Telegram's 4,096 characters
 
 
 def level_name(me: Who, level: str) -> str:
@@ -21,40 +18,36 @@ def level_name(me: Who, level: str) -> str:
     return me.tr(key) if key in catalog(me.locale) else level
 
 
-async def units_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def units_command(turn: Turn) -> None:
     """List the units in scope as an indented tree, with how many reporters each has."""
-    if update.callback_query:
-        await update.callback_query.answer()
-    me = await who(update, context)
-    if me.role not in (Role.COORDINATOR, Role.ADMIN):
-        await say(update, me.tr("units.not_allowed"))
+    me = turn.me
+    if not me.staff:
+        turn.say(turn.tr("units.not_allowed"))
         return
-    svc = services(context)
+    svc = turn.svc
     tree = await svc.units.tree()
     roots = await scope(svc, me)
     if not roots:
-        await say(update, me.tr("units.none"))
+        turn.say(turn.tr("units.none"))
         return
-    listed = [(root, unit) for root in roots for unit in tree.descendants(root.id)][:MAX_LINES]
+    listed = [(root, unit) for root in roots for unit in tree.descendants(root.id)]
     leaves = [unit.id for _, unit in listed if not tree.children.get(unit.id)]
     reporters = await svc.users.count_members(leaves, Role.REPORTER)
-    lines = [me.tr("units.title")]
+    lines = []
     for root, unit in listed:
         depth = len(tree.ancestors(unit.id)) - len(tree.ancestors(root.id))
-        line = "  " * depth + f"• {html.escape(unit.name)} ({level_name(me, unit.level)}, "
-        line += f"<code>{html.escape(unit.code)}</code>)"
+        line = "  " * min(depth, 8) + f"• {html.escape(cut(unit.name, 80))} ("
+        line += f"{html.escape(level_name(me, unit.level))}, <code>{html.escape(unit.code)}</code>)"
         if not tree.children.get(unit.id):
-            count = formats.number(reporters.get(unit.id, 0), me.locale)
-            line += " — " + me.tr("units.reporters", count=count)
+            line += " — " + turn.tr("units.reporters",
+                                   count=turn.number(reporters.get(unit.id, 0)))
         lines.append(line)
-    if len(listed) == MAX_LINES:
-        lines.append(me.tr("units.more"))
-    await say(update, "\n".join(lines))
-
-
-def handlers() -> list:
-    """/units and its menu button."""
-    return [
-        CommandHandler("units", units_command),
-        CallbackQueryHandler(units_command, pattern=r"^menu:units$"),
-    ]
+    pages = paginate(lines, budget=MAX_TEXT - 200)
+    page = turn.press.int(0) or 0 if turn.press is not None and turn.press.kind == "units" else 0
+    page = max(0, min(page, len(pages) - 1))
+    head = turn.tr("units.title")
+    if len(pages) > 1:
+        head += " " + turn.tr("flow.page", page=page + 1, pages=len(pages))
+    rows = [pager(page, len(pages), lambda p: data("units", p))]
+    turn.show("\n".join([head, *pages[page]]),
+              InlineKeyboardMarkup([r for r in rows if r]) if len(pages) > 1 else None)

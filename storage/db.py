@@ -129,6 +129,13 @@ class Database:
         self.conn = conn
         self.path = path
         self.behind = WriteBehind(self)
+        # Set when outbox rows were added in this process: the sender wakes at once
+        # instead of at its next look (the immediate lane goes out within a second).
+        self.outbox_ready = asyncio.Event()
+
+    def outbox_added(self) -> None:
+        """Say that outbox rows were committed (called after the transaction)."""
+        self.outbox_ready.set()
 
     @classmethod
     async def open(cls, path: Path | str, *, migrate: bool = True) -> Database:

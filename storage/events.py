@@ -9,6 +9,7 @@ import csv
 import functools
 import io
 import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from importlib import resources
@@ -16,6 +17,7 @@ from importlib import resources
 from storage.audit import INSERT_SQL as AUDIT_SQL
 from storage.audit import audit_params
 from storage.db import Database, stamp, transaction
+from storage.outbox import NewItem, add_items
 
 MAX_DESCRIPTION = 1000
 MAX_PEOPLE = 100_000
@@ -89,8 +91,11 @@ class EventRepo:
     def __init__(self, db: Database) -> None:
         self._db = db
 
-    async def create(self, draft: EventDraft, reporter_id: int, now: datetime) -> Event:
-        """Store a finished draft (one transaction, audited)."""
+    async def create(self, draft: EventDraft, reporter_id: int, now: datetime, *,
+                     announce: Callable[[int], list[NewItem]] | None = None,
+                     also: Callable[[sqlite3.Connection], None] | None = None) -> Event:
+        """Store a finished draft (one transaction, audited) with the messages it owes
+        (``announce(event_id)``: its cards) and ``also`` (the draft dropped)."""
         assert draft.type and draft.occurred_kind and draft.occurred_at
         assert draft.people is not None
 
@@ -109,14 +114,38 @@ class EventRepo:
                     [(event_id, i, k, f) for i, (k, f) in enumerate(draft.media)])
                 conn.execute(AUDIT_SQL, audit_params(reporter_id, "event.create",
                                                      f"event:{event_id}", {"type": draft.type}))
+                if announce is not None:
+                    add_items(conn, announce(event_id), now)
+                if also is not None:
+                    also(conn)
                 return event_id
 
         event_id = await self._db.run_sync(run)
+        if announce is not None:
+            self._db.outbox_added()
         return Event(id=event_id, type=draft.type, unit_id=draft.unit_id,
                      occurred_kind=draft.occurred_kind, occurred_at=draft.occurred_at,
                      place_text=draft.place_text, description=draft.description,
                      people=draft.people, reporter_id=reporter_id, created_at=now,
                      media=tuple(draft.media))
+
+    async def get(self, event_id: int) -> Event | None:
+        """One event with its photos."""
+        def run(conn: sqlite3.Connection) -> tuple:
+            row = conn.execute("SELECT * FROM events WHERE id = ?", (event_id,)).fetchone()
+            media = conn.execute("SELECT kind, file_id FROM event_media WHERE event_id = ?"
+                                 " ORDER BY seq", (event_id,)).fetchall()
+            return row, media
+
+        row, media = await self._db.run_sync(run)
+        if row is None:
+            return None
+        return Event(id=row["id"], type=row["type"], unit_id=row["unit_id"],
+                     occurred_kind=row["occurred_kind"], occurred_at=row["occurred_at"],
+                     place_text=row["place_text"], description=row["description"],
+                     people=row["people"], reporter_id=row["reporter_id"],
+                     created_at=datetime.fromisoformat(row["created_at"]),
+                     media=tuple((m[0], m[1]) for m in media))
 
     async def between(self, unit_ids: list[int], since: datetime, until: datetime) -> list[Event]:
         """Events in these units created in [since, until), oldest first."""

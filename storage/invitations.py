@@ -18,6 +18,7 @@ from storage.audit import audit_params
 from storage.crypto import Vault
 from storage.db import Database, stamp, transaction, utcnow
 from storage.models import Invitation, Role
+from storage.outbox import add_items, now_item
 from storage.users import add_membership, end_membership
 
 # Deep-link payloads allow 1-64 of [A-Za-z0-9_-]; 16 random bytes make 22 characters.
@@ -114,7 +115,10 @@ class InvitationRepo:
         """Use an invitation for ``user_id``: all or nothing."""
         now = now or utcnow()
         code_hash = self._vault.hash_id(code)
-        return await self._db.run_sync(lambda conn: _redeem(conn, code_hash, user_id, now))
+        done = await self._db.run_sync(lambda conn: _redeem(conn, code_hash, user_id, now))
+        if done.replaced_user_ids:
+            self._db.outbox_added()
+        return done
 
     async def revoke(self, invitation_id: int, *, actor_id: int | None) -> bool:
         """Revoke an unused invitation; False if it was already revoked or unknown."""
@@ -166,6 +170,11 @@ def _redeem(conn: sqlite3.Connection, code_hash: bytes, user_id: int, now: datet
             for membership_id, old_user in previous:
                 end_membership(conn, membership_id, "handover", user_id)
                 replaced.append(old_user)
+            # The one whose role ended is told (outbox: same transaction as the handover).
+            add_items(conn, [now_item("role.ended", f"membership:{m}", old,
+                                      {"role": invitation.role.value,
+                                       "unit_id": invitation.unit_id})
+                             for m, old in previous], now)
         conn.execute(
             "UPDATE invitations SET uses_left = uses_left - 1 WHERE id = ?", (invitation.id,)
         )

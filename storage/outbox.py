@@ -1,10 +1,19 @@
-"""The outbox: messages the bot starts on its own, written down before they are sent.
+"""The outbox: every message the bot owes someone, written down before it is sent.
 
-A scheduled job (reminders, digests, summaries) only adds rows (:meth:`OutboxRepo.enqueue`),
-unique on (kind, period, recipient), so running a job twice sends nothing twice. A sender
-(``bot.outbox.OutboxSender``) then moves each row through its states, one committed write per
-change — never through the write-behind queue, because a state that is not on disk when
-the process dies is exactly what would make a message go twice or never:
+What is written here: the scheduled waves (reminders, digests, summaries: the *scheduled*
+lane) and everything that follows from what people do — a new tip's card, the resident's
+receipt, a relayed question or answer, a status notice, an event card, a handover notice, a
+card edit (the *immediate* lane, which the sender always takes first). A repository that
+changes something and owes a message for it writes the rows in the same transaction
+(:func:`add_items`), so a crash either loses both or neither. Rows are unique on
+``dedupe`` (kind, period or subject, recipient, and a sequence for what may repeat), so
+running a job twice, or enqueuing the same notice again, sends nothing twice; a *coalesced*
+item (a card edit) is not added while one like it is still pending, since the sender renders
+an item when it sends it, from the state of that moment.
+
+A sender (``bot.outbox.OutboxSender``) then moves each row through its states, one committed
+write per change — never through the write-behind queue, because a state that is not on
+disk when the process dies is exactly what would make a message go twice or never:
 
     pending ──claim──▶ sending ──mark_sent──▶ sent
        ▲                  │
@@ -14,23 +23,34 @@ the process dies is exactly what would make a message go twice or never:
 
 :meth:`OutboxRepo.recover` puts the rows a crash left in 'sending' back to 'pending'.
 
+A row for the sender of a tip names no user: ``user_id`` is NULL and ``tip_id`` says whose
+sender it is, found through the tip's sealed link when the row is sent. Payloads that carry
+what a person wrote are sealed (``NewItem.sealed``).
+
 Times are stored as UTC ISO text with microseconds, so comparing the text compares the time.
 Each method is one statement or one ``run_sync`` hop.
 """
 
 from __future__ import annotations
 
+import asyncio
+import base64
 import json
+import secrets
 import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
+from storage.crypto import Vault
 from storage.db import Database, transaction
 
 STATUSES = ("pending", "sending", "sent", "failed")
+IMMEDIATE, SCHEDULED = 0, 1
 
 _COLUMNS = ("id, kind, period_key, user_id, payload, status, attempts, parts_sent, next_try_at,"
-            " created_at, sent_at, message_id, error")
+            " created_at, sent_at, message_id, error, lane, tip_id, dedupe")
+_SEALED = "_sealed"
 
 
 def _iso(moment: datetime) -> str:
@@ -42,12 +62,41 @@ def _iso(moment: datetime) -> str:
 
 @dataclass(frozen=True)
 class NewItem:
-    """A message to send once: one per (kind, period, person)."""
+    """A message to send once: one per (kind, period or subject, recipient[, seq]).
 
-    kind: str  # e.g. "reminder.friday", "digest.week"
-    period_key: str  # e.g. "2026-W47"
-    user_id: int  # users.id (not the Telegram id)
+    The recipient is ``user_id``, or (``user_id`` None) the sender of tip ``tip_id``.
+    """
+
+    kind: str  # e.g. "reminder.friday", "digest.week", "tip.card"
+    period_key: str  # e.g. "2026-W47"; for immediate items the subject, e.g. "tip:12"
+    user_id: int | None  # users.id (not the Telegram id); None: the sender of ``tip_id``
     payload: dict  # what the renderer needs (JSON)
+    lane: int = SCHEDULED
+    tip_id: int | None = None
+    seq: str | None = None  # for items that may repeat (each answer relayed, each edit)
+    coalesce: bool = False  # not added while an item like it is still pending
+    sealed: bool = False  # the payload holds what a person wrote: sealed at rest
+
+    @property
+    def recipient(self) -> str:
+        """Who, as the dedupe key writes it."""
+        return str(self.user_id) if self.user_id is not None else f"s{self.tip_id}"
+
+    @property
+    def dedupe(self) -> str:
+        """The unique key of the row."""
+        key = f"{self.kind}|{self.period_key}|{self.recipient}"
+        if self.coalesce:  # a fresh one whenever none is pending (see add_items)
+            return f"{key}|{secrets.token_hex(8)}"
+        return key if self.seq is None else f"{key}|{self.seq}"
+
+
+def now_item(kind: str, subject: str, user_id: int | None, payload: dict | None = None, *,
+             tip_id: int | None = None, seq: str | int | None = None,
+             coalesce: bool = False, sealed: bool = False) -> NewItem:
+    """An item for the immediate lane."""
+    return NewItem(kind, subject, user_id, payload or {}, lane=IMMEDIATE, tip_id=tip_id,
+                   seq=None if seq is None else str(seq), coalesce=coalesce, sealed=sealed)
 
 
 @dataclass(frozen=True)
@@ -57,7 +106,7 @@ class OutboxItem:
     id: int
     kind: str
     period_key: str
-    user_id: int
+    user_id: int | None
     payload: dict
     status: str
     attempts: int  # failed attempts so far (timeouts, 5xx); RetryAfter and quiet hours not
@@ -67,24 +116,118 @@ class OutboxItem:
     message_id: int | None  # the last message sent for it
     error: str | None
     parts_sent: int = 0  # messages of this item already delivered (for several-part items)
+    lane: int = SCHEDULED
+    tip_id: int | None = None
+    dedupe: str = ""
+
+    @property
+    def person(self) -> tuple[str, int]:
+        """Who it is for, as a key (a user, or the sender of a tip): one item each at a time."""
+        return ("user", self.user_id) if self.user_id is not None else ("tip", self.tip_id or 0)
 
 
-def _item(row: sqlite3.Row | tuple) -> OutboxItem:
-    (id_, kind, period_key, user_id, payload, status, attempts, parts_sent, next_try_at,
-     created_at, sent_at, message_id, error) = tuple(row)
-    return OutboxItem(
-        id=id_, kind=kind, period_key=period_key, user_id=user_id, payload=json.loads(payload),
-        status=status, attempts=attempts, next_try_at=datetime.fromisoformat(next_try_at),
-        created_at=datetime.fromisoformat(created_at),
-        sent_at=datetime.fromisoformat(sent_at) if sent_at else None, message_id=message_id,
-        error=error, parts_sent=parts_sent)
+# Work done in the same transaction as mark_sent, per kind (e.g. remembering the message id
+# of a tip's card, so later changes edit it): registered by the repository that owns it.
+AfterSent = Callable[[sqlite3.Connection, OutboxItem, int | None], None]
+AFTER_SENT: dict[str, AfterSent] = {}
+
+
+def after_sent(kind: str) -> Callable[[AfterSent], AfterSent]:
+    """Register what to write when an item of ``kind`` is sent (in the same transaction)."""
+    def register(fn: AfterSent) -> AfterSent:
+        AFTER_SENT[kind] = fn
+        return fn
+
+    return register
+
+
+class _Sealer:
+    """Seals and opens the payloads that carry what people wrote."""
+
+    def __init__(self, vault: Vault | None) -> None:
+        self._vault = vault
+
+    def dump(self, item: NewItem) -> str:
+        if not item.sealed:
+            return json.dumps(item.payload, ensure_ascii=False)
+        if self._vault is None:
+            raise RuntimeError("a sealed outbox item needs the vault")
+        # The context is the kind and recipient, which never change for the row.
+        sealed = self._vault.seal_json(item.payload, context=_context(item.kind, item.recipient))
+        return json.dumps({_SEALED: base64.b64encode(sealed).decode()})
+
+    def load(self, raw: str, kind: str, recipient: str) -> dict:
+        data = json.loads(raw)
+        if isinstance(data, dict) and _SEALED in data:
+            if self._vault is None:
+                raise RuntimeError("a sealed outbox item needs the vault")
+            opened = self._vault.open_json(base64.b64decode(data[_SEALED]),
+                                           context=_context(kind, recipient))
+            assert isinstance(opened, dict)
+            return opened
+        return data
+
+
+def _context(kind: str, recipient: str) -> bytes:
+    return f"outbox:{kind}:{recipient}".encode()
+
+
+def add_items(conn: sqlite3.Connection, items: list[NewItem], now: datetime,
+              vault: Vault | None = None) -> int:
+    """Insert items inside the caller's transaction; those already there are left alone.
+
+    A coalesced item is skipped while one of its kind, subject and recipient is pending
+    (not yet taken by a sender): that one will show the state of when it is sent.
+    Returns how many rows were new.
+    """
+    at = _iso(now)
+    sealer = _Sealer(vault)
+    added = 0
+    for item in items:
+        dedupe = item.dedupe
+        row = (item.lane, item.kind, item.period_key, item.user_id, item.tip_id, dedupe,
+               sealer.dump(item), at, at, at)
+        sql = ("INSERT INTO outbox (lane, kind, period_key, user_id, tip_id, dedupe, payload,"
+               " status, attempts, next_try_at, created_at, updated_at)"
+               " SELECT ?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?")
+        params: tuple = row
+        if item.coalesce:
+            sql += (" WHERE NOT EXISTS (SELECT 1 FROM outbox WHERE kind = ? AND period_key = ?"
+                    " AND user_id IS ? AND tip_id IS ? AND status = 'pending')")
+            params = (*row, item.kind, item.period_key, item.user_id, item.tip_id)
+        cur = conn.execute(sql + " ON CONFLICT (dedupe) DO NOTHING", params)
+        added += cur.rowcount
+    return added
 
 
 class OutboxRepo:
-    """The outbox table; every state change is committed before the method returns."""
+    """The outbox table; every state change is committed before the method returns.
 
-    def __init__(self, db: Database) -> None:
+    ``vault`` opens sealed payloads (and seals them in :meth:`enqueue`).
+    """
+
+    def __init__(self, db: Database, vault: Vault | None = None) -> None:
         self._db = db
+        self._vault = vault
+        self._sealer = _Sealer(vault)
+
+    def _item(self, row: sqlite3.Row | tuple) -> OutboxItem:
+        (id_, kind, period_key, user_id, payload, status, attempts, parts_sent, next_try_at,
+         created_at, sent_at, message_id, error, lane, tip_id, dedupe) = tuple(row)
+        recipient = str(user_id) if user_id is not None else f"s{tip_id}"
+        return OutboxItem(
+            id=id_, kind=kind, period_key=period_key, user_id=user_id,
+            payload=self._sealer.load(payload, kind, recipient), status=status,
+            attempts=attempts, next_try_at=datetime.fromisoformat(next_try_at),
+            created_at=datetime.fromisoformat(created_at),
+            sent_at=datetime.fromisoformat(sent_at) if sent_at else None,
+            message_id=message_id, error=error, parts_sent=parts_sent, lane=lane,
+            tip_id=tip_id, dedupe=dedupe)
+
+    @property
+    def ready(self) -> asyncio.Event:
+        """Set when rows were added in this process (the sender waits on it)."""
+        return self._db.outbox_ready
 
     async def enqueue(self, items: list[NewItem], now: datetime) -> int:
         """Add messages to send (due now); those already there are left alone. How many were new.
@@ -93,24 +236,20 @@ class OutboxRepo:
         """
         if not items:
             return 0
-        at = _iso(now)
-        rows = [(i.kind, i.period_key, i.user_id, json.dumps(i.payload, ensure_ascii=False),
-                 at, at, at) for i in items]
 
         def run(conn: sqlite3.Connection) -> int:
             with transaction(conn):
-                before = conn.total_changes
-                conn.executemany(
-                    "INSERT INTO outbox (kind, period_key, user_id, payload, status, attempts,"
-                    " next_try_at, created_at, updated_at) VALUES (?, ?, ?, ?, 'pending', 0,"
-                    " ?, ?, ?) ON CONFLICT (kind, period_key, user_id) DO NOTHING", rows)
-                return conn.total_changes - before
+                return add_items(conn, items, now, self._vault)
 
-        return await self._db.run_sync(run)
+        added = await self._db.run_sync(run)
+        if added:
+            self._db.outbox_added()
+        return added
 
     async def claim(self, now: datetime, limit: int, *,
                     kind: str | None = None) -> list[OutboxItem]:
-        """Take up to ``limit`` due pending rows (of ``kind`` if given), oldest first.
+        """Take up to ``limit`` due pending rows (of ``kind`` if given): the immediate lane
+        first, then the oldest.
 
         They are 'sending' once this returns (committed), so a second sender cannot take them.
         """
@@ -122,21 +261,21 @@ class OutboxRepo:
             where += " AND kind = ?"
             params.append(kind)
 
-        def run(conn: sqlite3.Connection) -> list[OutboxItem]:
+        def run(conn: sqlite3.Connection) -> list[sqlite3.Row]:
             with transaction(conn):
                 rows = conn.execute(
                     f"SELECT {_COLUMNS} FROM outbox WHERE {where}"
-                    " ORDER BY next_try_at, id LIMIT ?", (*params, limit)).fetchall()
+                    " ORDER BY lane, next_try_at, id LIMIT ?", (*params, limit)).fetchall()
                 if rows:
                     marks = ", ".join("?" * len(rows))
                     conn.execute(
                         f"UPDATE outbox SET status = 'sending', updated_at = ?"
                         f" WHERE id IN ({marks})", (_iso(now), *(r[0] for r in rows)))
-            return [_item(r) for r in rows]
+            return rows
 
-        items = await self._db.run_sync(run)
+        rows = await self._db.run_sync(run)
         # Returned as they are now: claimed.
-        return [replace(i, status="sending") for i in items]
+        return [replace(self._item(r), status="sending") for r in rows]
 
     async def recover(self, now: datetime) -> int:
         """At start: rows a crash left in 'sending' go back to 'pending'. How many.
@@ -153,11 +292,24 @@ class OutboxRepo:
 
         return await self._db.run_sync(run)
 
-    async def mark_sent(self, item_id: int, now: datetime, message_id: int | None) -> None:
-        """Telegram accepted the (last) message of the item."""
-        await self._db.conn.execute_insert(
-            "UPDATE outbox SET status = 'sent', sent_at = ?, updated_at = ?, message_id = ?,"
-            " error = NULL WHERE id = ?", (_iso(now), _iso(now), message_id, item_id))
+    async def mark_sent(self, item: OutboxItem | int, now: datetime,
+                        message_id: int | None) -> None:
+        """Telegram accepted the (last) message of the item; what its kind records when sent
+        (:func:`after_sent`) is written in the same transaction."""
+        item_id = item if isinstance(item, int) else item.id
+        hook = None if isinstance(item, int) else AFTER_SENT.get(item.kind)
+
+        def run(conn: sqlite3.Connection) -> None:
+            with transaction(conn):
+                conn.execute(
+                    "UPDATE outbox SET status = 'sent', sent_at = ?, updated_at = ?,"
+                    " message_id = ?, error = NULL WHERE id = ?",
+                    (_iso(now), _iso(now), message_id, item_id))
+                if hook is not None:
+                    assert not isinstance(item, int)
+                    hook(conn, item, message_id)
+
+        await self._db.run_sync(run)
 
     async def mark_progress(self, item_id: int, now: datetime, parts_sent: int,
                             message_id: int | None) -> None:
@@ -181,9 +333,10 @@ class OutboxRepo:
             (_iso(until), _iso(now), item_id))
 
     async def mark_failed(self, item_id: int, now: datetime, error: str, *,
-                          deactivate_user: bool = False) -> None:
-        """Given up on the item; with ``deactivate_user`` (the user blocked the bot) the user
-        is marked inactive in the same transaction.
+                          deactivate_user: int | bool = False) -> None:
+        """Given up on the item; with ``deactivate_user`` (the user blocked the bot: True for
+        the item's own user, or a users.id) the user is marked inactive in the same
+        transaction.
 
         The user cache (storage.users.UserRepo) does not see this write; the sender clears
         it afterwards (bot.outbox), so the process learns it at once.
@@ -193,10 +346,13 @@ class OutboxRepo:
                 conn.execute(
                     "UPDATE outbox SET status = 'failed', attempts = attempts + 1,"
                     " updated_at = ?, error = ? WHERE id = ?", (_iso(now), error, item_id))
-                if deactivate_user:
+                if deactivate_user is True:
                     conn.execute(
                         "UPDATE users SET active = 0"
                         " WHERE id = (SELECT user_id FROM outbox WHERE id = ?)", (item_id,))
+                elif deactivate_user:
+                    conn.execute("UPDATE users SET active = 0 WHERE id = ?",
+                                 (int(deactivate_user),))
 
         await self._db.run_sync(run)
 
@@ -212,7 +368,8 @@ class OutboxRepo:
     async def recipients(self, kind: str, period_key: str) -> set[int]:
         """Who already has a row of this kind and period (the scheduler skips their work)."""
         rows = await self._db.conn.execute_fetchall(
-            "SELECT user_id FROM outbox WHERE kind = ? AND period_key = ?", (kind, period_key))
+            "SELECT user_id FROM outbox WHERE kind = ? AND period_key = ?"
+            " AND user_id IS NOT NULL", (kind, period_key))
         return {r[0] for r in rows}
 
     async def sent_count(self, kind: str) -> int:
@@ -252,5 +409,14 @@ class OutboxRepo:
         """One row by id."""
         rows = await self._db.conn.execute_fetchall(
             f"SELECT {_COLUMNS} FROM outbox WHERE id = ?", (item_id,))
-        return _item(rows[0]) if rows else None
+        return self._item(rows[0]) if rows else None
 
+    async def items(self, kind: str | None = None) -> list[OutboxItem]:
+        """Every row (of ``kind``), oldest first: for tests and the command line."""
+        sql = f"SELECT {_COLUMNS} FROM outbox"
+        params: tuple = ()
+        if kind is not None:
+            sql += " WHERE kind = ?"
+            params = (kind,)
+        rows = await self._db.conn.execute_fetchall(sql + " ORDER BY id", params)
+        return [self._item(r) for r in rows]

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 
 from storage.audit import INSERT_SQL as AUDIT_SQL
 from storage.audit import audit_params
 from storage.db import Database, stamp, transaction, utcnow
+from storage.outbox import NewItem, add_items
 from storage.reporting import IndicatorSet, Period, locks_at, period_of
 
 HISTORY_PERIODS = 8  # how many earlier reports "recent history" means (the outlier check)
@@ -76,11 +78,14 @@ class Starting:
 
 @dataclass
 class ReportDraft:
-    """A report being written (kept sealed in ``drafts``, one per reporter)."""
+    """A report being written (kept sealed in ``drafts``, one per reporter).
 
-    set_code: str
-    unit_id: int
-    period_key: str
+    While the hamlet, set and period are being chosen, ``period_key`` is None.
+    """
+
+    set_code: str | None = None
+    unit_id: int | None = None
+    period_key: str | None = None
     values: dict[str, int] = field(default_factory=dict)
     step: int = 0  # index of the indicator being asked; len(indicators) is the review
     editing: bool = False  # changing one line from the review
@@ -88,22 +93,33 @@ class ReportDraft:
     base_version: int | None = None  # the version being corrected
     kept: dict[str, int] = field(default_factory=dict)  # that version's values
     history: list[dict[str, int]] = field(default_factory=list)
+    lines: bool = False  # the review's "which line?" list is on screen
+
+    @property
+    def phase(self) -> str:
+        """'choose' (hamlet, set, period), 'confirm' ("are you sure?") or 'entry' (the
+        indicators one by one, then the review)."""
+        if self.period_key is None:
+            return "choose"
+        return "confirm" if self.pending is not None else "entry"
 
     def to_json(self) -> dict:
         """For storing."""
         return {"set_code": self.set_code, "unit_id": self.unit_id,
                 "period_key": self.period_key, "values": self.values, "step": self.step,
                 "editing": self.editing, "pending": self.pending,
-                "base_version": self.base_version, "kept": self.kept, "history": self.history}
+                "base_version": self.base_version, "kept": self.kept, "history": self.history,
+                "lines": self.lines}
 
     @classmethod
     def from_json(cls, data: dict) -> ReportDraft:
         """From storage."""
-        return cls(set_code=data["set_code"], unit_id=data["unit_id"],
-                   period_key=data["period_key"], values=dict(data.get("values", {})),
+        return cls(set_code=data.get("set_code"), unit_id=data.get("unit_id"),
+                   period_key=data.get("period_key"), values=dict(data.get("values", {})),
                    step=data.get("step", 0), editing=data.get("editing", False),
                    pending=data.get("pending"), base_version=data.get("base_version"),
-                   kept=dict(data.get("kept", {})), history=list(data.get("history", [])))
+                   kept=dict(data.get("kept", {})), history=list(data.get("history", [])),
+                   lines=bool(data.get("lines", False)))
 
 
 class ReportRepo:
@@ -196,8 +212,15 @@ class ReportRepo:
             lambda conn: _report_row(conn, stored, period_key, unit_id))
 
     async def submit(self, set_code: str, period: Period, unit_id: int, values: dict[str, int],
-                     user_id: int, now: datetime) -> tuple[Report, Report | None]:
-        """File (or correct) a report: (the new standing report, the one it replaced)."""
+                     user_id: int, now: datetime, *,
+                     notify: Callable[[Report, Report | None], list[NewItem]] | None = None,
+                     also: Callable[[sqlite3.Connection], None] | None = None,
+                     ) -> tuple[Report, Report | None]:
+        """File (or correct) a report: (the new standing report, the one it replaced).
+
+        ``notify(after, before)`` gives the messages it owes (the reporter whose version it
+        replaced is told), written in the same transaction, and so is ``also`` (the
+        draft dropped)."""
         stored = self._require(set_code)
         unknown = set(values) - set(stored.indicator_ids)
         if unknown:
@@ -233,9 +256,16 @@ class ReportRepo:
                      "version": version}))
                 after = _report_row(conn, stored, period.key, unit_id)
                 assert after is not None
+                if notify is not None:
+                    add_items(conn, notify(after, before), now)
+                if also is not None:
+                    also(conn)
                 return after, before
 
-        return await self._db.run_sync(run)
+        done = await self._db.run_sync(run)
+        if notify is not None:
+            self._db.outbox_added()
+        return done
 
     async def versions(self, set_code: str, period_key: str, unit_id: int) -> list[Version]:
         """Every submission for a hamlet and period, oldest first."""
@@ -281,8 +311,10 @@ class ReportRepo:
         return sorted(found, reverse=True)
 
     async def reopen(self, set_code: str, period_key: str, unit_id: int, actor_id: int | None,
-                     now: datetime, until: datetime) -> None:
-        """Let a hamlet change a locked period until ``until`` (audited)."""
+                     now: datetime, until: datetime, *,
+                     notices: Sequence[NewItem] = ()) -> None:
+        """Let a hamlet change a locked period until ``until`` (audited); ``notices`` (its
+        reporters told) are written in the same transaction."""
         stored = self._require(set_code)
 
         def run(conn: sqlite3.Connection) -> None:
@@ -295,8 +327,11 @@ class ReportRepo:
                 conn.execute(AUDIT_SQL, audit_params(
                     actor_id, "report.reopen", f"unit:{unit_id}",
                     {"set": set_code, "period": period_key, "until": stamp(until)}))
+                add_items(conn, list(notices), now)
 
         await self._db.run_sync(run)
+        if notices:
+            self._db.outbox_added()
 
     # ------------------------------------------------------------------ coordinators
 

@@ -145,6 +145,7 @@ class Draft:
     anonymous: bool | None = None
     name: str | None = None
     editing: bool = False
+    commune_asked: bool = False  # "which commune?" was answered (perhaps "not known")
 
     def to_json(self) -> dict:
         """A JSON-ready dict."""

@@ -1,8 +1,10 @@
 """Tips: filing, the status changes coordinators make, and what each side may read.
 
 Where a tip's status changes: :meth:`TipRepo.change_status`. Every change is one
-transaction with its history row and its audit entry. The sender is linked only
-through a keyed hash and a sealed id (see migrations/0002_tips.sql).
+transaction with its history row, its audit entry and the messages it owes (outbox rows:
+an edit of every coordinator's card, a notice to the sender), so a crash loses all of it
+or none. The sender is linked only through a keyed hash and a sealed id (see
+migrations/0002_tips.sql); messages to them name the tip, never the person.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import sqlite3
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -17,7 +20,7 @@ from storage.audit import INSERT_SQL as AUDIT_SQL
 from storage.audit import audit_params
 from storage.crypto import Vault
 from storage.db import Database, stamp, transaction
-from storage.drafts import Drafts
+from storage.outbox import NewItem, OutboxItem, add_items, after_sent, now_item
 from storage.tip_lifecycle import Draft, Resolution, Status, TipPolicy, can_move, new_code
 
 _CODE_ATTEMPTS = 8
@@ -112,11 +115,15 @@ class TipRepo:
         return bool(rows[0][0]), int(rows[0][1])
 
     async def create(
-        self, draft: Draft, user_id: int, now: datetime
+        self, draft: Draft, user_id: int, now: datetime, *,
+        announce: Callable[[int], list[NewItem]] | None = None,
+        also: Callable[[sqlite3.Connection], None] | None = None,
     ) -> tuple[Tip, list[tuple[int, str]]]:
         """File a draft as a new tip with a fresh case code (one transaction).
 
-        Returns the tip and its likely duplicates, read in the same hop (the card needs them).
+        ``announce(tip_id)`` gives the messages the new tip owes (its cards, the sender's
+        receipt), written in the same transaction, and so is ``also`` (the draft dropped).
+        Returns the tip and its likely duplicates, read in the same hop.
         """
         assert draft.category and draft.occurred_kind and draft.occurred_at
         tag = self.sender_tag(user_id)
@@ -150,6 +157,10 @@ class TipRepo:
                         conn.execute(AUDIT_SQL, audit_params(
                             None, "tip.create", f"tip:{tip_id}",
                             {"category": draft.category, "anonymous": bool(draft.anonymous)}))
+                        if announce is not None:
+                            add_items(conn, announce(tip_id), now, self._vault)
+                        if also is not None:
+                            also(conn)
                     row = conn.execute(f"{_SELECT} WHERE t.id = ?", (tip_id,)).fetchone()
                     return row, self._duplicates(conn, draft.unit_id, draft.category, tip_id,
                                                  now)
@@ -159,6 +170,8 @@ class TipRepo:
             raise RuntimeError("could not find a free case code")
 
         row, duplicates = await self._db.run_sync(run)
+        if announce is not None:
+            self._db.outbox_added()
         cached = self._standing.get(tag)
         if cached is not None and cached[0] <= stamp(now):
             self._standing[tag] = (cached[0], cached[1], cached[2] + 1)
@@ -277,11 +290,13 @@ class TipRepo:
         *,
         resolution: Resolution | None = None,
         duplicate_of: int | None = None,
+        notices: Sequence[NewItem] = (),
     ) -> tuple[Tip, Tip]:
         """Move a tip to ``target`` (audited); returns (before, after).
 
-        Raises :class:`TipConflict` if the lifecycle does not allow it from the
-        tip's state at this moment (two coordinators pressing at once).
+        Every card of the tip is edited and ``notices`` are sent (outbox, same
+        transaction). Raises :class:`TipConflict` if the lifecycle does not allow it
+        from the tip's state at this moment (two coordinators pressing at once).
         """
         assert (target is Status.CLOSED) == (resolution is not None)
 
@@ -309,29 +324,75 @@ class TipRepo:
                 conn.execute(AUDIT_SQL, audit_params(
                     actor_id, "tip.status", f"tip:{tip_id}",
                     {"from": current.value, "to": target.value, **detail}))
+                add_items(conn, [*_card_edits(conn, tip_id), *notices], now, self._vault)
 
         before = await self.get(tip_id)
         if before is None:
             raise LookupError(f"no tip {tip_id}")
         await self._db.run_sync(run)
+        self._db.outbox_added()
         after = await self.get(tip_id)
         assert after is not None
         return before, after
 
     async def add_entry(
-        self, tip_id: int, actor_id: int | None, kind: str, now: datetime, **detail: object
+        self, tip_id: int, actor_id: int | None, kind: str, now: datetime, *,
+        edit_cards: bool = False, notices: Sequence[NewItem] = (),
+        **detail: object,
     ) -> None:
-        """Record a note, a question, an answer or a merge in the tip's history (audited)."""
+        """Record a note, a question or a merge in the tip's history (audited), with the
+        messages it owes: ``edit_cards`` (the cards show it), ``notices``."""
         def run(conn: sqlite3.Connection) -> None:
             with transaction(conn):
                 _history(conn, tip_id, now, actor_id, kind, None, None, detail, False)
                 conn.execute(AUDIT_SQL, audit_params(actor_id, f"tip.{kind}", f"tip:{tip_id}",
                                                      detail))
+                edits = _card_edits(conn, tip_id) if edit_cards else []
+                add_items(conn, [*edits, *notices], now, self._vault)
 
         await self._db.run_sync(run)
+        if edit_cards or notices:
+            self._db.outbox_added()
 
-    async def assign(self, tip_id: int, actor_id: int, assignee_id: int, now: datetime) -> None:
-        """Give the tip to a colleague (audited)."""
+    async def add_answer(
+        self, tip_id: int, now: datetime, *, text: str, media: str | None, message_id: int,
+        fallback: list[int],
+    ) -> int:
+        """The sender answered (or wrote again): recorded, and copied under every card of the
+        tip — to ``fallback`` (the tip's recipients) if nobody holds a card yet. How many
+        coordinators it goes to."""
+        def run(conn: sqlite3.Connection) -> int:
+            with transaction(conn):
+                detail = {"text": text, "media": media}
+                _history(conn, tip_id, now, None, "answer", None, None, detail, False)
+                conn.execute(AUDIT_SQL, audit_params(None, "tip.answer", f"tip:{tip_id}",
+                                                     {"media": media}))
+                holders = [r[0] for r in conn.execute(
+                    "SELECT user_id FROM tip_cards WHERE tip_id = ? ORDER BY user_id",
+                    (tip_id,))] or fallback
+                add_items(conn, [now_item("tip.answer", f"tip:{tip_id}", user_id,
+                                          {"message_id": message_id}, tip_id=tip_id,
+                                          seq=message_id) for user_id in holders], now)
+                return len(holders)
+
+        told = await self._db.run_sync(run)
+        self._db.outbox_added()
+        return told
+
+    async def open_questions(self, user_id: int) -> list[tuple[int, str]]:
+        """(id, code) of the user's open tips with a question not answered since: where a
+        message they send outside any flow is the answer."""
+        rows = await self._db.conn.execute_fetchall(
+            "SELECT t.id, t.code FROM tips t WHERE t.sender_tag = ? AND t.status != 'closed'"
+            " AND (SELECT MAX(id) FROM tip_history WHERE tip_id = t.id AND kind = 'ask')"
+            "   > COALESCE((SELECT MAX(id) FROM tip_history WHERE tip_id = t.id"
+            "               AND kind = 'answer'), 0)"
+            " ORDER BY t.created_at DESC", (self.sender_tag(user_id),))
+        return [(r[0], r[1]) for r in rows]
+
+    async def assign(self, tip_id: int, actor_id: int, assignee_id: int, now: datetime, *,
+                     notices: Sequence[NewItem] = ()) -> None:
+        """Give the tip to a colleague (audited); the cards show it, ``notices`` go out."""
         def run(conn: sqlite3.Connection) -> None:
             with transaction(conn):
                 row = conn.execute("SELECT assignee_id FROM tips WHERE id = ?",
@@ -342,8 +403,10 @@ class TipRepo:
                 _history(conn, tip_id, now, actor_id, "assign", None, None, detail, False)
                 conn.execute(AUDIT_SQL, audit_params(actor_id, "tip.assign", f"tip:{tip_id}",
                                                      detail))
+                add_items(conn, [*_card_edits(conn, tip_id), *notices], now, self._vault)
 
         await self._db.run_sync(run)
+        self._db.outbox_added()
 
     async def add_tags(self, tip_id: int, actor_id: int, tags: list[str], now: datetime) -> None:
         """Tag a tip (audited); tags already there are kept once."""
@@ -356,8 +419,10 @@ class TipRepo:
                 _history(conn, tip_id, now, actor_id, "tag", None, None, {"tags": tags}, False)
                 conn.execute(AUDIT_SQL, audit_params(actor_id, "tip.tag", f"tip:{tip_id}",
                                                      {"tags": tags}))
+                add_items(conn, _card_edits(conn, tip_id), now, self._vault)
 
         await self._db.run_sync(run)
+        self._db.outbox_added()
 
     async def block_sender(self, tip_id: int, actor_id: int, now: datetime) -> bool:
         """Stop the tip's sender from tipping, without learning who it is; False if unlinked."""
@@ -375,25 +440,16 @@ class TipRepo:
                 _history(conn, tip_id, now, actor_id, "block", None, None, {}, False)
                 conn.execute(AUDIT_SQL, audit_params(actor_id, "tip.block_sender",
                                                      f"tip:{tip_id}", {}))
+                add_items(conn, _card_edits(conn, tip_id), now, self._vault)
                 self._standing.pop(row[0], None)
                 return True
 
-        return await self._db.run_sync(run)
-
-    def set_card(self, tip_id: int, user_id: int, message_id: int) -> None:
-        """Remember the card message a coordinator holds (the newest replaces older ones).
-
-        Written behind: nobody waits for it; :meth:`cards` reads after queued writes.
-        """
-        self._db.behind.add(
-            "INSERT INTO tip_cards (tip_id, user_id, message_id) VALUES (?, ?, ?)"
-            " ON CONFLICT (tip_id, user_id) DO UPDATE SET message_id = excluded.message_id",
-            (tip_id, user_id, message_id),
-        )
+        done = await self._db.run_sync(run)
+        self._db.outbox_added()
+        return done
 
     async def cards(self, tip_id: int) -> list[tuple[int, int]]:
         """(user id, message id) of every card of this tip."""
-        await self._db.behind.flush()
         rows = await self._db.conn.execute_fetchall(
             "SELECT user_id, message_id FROM tip_cards WHERE tip_id = ? ORDER BY user_id",
             (tip_id,),
@@ -480,8 +536,20 @@ def _history(
     )
 
 
-class DraftRepo(Drafts[Draft]):
-    """Residents' unfinished tips (see storage.drafts)."""
+def _card_edits(conn: sqlite3.Connection, tip_id: int) -> list[NewItem]:
+    """An edit of every card of the tip (coalesced: one pending edit per card is enough, as
+    it shows the tip as it is when it is sent)."""
+    return [now_item("tip.edit", f"tip:{tip_id}", r[0], tip_id=tip_id, coalesce=True)
+            for r in conn.execute("SELECT user_id FROM tip_cards WHERE tip_id = ?", (tip_id,))]
 
-    def __init__(self, db: Database, vault: Vault) -> None:
-        super().__init__(db, vault, "tip", Draft.from_json)
+
+@after_sent("tip.card")
+def _remember_card(conn: sqlite3.Connection, item: OutboxItem, message_id: int | None) -> None:
+    """A card went out: later changes edit it (the newest card of a coordinator replaces an
+    older one)."""
+    if message_id is None or item.user_id is None or item.tip_id is None:
+        return
+    conn.execute(
+        "INSERT INTO tip_cards (tip_id, user_id, message_id) VALUES (?, ?, ?)"
+        " ON CONFLICT (tip_id, user_id) DO UPDATE SET message_id = excluded.message_id",
+        (item.tip_id, item.user_id, message_id))

@@ -3,6 +3,7 @@ against the Bot API emulator over loopback."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 from collections.abc import AsyncIterator
@@ -77,7 +78,7 @@ class Harness:
         await self.start()
 
     async def stop(self) -> None:
-        """Stop the bot cleanly (persistence flushed)."""
+        """Stop the bot cleanly (messages in flight finished)."""
         if self.running is not None:
             await stop_bot(self.running)
             self.running = None
@@ -86,6 +87,17 @@ class Harness:
     def services(self) -> Services:
         assert self.running is not None
         return self.running.app.bot_data["services"]
+
+    async def draft(self, tg_id: int, kind: str):
+        """A user's stored draft of a flow (typed as the flow reads it), or None."""
+        from handlers import flows
+
+        data = await self.services.flows.draft(tg_id, kind)
+        return None if data is None else flows.FLOWS[kind].load(data)
+
+    async def active(self, tg_id: int) -> str | None:
+        """The kind of the user's active flow, as the database says."""
+        return await self.services.flows.active(tg_id)
 
     async def load_units(self, text: str = UNITS_CSV) -> None:
         await self.services.units.import_rows(parse_units_csv(text))
@@ -120,6 +132,27 @@ class Harness:
         user = await self.enter(tg_id, first_name)
         await self.grant(tg_id, role, unit_code)
         return user
+
+
+async def collect(user, done, timeout: float = 20.0) -> list:
+    """The bot messages a user receives from now until ``done(messages)`` holds.
+
+    Waits for what is expected, however slow the machine, instead of for a quiet window.
+    """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    got: list = []
+    while not done(got):
+        left = deadline - loop.time()
+        if left <= 0:
+            raise TimeoutError(f"expected messages did not arrive; got {got}")
+        got.append(await user.next_message(timeout=left))
+    return got
+
+
+def has(kind: str):
+    """``done`` for :func:`collect`: a message with a photo/document has arrived."""
+    return lambda got: any(getattr(m, kind) for m in got)
 
 
 class ErrorLog(logging.Handler):

@@ -85,18 +85,20 @@ async def test_coordinator_makes_an_invitation_in_the_chat(harness: Harness) -> 
     assert step1.text.startswith("Bước 1/3")
     assert step1.button_texts == ["người báo cáo", "cán bộ điều phối", "✖ Hủy"]
     minh.press(step1, "người báo cáo")
-    step2 = await minh.next_message()
+    step2 = await minh.next_edit(step1)  # each step is shown in place of the last
     assert step2.text.startswith("Bước 2/3")
     assert "Ấp An Phú, Xã Tân Hòa" in step2.button_texts
     assert not any("Sóc Đồn" in b for b in step2.button_texts)  # outside his commune
     minh.press(step2, "◀ Quay lại")
-    assert (await minh.next_message()).text.startswith("Bước 1/3")
+    assert (await minh.next_edit(step2)).text.startswith("Bước 1/3")
     minh.press(step1, "người báo cáo")
-    step2 = await minh.next_message()
+    step2 = await minh.next_edit(step1)
     minh.send("gõ chữ thay vì bấm nút")
     assert "chọn bằng các nút" in (await minh.next_message()).text
+    again = await minh.next_message()  # the step, shown again below
+    assert again.text.startswith("Bước 2/3")
     minh.press(step2, "Ấp An Phú, Xã Tân Hòa")
-    step3 = await minh.next_message()
+    step3 = await minh.next_edit(step2)
     assert step3.text.startswith("Bước 3/3") and "dùng một lần" in step3.text
     minh.press(step3, "✅ Tạo lời mời")
     card = await minh.next_message(timeout=15)
@@ -118,13 +120,13 @@ async def test_restart_mid_conversation_resumes_it(harness: Harness) -> None:
     minh.send("/invite")
     step1 = await minh.next_message()
     minh.press(step1, "người báo cáo")
-    step2 = await minh.next_message()
+    step2 = await minh.next_edit(step1)
 
     await harness.stop()
     await harness.start()
 
     minh.press(step2, "Ấp Phước Hậu, Xã Tân Hòa")
-    step3 = await minh.next_message()
+    step3 = await minh.next_edit(step2)
     assert step3.text.startswith("Bước 3/3") and "Ấp Phước Hậu" in step3.text
     # And the user's language and role survived too.
     minh.press(step3, "✅ Tạo lời mời")

@@ -80,7 +80,7 @@ async def test_a_full_weekly_report_with_every_wrong_input_then_a_correction(har
             assert reason in (await bay.next_message()).text, typed
     bay.send_sticker()
     assert "không phải là một số" in (await bay.next_message()).text
-    draft = await harness.services.report_drafts.get(2001)
+    draft = await harness.draft(2001, "report")
     assert draft.step == 3 and draft.values["mediation_cases"] == 3  # nothing lost
     bay.send("2")
     step = await bay.next_message()
@@ -157,7 +157,7 @@ async def test_a_locked_period_is_refused_and_a_coordinator_reopens_it(harness: 
     bay.press(step, "✅ Nộp báo cáo")
     refused = await bay.next_message()
     assert "đã khóa sổ" in refused.text
-    assert await harness.services.report_drafts.get(2001) is not None  # kept for a reopening
+    assert await harness.draft(2001, "report") is not None  # kept for a reopening
     bay.send("/report")
     offer = await bay.next_message()
     bay.press(offer, "🔄 Bắt đầu lại")
@@ -196,7 +196,7 @@ async def test_a_reporter_cannot_report_for_another_hamlet_nor_a_resident_at_all
     bay.send("/report TH-PHUOCHAU")
     refused = await bay.next_message()
     assert "chỉ báo cáo được cho địa bàn của mình" in refused.text and "Ấp An Phú" in refused.text
-    assert await harness.services.report_drafts.get(2001) is None
+    assert await harness.draft(2001, "report") is None
     lan = await harness.enter(3001, "Lan")
     lan.send("/report")
     assert "dành cho người báo cáo" in (await lan.next_message()).text
@@ -219,7 +219,7 @@ async def test_restart_in_the_middle_keeps_the_report_draft(harness: Harness):
     bay.send("120")  # still step 2: attendees
     step = await bay.next_message()
     assert "Bước 3/11" in step.text
-    draft = await harness.services.report_drafts.get(2001)
+    draft = await harness.draft(2001, "report")
     assert draft.values == {"propaganda_sessions": 4, "propaganda_attendees": 120}
 
 

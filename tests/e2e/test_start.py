@@ -108,10 +108,17 @@ async def test_help_cancel_and_unexpected_input(harness: Harness) -> None:
     assert "/language" in (await lan.next_message()).text
     lan.send("/cancel")
     assert (await lan.next_message()).text == "Không có thao tác nào đang làm để hủy."
-    lan.send("xin chào")
+    lan.send_sticker()  # not something a tip is made of: the menu, with a hint
     assert "Tôi chưa hiểu" in (await lan.next_message()).text
-    lan.send_sticker()
-    assert "Tôi chưa hiểu" in (await lan.next_message()).text
+    assert "📝 Gửi tin báo" in (await lan.next_message()).button_texts
+    lan.send("xin chào")  # text outside a flow is offered as a tip, not thrown away
+    offer = await lan.next_message()
+    assert "thành tin báo" in offer.text and "8 ký tự" in offer.text
+    lan.send("/xyz")
+    assert "Không có lệnh /xyz" in (await lan.next_message()).text
+    assert "/cancel" in (await lan.next_message()).text  # the offer is still open
+    lan.press(offer, "✖ Không, bỏ qua")
+    assert "Đã bỏ qua" in (await lan.next_message()).text
 
 
 async def test_stale_button_is_answered_not_ignored(harness: Harness) -> None:

@@ -44,17 +44,15 @@ async def test_poster_link_opens_the_flow_with_the_hamlet_set(harness: Harness):
     card = await minh.next_message()
     assert code in card.text and "Ấp Phước Hậu" in card.text
 
-    # Someone new from a poster: language first, then a button into the same flow.
+    # Someone new from a poster: language first, then straight into the same flow.
     newcomer = harness.user(3900001, "Tư")
     newcomer.send("/start t_TH-ANPHU")
     newcomer.press(await newcomer.next_message(), "Tiếng Việt")
     welcome = await newcomer.next_message()
     assert "Ấp An Phú" in welcome.text
-    newcomer.press(welcome, "📝 Gửi tin báo")
-    await newcomer.next_message()  # the menu after the first language choice
     step1 = await newcomer.next_message()
     assert step1.text.startswith("Bước 1/6")
-    draft = await harness.services.drafts.get(3900001)
+    draft = await harness.draft(3900001, "tip")
     anphu = await harness.services.units.by_code("TH-ANPHU")
     assert draft is not None and draft.unit_id == anphu.id and draft.unit_from_poster
 

@@ -9,7 +9,7 @@ from datetime import timedelta
 from bot.emulator.core import tiny_png
 from storage.models import Role
 from storage.tip_lifecycle import Resolution, Status
-from tests.conftest import Harness
+from tests.conftest import ADMIN_ID, Harness
 
 CODE = re.compile(r"TB-[346789ACDEFGHJKMNPQRTUVWXY]{5}")
 # The anonymous sender: nothing of this may reach a coordinator.
@@ -146,8 +146,11 @@ async def test_anonymous_tip_with_album_and_location_from_start_to_close(harness
 
 
 async def file_tip(user, *, category: str = "Trộm cắp", text: str = "Mất trộm xe máy trước nhà.",
-                   hamlet: str | None = "Ấp An Phú", anonymous: bool = True) -> str:
-    """File a tip through /newtip the short way; returns its case code."""
+                   hamlet: str | None = "Ấp An Phú", anonymous: bool = True,
+                   commune: str = "Không rõ") -> str:
+    """File a tip through /newtip the short way; returns its case code.
+
+    Without a hamlet the bot asks for the commune (the test tree has two): ``commune``."""
     user.send("/newtip")
     step1 = await user.next_message()
     user.press(step1, category)  # not a dangerous one: step 2 replaces step 1
@@ -166,6 +169,9 @@ async def file_tip(user, *, category: str = "Trộm cắp", text: str = "Mất t
         user.reply_keyboard_press("Bỏ qua ➡️")
     await user.next_message()  # where: done
     step4 = await user.next_message()
+    if "xã, phường nào" in step4.text:  # unless known from the resident's earlier tips
+        user.press(step4, commune)
+        step4 = await user.next_edit(step4)
     user.press(step4, "Hôm nay")
     anon = await user.next_edit(step4)
     user.press(anon, "🔒 Gửi ẩn danh" if anonymous else next(
@@ -219,6 +225,7 @@ async def test_named_tip_shows_the_name_and_the_relay_works_both_ways(harness: H
 
 async def test_status_of_someone_elses_tip_is_the_same_not_found(harness: Harness):
     await harness.load_units()
+    await harness.enter_as(2002, "Minh", Role.COORDINATOR, "TANHOA")  # someone to receive it
     thuy, _ = await enter_resident(harness)
     code = await file_tip(thuy)
     stranger = await harness.enter(3888001, "Tò Mò")
@@ -237,6 +244,7 @@ async def test_status_of_someone_elses_tip_is_the_same_not_found(harness: Harnes
 async def test_daily_limit_explains_the_eleventh_tip(harness: Harness):
     await harness.load_units()
     await harness.restart(tip_daily_limit=2)
+    await harness.enter(ADMIN_ID, "Quản trị")  # the admin receives what nobody else would
     thuy, _ = await enter_resident(harness)
     await file_tip(thuy)
     await file_tip(thuy, hamlet=None)
@@ -244,7 +252,7 @@ async def test_daily_limit_explains_the_eleventh_tip(harness: Harness):
     refusal = await thuy.next_message()
     assert "2 tin báo" in refusal.text and "113" in refusal.text
     assert not refusal.buttons
-    assert await harness.services.drafts.get(SENDER_ID) is None
+    assert await harness.draft(SENDER_ID, "tip") is None
 
 
 async def test_restart_in_the_middle_keeps_the_draft(harness: Harness):
@@ -274,16 +282,20 @@ async def test_restart_in_the_middle_keeps_the_draft(harness: Harness):
     assert (await thuy.next_message()).text.startswith("Bước 3/6")
     thuy.reply_keyboard_press("Bỏ qua ➡️")
     await thuy.next_message()
-    step4 = await thuy.next_message()
+    commune = await thuy.next_message()  # no hamlet, and the tree has two communes
+    thuy.press(commune, "Xã Tân Hòa")
+    step4 = await thuy.next_edit(commune)
     thuy.press(step4, "Hôm nay")
     thuy.press(await thuy.next_edit(step4), "🔒 Gửi ẩn danh")
     review = await thuy.next_edit(step4)
     assert "Trộm gà ban đêm ở cuối xóm.\nHai con gà mái." in review.text
+    assert "Xã Tân Hòa" in review.text
     assert "1 tin nhắn thoại" in review.text
 
 
 async def test_wrong_input_at_every_step_is_answered_and_the_draft_kept(harness: Harness):
     await harness.load_units()
+    await harness.enter_as(2002, "Minh", Role.COORDINATOR, "TANHOA")  # someone to receive it
     thuy, _ = await enter_resident(harness)
     thuy.send("/newtip")
     step1 = await thuy.next_message()
@@ -328,7 +340,10 @@ async def test_wrong_input_at_every_step_is_answered_and_the_draft_kept(harness:
     assert "Số 12 đường Lý Văn Lâm" in (await thuy.next_message()).text
     thuy.reply_keyboard_press("Tiếp ➡️")
     await thuy.next_message()
-    step4 = await thuy.next_message()
+    commune = await thuy.next_message()  # a typed address names no hamlet: which commune?
+    assert "xã, phường nào" in commune.text and "Không rõ" in commune.button_texts
+    thuy.press(commune, "Xã Tân Hòa")
+    step4 = await thuy.next_edit(commune)
     assert step4.text.startswith("Bước 4/6")
 
     for typed, reason in (("hôm qua", "ngày/tháng/năm"), ("31/02/2026", "ngày/tháng/năm"),
@@ -368,7 +383,7 @@ async def test_wrong_input_at_every_step_is_answered_and_the_draft_kept(harness:
     shown_again = await thuy.next_message()
     thuy.press(shown_again, "✖ Hủy")
     assert "Không có gì được gửi" in (await thuy.next_message()).text
-    assert await harness.services.drafts.get(SENDER_ID) is None
+    assert await harness.draft(SENDER_ID, "tip") is None
     stale = thuy.press(review, "✅ Gửi tin báo")  # the flow is over: an old button is explained
     assert "đã kết thúc" in (await thuy.callback_answer(stale))["text"]
     thuy.send("/mytips")
@@ -402,6 +417,7 @@ async def test_the_database_file_does_not_contain_the_anonymous_sender(harness: 
 
 async def test_housekeeping_unlinks_closed_tips_and_drops_abandoned_drafts(harness: Harness):
     await harness.load_units()
+    await harness.enter(ADMIN_ID, "Quản trị")
     thuy, _ = await enter_resident(harness)
     code = await file_tip(thuy)
     svc = harness.services
@@ -422,6 +438,8 @@ async def test_housekeeping_unlinks_closed_tips_and_drops_abandoned_drafts(harne
     assert await svc.tips.sender_of(tip.id) is None
     thuy.send(f"/status {code}")
     assert "Không tìm thấy" in (await thuy.next_message()).text
-    thuy.send("Nội dung gõ sau nhiều ngày")  # the draft is gone: said plainly
+    assert await harness.draft(SENDER_ID, "tip") is None  # abandoned: dropped
+    assert await harness.active(SENDER_ID) is None
+    thuy.send("Nội dung gõ sau nhiều ngày")  # and what comes now is not lost: a new tip?
     gone = await thuy.next_message()
-    assert "/newtip" in gone.text and thuy.reply_keyboard is None
+    assert "thành tin báo" in gone.text and thuy.reply_keyboard is None

@@ -11,10 +11,10 @@ import pytest
 
 from storage.crypto import Vault
 from storage.db import Database, load_migrations
+from storage.flows import Flows
 from storage.reporting import Period, indicator_sets
 from storage.reports import ReportRepo
 from storage.tip_lifecycle import Draft
-from storage.tips import DraftRepo
 from storage.units import UnitRepo, parse_units_csv
 from storage.users import UserRepo
 from tests.conftest import UNITS_CSV
@@ -110,6 +110,6 @@ async def test_the_migration_moves_tip_drafts_into_the_shared_table(tmp_path: Pa
         "INSERT INTO tip_drafts (owner_hash, draft_sealed, updated_at) VALUES (?, ?, ?)",
         (key, sealed, WEDNESDAY.isoformat()))
     await db.migrate()
-    draft = await DraftRepo(db, vault).get(777)
-    assert draft is not None and draft.body == "dở dang"
+    draft = await Flows(db, vault).draft(777, "tip")
+    assert draft is not None and Draft.from_json(draft).body == "dở dang"
     await db.close()

@@ -1,4 +1,4 @@
-"""Storage: migrations, the unit tree import, invitations, sealed users and persistence."""
+"""Storage: migrations, the unit tree import, invitations, sealed users and flows."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ import pytest
 
 from storage.crypto import Vault
 from storage.db import Database, Migration, load_migrations, utcnow
+from storage.flows import Flows
 from storage.invitations import InvitationRepo, RedeemOutcome
 from storage.models import Role
-from storage.persisted import PersistedStore
 from storage.units import UnitRepo, UnitsCsvError, parse_units_csv
 from storage.users import Contact, UserRepo
 from tests.conftest import UNITS_CSV
@@ -188,12 +188,11 @@ async def test_the_database_file_names_nobody(tmp_path: Path) -> None:
     tg_id, name, username = 987654321, "Nguyễn Thị Bí Mật", "bimat_2026"
     await users.ensure(tg_id, tg_id)
     await users.set_contact(tg_id, Contact(tg_id, name))
-    store = PersistedStore(db, vault)
-    await store.save("user", tg_id, {"draft": "xin chào", "username": username})
-    await store.save_conversation("invite", (tg_id, tg_id), "invite.unit")
+    flows = Flows(db, vault)
+    await flows.save(tg_id, "invite", {"step": "unit", "note": username}, utcnow())
     assert (await users.contact((await users.get(tg_id)).id)) == Contact(tg_id, name)
-    assert await store.load("user") == {tg_id: {"draft": "xin chào", "username": username}}
-    assert await store.conversations("invite") == {(tg_id, tg_id): "invite.unit"}
+    assert await Flows(db, vault).active(tg_id) == "invite"  # read back from the file
+    assert await Flows(db, vault).draft(tg_id, "invite") == {"step": "unit", "note": username}
     await db.close()
     raw = b"".join(p.read_bytes() for p in tmp_path.iterdir() if p.name.startswith("private"))
     for needle in (str(tg_id), name, username):

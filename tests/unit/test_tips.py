@@ -13,6 +13,7 @@ from handlers.tips import parse_day
 from locales import LOCALES, catalog
 from storage.crypto import Vault
 from storage.db import Database
+from storage.flows import Flows
 from storage.tip_lifecycle import (
     CODE_ALPHABET,
     Draft,
@@ -26,7 +27,7 @@ from storage.tip_lifecycle import (
     next_statuses,
     normalise_code,
 )
-from storage.tips import DraftRepo, TipConflict, TipRepo
+from storage.tips import TipConflict, TipRepo
 from storage.units import UnitRepo, parse_units_csv
 from storage.users import UserRepo
 from tests.conftest import UNITS_CSV
@@ -116,7 +117,7 @@ async def repos(tmp_path: Path):
     units = UnitRepo(db)
     await units.import_rows(parse_units_csv(UNITS_CSV))
     users = UserRepo(db, vault)
-    yield TipRepo(db, vault, TipPolicy()), DraftRepo(db, vault), users, units
+    yield TipRepo(db, vault, TipPolicy()), Flows(db, vault), users, units
     await db.close()
 
 
@@ -231,15 +232,24 @@ async def test_open_tips_in_units_oldest_first_paged(repos) -> None:
     assert await tips.open_in([], unitless=False, offset=0, limit=3) == ([], 0)
 
 
-async def test_drafts_are_sealed_cached_and_purged(repos, tmp_path: Path) -> None:
-    _, drafts, _, _ = repos
+async def test_flows_are_written_at_once_sealed_and_purged(repos, tmp_path: Path) -> None:
+    _, flows, _, _ = repos
     draft = Draft(step="what", body="bí mật chưa gửi")
-    await drafts.save(7, draft, T0)
-    loaded = await drafts.get(7)
-    loaded.body = "changed without saving"
-    assert (await drafts.get(7)).body == "bí mật chưa gửi"  # the cache is not shared
-    await drafts.flush()  # writes are behind the cache
-    fresh = DraftRepo(drafts._db, Vault(SECRET))  # another process: read from the file
-    assert (await fresh.get(7)).body == "bí mật chưa gửi"
-    assert await drafts.purge(T0 + timedelta(days=1)) == 1
-    assert await drafts.get(7) is None
+    await flows.save(7, "tip", draft.to_json(), T0)
+    loaded = await flows.draft(7, "tip")
+    loaded["body"] = "changed without saving"
+    assert (await flows.draft(7, "tip"))["body"] == "bí mật chưa gửi"  # the cache is a copy
+    fresh = Flows(flows._db, Vault(SECRET))  # another process: read from the file at once
+    assert (await fresh.draft(7, "tip"))["body"] == "bí mật chưa gửi"
+    assert await fresh.active(7) == "tip"
+    # Another flow becomes the active one; the tip's draft is left for later.
+    await flows.save(7, "report", {"step": 0}, T0)
+    assert await Flows(flows._db, Vault(SECRET)).active(7) == "report"
+    assert await flows.has_draft(7, "tip")
+    await flows.finish(7, "report")
+    assert await Flows(flows._db, Vault(SECRET)).active(7) is None
+    assert await flows.draft(7, "report") is None and await flows.has_draft(7, "tip")
+    raw = b"".join(p.read_bytes() for p in tmp_path.iterdir() if p.name.startswith("tips.db"))
+    assert "bí mật chưa gửi".encode() not in raw  # sealed
+    assert await flows.purge(T0 + timedelta(days=1)) == 1
+    assert await flows.draft(7, "tip") is None

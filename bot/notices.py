@@ -1,0 +1,249 @@
+"""What the outbox's immediate lane says: cards, receipts, relays and notices, rendered when
+they are sent.
+
+Each kind of outbox row that follows from what someone did has a renderer here, which turns
+the row into Bot API calls (bot.outbox.Part) from the state of that moment, in the
+recipient's language: a card shows the tip as it is when it goes out, so a card delayed by a
+fault is never out of date, and an edit coalesced with others shows the last change. Rows
+for a tip's sender name no user; :func:`address` finds them through the tip's sealed link.
+
+Kinds: ``tip.card`` (media, location, card), ``tip.edit`` (the card edited), ``tip.media``,
+``tip.receipt`` (the resident's review turned into the receipt, pinned), ``tip.notice`` (a
+status change, a merge, a question with its Answer button), ``tip.answer`` (the resident's
+answer copied under a card), ``tip.assigned``, ``event.card``, ``role.ended`` (a handover),
+``report.replaced``, ``report.reopened``, and ``reply`` (an answer to a person that could
+not be sent while their update was handled).
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+
+from telegram import InlineKeyboardMarkup
+
+from bot.outbox import PREVIOUS, Address, Part
+from handlers.callbacks import data
+from handlers.common import button, cut
+from handlers.reports import period_label
+from handlers.services import Services
+from handlers.tip_card import card_keyboard, card_text, facts, occurred
+from handlers.tips import place_of, summary_text
+from locales import formats, t
+from storage.outbox import OutboxItem
+from storage.reporting import Period
+
+Render = Callable[[Services, OutboxItem, str], Awaitable[list[Part]]]
+RENDERERS: dict[str, Render] = {}
+
+
+def renders(kind: str) -> Callable[[Render], Render]:
+    """Register the renderer of an outbox kind."""
+    def register(fn: Render) -> Render:
+        RENDERERS[kind] = fn
+        return fn
+
+    return register
+
+
+async def recipient(svc: Services, item: OutboxItem) -> int | None:
+    """The users.id an item is for: its user, or the sender of its tip (None once unlinked)."""
+    if item.user_id is not None:
+        return item.user_id
+    if item.tip_id is None:
+        return None
+    return await svc.tips.sender_of(item.tip_id)
+
+
+async def address(svc: Services, item: OutboxItem) -> Address:
+    """Where an item goes (LookupError when nobody can be reached any more)."""
+    user_id = await recipient(svc, item)
+    if user_id is None:
+        raise LookupError(f"outbox item {item.id}: the tip's sender is no longer linked")
+    contact, _ = await svc.users.reach(user_id)
+    return Address(contact.chat_id, user_id)
+
+
+async def render(svc: Services, item: OutboxItem) -> list[Part]:
+    """The calls of an immediate item, in its recipient's language."""
+    user_id = await recipient(svc, item)
+    if user_id is None:
+        raise LookupError(f"outbox item {item.id}: the tip's sender is no longer linked")
+    _, known = await svc.users.reach(user_id)
+    return await RENDERERS[item.kind](svc, item, known or svc.default_locale)
+
+
+# ---------------------------------------------------------------------- tips
+
+
+def _media_parts(media: tuple[tuple[str, str], ...] | list, caption: str | None = None
+                 ) -> list[Part]:
+    """Photos and videos as albums of up to ten, files as albums, voice notes one by one."""
+    visual = [m for m in media if m[0] in ("photo", "video")]
+    docs = [m for m in media if m[0] == "document"]
+    parts: list[Part] = []
+    for group in (visual, docs):
+        for i in range(0, len(group), 10):
+            chunk = tuple(group[i:i + 10])
+            first = caption if not parts else None
+            if len(chunk) == 1:
+                parts.append(Part(chunk[0][0], text=first, file_id=chunk[0][1]))
+            else:
+                parts.append(Part("album", text=first, media=chunk))
+    parts += [Part("voice", file_id=fid) for kind, fid in media if kind == "voice"]
+    return parts
+
+
+@renders("tip.card")
+async def _card(svc: Services, item: OutboxItem, locale: str) -> list[Part]:
+    tip = await svc.tips.get(item.tip_id)
+    if tip is None:
+        return []
+    f = await facts(svc, tip)
+    parts: list[Part] = []
+    if item.payload.get("media"):
+        parts += _media_parts(tip.media, caption=f"<b>{tip.code}</b>")
+        if tip.latitude is not None:
+            parts.append(Part("location", location=(tip.latitude, tip.longitude)))
+    parts.append(Part("text", card_text(svc, locale, tip, f, svc.now()),
+                      markup=card_keyboard(locale, tip, f)))
+    return parts
+
+
+@renders("tip.edit")
+async def _card_edit(svc: Services, item: OutboxItem, locale: str) -> list[Part]:
+    tip = await svc.tips.get(item.tip_id)
+    cards = dict(await svc.tips.cards(item.tip_id)) if tip is not None else {}
+    message_id = cards.get(item.user_id)
+    if tip is None or message_id is None:
+        return []  # nothing to edit: the card itself, when it goes, shows the tip as it is
+    f = await facts(svc, tip)
+    return [Part("edit", card_text(svc, locale, tip, f, svc.now()),
+                 markup=card_keyboard(locale, tip, f), message_id=message_id)]
+
+
+@renders("tip.media")
+async def _media(svc: Services, item: OutboxItem, locale: str) -> list[Part]:
+    tip = await svc.tips.get(item.tip_id)
+    return _media_parts(tip.media, caption=f"<b>{tip.code}</b>") if tip else []
+
+
+@renders("tip.receipt")
+async def _receipt(svc: Services, item: OutboxItem, locale: str) -> list[Part]:
+    tip = await svc.tips.get(item.tip_id)
+    if tip is None:
+        return []
+    place = await place_of(svc, locale, tip.unit_id, tip.place_text, tip.latitude,
+                           tip.longitude)
+    summary = summary_text(svc, locale, category_code=tip.category, body=tip.body,
+                           media=tip.media, place=place, occurred_kind=tip.occurred_kind,
+                           occurred_at=tip.occurred_at, anonymous=tip.anonymous,
+                           name=tip.sender_name)
+    # The code first (what a pin shows), then what was sent.
+    text = "\n\n".join((t(locale, "tips.sent", code=tip.code), summary,
+                        t(locale, "emergency")))
+    new = Part("text", text)
+    review = item.payload.get("message_id")
+    first = Part("edit", text, message_id=review, or_else=new) if review else new
+    return [first, Part("pin", message_id=PREVIOUS, optional=True)]
+
+
+@renders("tip.notice")
+async def _notice(svc: Services, item: OutboxItem, locale: str) -> list[Part]:
+    tip = await svc.tips.get(item.tip_id)
+    if tip is None:
+        return []
+    values = {k: (t(locale, v[1:]) if isinstance(v, str) and v.startswith("@") else v)
+              for k, v in item.payload.get("values", {}).items()}
+    markup = None
+    if item.payload.get("answer"):
+        markup = InlineKeyboardMarkup([[button(t(locale, "tips.btn.answer"),
+                                               data("ans", tip.id))]])
+    return [Part("text", t(locale, item.payload["key"], code=tip.code, **values),
+                 markup=markup)]
+
+
+@renders("tip.answer")
+async def _answer(svc: Services, item: OutboxItem, locale: str) -> list[Part]:
+    tip = await svc.tips.get(item.tip_id)
+    sender = await svc.tips.sender_of(item.tip_id) if tip is not None else None
+    if tip is None or sender is None:
+        return []
+    contact, _ = await svc.users.reach(sender)
+    card = dict(await svc.tips.cards(tip.id)).get(item.user_id)
+    return [Part("text", t(locale, "tipdesk.answer", code=tip.code), reply_to=card),
+            Part("copy", source=(contact.chat_id, int(item.payload["message_id"])),
+                 reply_to=PREVIOUS)]
+
+
+@renders("tip.assigned")
+async def _assigned(svc: Services, item: OutboxItem, locale: str) -> list[Part]:
+    tip = await svc.tips.get(item.tip_id)
+    if tip is None:
+        return []
+    by = html.escape(cut(str(item.payload.get("by") or "—"), 64))
+    return [Part("text", t(locale, "tipdesk.assigned_to_you", code=tip.code, by=by))]
+
+
+# ---------------------------------------------------------------------- events, roles, reports
+
+
+@renders("event.card")
+async def _event(svc: Services, item: OutboxItem, locale: str) -> list[Part]:
+    event = await svc.events.get(int(item.payload["event"]))
+    if event is None:
+        return []
+    tree = await svc.units.tree()
+    place = html.escape(tree.path(event.unit_id)) if event.unit_id in tree.by_id else "—"
+    if event.place_text:
+        place += f" · «{html.escape(event.place_text)}»"
+    name = (await svc.users.reach(event.reporter_id))[0].name or "—"
+    text = t(locale, "event.card", type=t(locale, f"eventtype.{event.type}"), place=place,
+             when=occurred(locale, svc, event.occurred_kind, event.occurred_at),
+             people=formats.number(event.people, locale),
+             description=html.escape(event.description), reporter=html.escape(name),
+             received=formats.moment(event.created_at, locale, svc.timezone))
+    return [*_media_parts(event.media), Part("text", text)]
+
+
+@renders("role.ended")
+async def _role_ended(svc: Services, item: OutboxItem, locale: str) -> list[Part]:
+    tree = await svc.units.tree()
+    unit_id = int(item.payload["unit_id"])
+    unit = html.escape(tree.path(unit_id)) if unit_id in tree.by_id else "—"
+    return [Part("text", t(locale, "invite.replaced",
+                           role=t(locale, f"role.{item.payload['role']}"), unit=unit))]
+
+
+def _unit_name(tree, unit_id: int) -> str:
+    return html.escape(tree.by_id[unit_id].name) if unit_id in tree.by_id else "—"
+
+
+@renders("report.replaced")
+async def _report_replaced(svc: Services, item: OutboxItem, locale: str) -> list[Part]:
+    p = item.payload
+    tree = await svc.units.tree()
+    return [Part("text", t(locale, "report.replaced_yours",
+                           name=html.escape(cut(str(p.get("by") or "—"), 64)),
+                           set=t(locale, f"indicatorset.{p['set']}"),
+                           period=period_label(locale, Period.from_key(p["period"])),
+                           unit=_unit_name(tree, int(p["unit_id"])), version=p["version"],
+                           old=p["old"]))]
+
+
+@renders("report.reopened")
+async def _report_reopened(svc: Services, item: OutboxItem, locale: str) -> list[Part]:
+    p = item.payload
+    tree = await svc.units.tree()
+    until = datetime.fromisoformat(p["until"])
+    return [Part("text", t(locale, "report.reopened_notice",
+                           set=t(locale, f"indicatorset.{p['set']}"),
+                           period=period_label(locale, Period.from_key(p["period"])),
+                           unit=_unit_name(tree, int(p["unit_id"])),
+                           moment=formats.moment(until, locale, svc.timezone)))]
+
+
+@renders("reply")
+async def _reply(svc: Services, item: OutboxItem, locale: str) -> list[Part]:
+    return [Part("text", item.payload["text"], markup=item.payload.get("markup"))]

@@ -1,0 +1,209 @@
+"""What people send when no flow is open: nothing is thrown away.
+
+This is how people use Zalo: they just write, or send a photo or a voice note. So, with no
+flow open:
+
+1. A Telegram reply to one of the bot's messages about the person's own open tip (a
+   question from an officer, a status notice) is an answer about that tip, relayed to the
+   coordinators' cards.
+2. Otherwise, if exactly one of their open tips has a question not yet answered, the
+   message is the answer to it; with several, the bot asks which tip it is about.
+3. A coordinator or admin gets their menu (what they type outside a flow is not a tip).
+4. Anyone else's text, photo, album, video, voice note or file is offered as a tip
+   ("Gửi nội dung này thành tin báo?"): kept in a short ``offer`` flow, added to as more
+   comes, and on "yes" it starts the tip flow carrying what was sent (or is added to the
+   tip draft in progress).
+5. A sticker, a contact or a location alone is not understood: the menu, with a hint.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from telegram import InlineKeyboardMarkup
+
+from handlers import flows, start, tip_follow, tips
+from handlers.callbacks import data
+from handlers.common import Turn, Who, button
+from handlers.tip_card import media_counts
+from locales import formats
+from storage.tip_lifecycle import CODE_ALPHABET, CODE_LENGTH, CODE_PREFIX
+
+PREFIX = "offer"
+_CODE = re.compile(re.escape(CODE_PREFIX) + f"[{CODE_ALPHABET}]{{{CODE_LENGTH}}}")
+
+
+async def handle(turn: Turn) -> None:
+    """A message (not a command) from someone with no flow open."""
+    tip = await _replied_tip(turn)
+    if tip is not None:
+        await _answer(turn, tip)
+        return
+    if not turn.me.staff:
+        questions = await turn.svc.tips.open_questions(turn.me.user.id)
+        if len(questions) == 1:
+            tip = await tip_follow.own_open_tip(turn, questions[0][0])
+            if tip is not None:
+                await _answer(turn, tip)
+                return
+        elif questions and _content(turn):
+            await tip_follow.ask_which(turn, questions)
+            return
+    if turn.me.staff or not _content(turn):
+        turn.say(turn.tr("fallback.text"))
+        await start.show_menu(turn)
+        return
+    await _offer(turn)
+
+
+async def _replied_tip(turn: Turn):
+    """The person's open tip named in the bot message they replied to, if any."""
+    msg = turn.message
+    replied = msg.reply_to_message if msg is not None else None
+    if replied is None or replied.from_user is None or not replied.from_user.is_bot:
+        return None
+    for code in _CODE.findall(replied.text or replied.caption or ""):
+        found = await turn.svc.tips.status_for_sender(code, turn.me.user.id)
+        if found is not None and found[0].is_open:
+            return found[0]
+    return None
+
+
+async def _answer(turn: Turn, tip) -> None:
+    problem = tip_follow.answer_problem(turn, tip)
+    if problem is not None:
+        turn.say(turn.tr(problem, max=turn.number(tip_follow.MAX_ANSWER)))
+        return
+    await tip_follow.relay(turn, tip)
+
+
+def _content(turn: Turn) -> bool:
+    """Whether the message could be (part of) a tip: text, photo, video, voice or file."""
+    msg = turn.message
+    if msg is None:
+        return False
+    if msg.text is not None:
+        return bool(turn.text)
+    return bool(msg.photo or msg.video or msg.voice or msg.document)
+
+
+# ---------------------------------------------------------------------- the offer
+
+
+@dataclass
+class OfferDraft:
+    """What was sent outside a flow, offered as a tip."""
+
+    step: str = "offer"
+    body: str = ""
+    media: list[tuple[str, str]] = field(default_factory=list)
+
+    def to_json(self) -> dict:
+        """For storing."""
+        return {"step": self.step, "body": self.body, "media": [list(m) for m in self.media]}
+
+    @classmethod
+    def from_json(cls, data: dict) -> OfferDraft:
+        """From storage."""
+        return cls(step=data.get("step", "offer"), body=data.get("body", ""),
+                   media=[(m[0], m[1]) for m in data.get("media", [])])
+
+
+async def _offer(turn: Turn) -> None:
+    draft = OfferDraft()
+    if not _take(turn, draft):
+        return
+    await flows.enter(turn, FLOW, draft, show=not _in_album(turn))
+    if _in_album(turn):
+        tips.acknowledge_later(turn, turn.message.media_group_id, kind=FLOW.kind)
+
+
+def _in_album(turn: Turn) -> bool:
+    return turn.message is not None and turn.message.media_group_id is not None
+
+
+def _take(turn: Turn, draft: OfferDraft) -> bool:
+    """Add the message to the offer (what fits a tip); False if nothing could be taken."""
+    policy = turn.svc.tip_policy
+    msg = turn.message
+    text = turn.text
+    if text:
+        joined = f"{draft.body}\n{text}" if draft.body else text
+        if len(joined) > policy.max_text:
+            turn.say(turn.tr("tips.what.too_long_total" if draft.body else "tips.what.too_long",
+                             n=turn.number(len(text)), max=turn.number(policy.max_text),
+                             left=turn.number(max(policy.max_text - len(draft.body) - 1, 0))))
+            return bool(draft.body or draft.media)
+        draft.body = joined
+    if msg.photo or msg.video or msg.voice or msg.document:
+        if len(draft.media) >= policy.max_media:
+            turn.say(turn.tr("tips.what.too_many", max=turn.number(policy.max_media)))
+        else:
+            draft.media.append(tips.media_of(msg))
+    return bool(draft.body or draft.media)
+
+
+def offer_prompt(me: Who, stored: dict) -> tuple[str, InlineKeyboardMarkup]:
+    """'Gửi nội dung này thành tin báo?' with what it holds, and the two buttons."""
+    draft = OfferDraft.from_json(stored)
+    parts = []
+    if draft.body:
+        parts.append(me.tr("tips.count.chars", n=formats.number(len(draft.body), me.locale)))
+    if draft.media:
+        parts.append(media_counts(me.locale, draft.media))
+    text = me.tr("offer.ask", parts=", ".join(parts)) + "\n\n" + me.tr("emergency")
+    rows = [[button(me.tr("offer.btn.yes"), data(PREFIX, "yes"))],
+            [button(me.tr("offer.btn.no"), data(PREFIX, "no"))]]
+    return text, InlineKeyboardMarkup(rows)
+
+
+async def show(turn: Turn, draft: OfferDraft) -> None:
+    """The offer, with what it holds so far."""
+    text, markup = offer_prompt(turn.me, draft.to_json())
+    turn.show(text, markup, in_place=False)
+
+
+def label(turn: Turn, draft: OfferDraft) -> str:
+    """'nội dung chưa gửi thành tin báo'."""
+    return turn.tr("offer.label")
+
+
+async def more(turn: Turn, draft: OfferDraft) -> None:
+    """More text or media while the offer is open: added to it."""
+    if not _take(turn, draft):
+        turn.say(turn.tr("tips.what.empty"))
+        return
+    if _in_album(turn):
+        tips.acknowledge_later(turn, turn.message.media_group_id, kind=FLOW.kind)
+        return
+    await show(turn, draft)
+
+
+async def not_content(turn: Turn, draft: OfferDraft) -> None:
+    """A sticker or a location while the offer is open."""
+    turn.say(turn.tr("tips.what.unsupported"))
+    await show(turn, draft)
+
+
+async def yes(turn: Turn, draft: OfferDraft) -> None:
+    """Make it a tip."""
+    turn.drop_keyboard()
+    flows.end(turn)
+    if await tips.may_tip(turn):
+        await tips.begin_with(turn, draft.body, draft.media)
+
+
+async def no(turn: Turn, draft: OfferDraft) -> None:
+    """Not a tip: dropped."""
+    turn.drop_keyboard()
+    turn.say(turn.tr("offer.dropped"))
+    flows.end(turn)
+
+
+FLOW = flows.register(flows.Flow(
+    kind="offer", prefix=PREFIX, load=OfferDraft.from_json, show=show, label=label,
+    unexpected=not_content, short=True, cancel=no, album=offer_prompt,
+    buttons={"yes": yes, "no": no},
+))
+FLOW.step("offer", text=more, media=more)

@@ -1,0 +1,186 @@
+"""What a tip's card says, and its buttons: the same for every coordinator, in their language.
+
+Nothing here changes a tip (that is storage.tips, through handlers.tip_desk) or sends
+anything (the outbox does, bot.notices): a card is built from the tip as it is when it is
+sent or edited. Nothing on a card carries who an anonymous sender is. Every card fits one
+Telegram message however long the tip, its place, notes and tags are: the text is cut, and
+the whole of it is one ``/tip CODE`` away.
+"""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from handlers.callbacks import data
+from handlers.common import MAX_TEXT, button, cut
+from handlers.services import Services
+from locales import formats, t
+from storage.tip_lifecycle import Resolution, Status, deadline, next_statuses
+from storage.tips import Tip
+
+BODY_ON_CARD = 2500
+NOTE_ON_CARD = 300
+NOTES_ON_CARD = 3
+TAGS_ON_CARD = 15
+_STATUS_ICON = {Status.NEW: "🆕", Status.ACKNOWLEDGED: "📥", Status.VERIFYING: "🔎",
+                Status.IN_PROGRESS: "📤", Status.CLOSED: "🏁"}
+
+
+@dataclass(frozen=True)
+class CardFacts:
+    """What a card shows beyond the tip itself, read once for all its recipients."""
+
+    place: str
+    duplicates: list[tuple[int, str]]
+    assignee: str | None
+    notes: list[str]
+    blocked: bool
+
+
+async def facts(svc: Services, tip: Tip) -> CardFacts:
+    """Duplicates, assignee, notes: the extra reads a card needs."""
+    tree = await svc.units.tree()
+    place = []
+    if tip.unit_id is not None and tip.unit_id in tree.by_id:
+        place.append(html.escape(tree.path(tip.unit_id)))
+    if tip.place_text:
+        place.append(f"«{html.escape(tip.place_text)}»")
+    history = await svc.tips.history(tip.id)
+    assignee = None
+    if tip.assignee_id is not None:
+        assignee = (await svc.users.contact(tip.assignee_id)).name
+    return CardFacts(
+        place=" · ".join(place),
+        duplicates=await svc.tips.likely_duplicates(tip),
+        assignee=assignee,
+        notes=[h.detail.get("text", "") for h in history if h.kind == "note"][-NOTES_ON_CARD:],
+        blocked=any(h.kind == "block" for h in history),
+    )
+
+
+def card_text(svc: Services, locale: str, tip: Tip, f: CardFacts, now: datetime) -> str:
+    """The card in one coordinator's language (HTML), within one message."""
+    def tr(key: str, **values: object) -> str:
+        return t(locale, key, **values)
+
+    head = [f"{_STATUS_ICON[tip.status]} <b>{tip.code}</b> · {tr(f'tipcat.{tip.category}')}"]
+    status = tr(f"tipstatus.{tip.status.value}")
+    if tip.resolution is not None:
+        status += " — " + tr(f"tipresolution.{tip.resolution.value}")
+    head.append(tr("tipdesk.card.status", status=status))
+    due = deadline(tip.status, tip.created_at, now, svc.tip_policy)
+    if due is not None:
+        when = formats.moment(due.due, locale, svc.timezone)
+        key = f"tipdesk.card.due.{due.kind}" + (".overdue" if due.overdue else "")
+        head.append(tr(key, due=when))
+    head.append(tr("tipdesk.card.received",
+                   moment=formats.moment(tip.created_at, locale, svc.timezone)))
+    head.append(tr("tipdesk.card.anonymous") if tip.anonymous else
+                tr("tipdesk.card.named", name=html.escape(tip.sender_name or "—")))
+    head.append("📍 " + (f.place or tr("tips.where.none")))
+    if tip.latitude is not None:
+        head.append(tr("tipdesk.card.location", lat=f"{tip.latitude:.5f}",
+                       lon=f"{tip.longitude:.5f}"))
+    head.append("🕒 " + occurred(locale, svc, tip.occurred_kind, tip.occurred_at))
+    tail = []
+    if tip.media:
+        tail.append("📎 " + media_counts(locale, tip.media))
+    if f.duplicates:
+        tail.append(tr("tipdesk.card.duplicates", codes=", ".join(c for _, c in f.duplicates)))
+    if tip.duplicate_of is not None:
+        tail.append(tr("tipdesk.card.merged"))
+    if f.assignee:
+        tail.append(tr("tipdesk.card.assignee", name=html.escape(cut(f.assignee, 64))))
+    if tip.tags:
+        shown = " ".join(f"#{html.escape(tag)}" for tag in tip.tags[:TAGS_ON_CARD])
+        if len(tip.tags) > TAGS_ON_CARD:
+            shown += f" +{formats.number(len(tip.tags) - TAGS_ON_CARD, locale)}"
+        tail.append("🏷 " + shown)
+    if f.notes:
+        notes = "\n".join(f"• {html.escape(cut(n, NOTE_ON_CARD))}" for n in f.notes)
+        tail.append(tr("tipdesk.card.notes", notes=notes))
+    if f.blocked:
+        tail.append(tr("tipdesk.card.blocked"))
+    # The body takes what the rest leaves.
+    room = MAX_TEXT - sum(len(line) + 1 for line in head + tail) - 8
+    limit = max(min(BODY_ON_CARD, room), 0)
+    body = html.escape(tip.body) if tip.body else "—"
+    if len(body) > limit:
+        note = " " + tr("tipdesk.card.cut", code=tip.code)
+        body = escaped_within(tip.body, limit - len(note)) + note
+    return "\n".join([*head, "📝 " + body, *tail])
+
+
+def escaped_within(text: str, limit: int) -> str:
+    """``text`` cut so that, HTML-escaped, it is at most ``limit`` characters."""
+    n = limit
+    while n > 0:
+        escaped = html.escape(cut(text, n))
+        if len(escaped) <= limit:
+            return escaped
+        n -= max(len(escaped) - limit, 1)
+    return ""
+
+
+def occurred(locale: str, svc: Services, kind: str, at: str) -> str:
+    """When it happened, as the resident said."""
+    if kind == "now":
+        return t(locale, "tips.when.was_now",
+                 moment=formats.moment(datetime.fromisoformat(at), locale, svc.timezone))
+    if kind == "today":
+        return t(locale, "tips.when.was_today", day=formats.day(date.fromisoformat(at), locale))
+    return formats.day(date.fromisoformat(at), locale)
+
+
+def media_counts(locale: str, media: tuple[tuple[str, str], ...] | list) -> str:
+    """'3 ảnh, 1 tin nhắn thoại'."""
+    parts = []
+    for kind in ("photo", "video", "voice", "document"):
+        n = sum(1 for k, _ in media if k == kind)
+        if n:
+            parts.append(t(locale, f"tips.count.{kind}", n=formats.number(n, locale)))
+    return ", ".join(parts)
+
+
+def tip_button(text: str, tip: Tip, *fields: object):
+    """A button on a card: ``tip:<id>:<action>[:<argument>]``."""
+    return button(text, data("tip", tip.id, *fields))
+
+
+def card_keyboard(locale: str, tip: Tip, f: CardFacts):
+    """The next actions for the tip's state."""
+    from telegram import InlineKeyboardMarkup
+
+    def b(key: str, *fields: object) -> object:
+        return tip_button(t(locale, key), tip, *fields)
+
+    rows = []
+    if tip.is_open:
+        rows.append([b(f"tipdesk.btn.{s.value}", "st", s.value)
+                     for s in next_statuses(tip.status) if s is not Status.CLOSED])
+        first = [b("tipdesk.btn.close", "close")]
+        if tip.reachable:
+            first.append(b("tipdesk.btn.ask", "ask"))
+        rows.append(first)
+        rows.append([b("tipdesk.btn.assign", "assign"), b("tipdesk.btn.note", "note"),
+                     b("tipdesk.btn.tag", "tag")])
+        if tip.reachable and not f.blocked:
+            rows.append([b("tipdesk.btn.block", "block")])
+    else:
+        rows.append([b("tipdesk.btn.note", "note"), b("tipdesk.btn.tag", "tag")])
+    if tip.media:
+        rows.append([tip_button(t(locale, "tipdesk.btn.media",
+                                  n=formats.number(len(tip.media), locale)), tip, "media")])
+    return InlineKeyboardMarkup([row for row in rows if row])
+
+
+def close_keyboard(locale: str, tip: Tip):
+    """How it ended: resolved, unfounded, duplicate of …"""
+    from telegram import InlineKeyboardMarkup
+
+    rows = [[tip_button(t(locale, f"tipresolution.{r.value}"), tip, "cl", r.value)]
+            for r in Resolution]
+    rows.append([tip_button(t(locale, "flow.back"), tip, "kb")])
+    return InlineKeyboardMarkup(rows)
