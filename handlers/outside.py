@@ -187,8 +187,7 @@ async def not_content(turn: Turn, draft: OfferDraft) -> None:
 
 
 async def yes(turn: Turn, draft: OfferDraft) -> None:
-    """Make it a tip."""
-    turn.drop_keyboard()
+    """Make it a tip (its first step replaces the offer)."""
     flows.end(turn)
     if await tips.may_tip(turn):
         await tips.begin_with(turn, draft.body, draft.media)
