@@ -21,7 +21,15 @@ import pytest
 from telegram.error import BadRequest, Forbidden, InvalidToken, NetworkError, RetryAfter, TimedOut
 
 from bot.app import make_services
-from bot.outbox import MAX_ATTEMPTS, OutboxSender, Part, backoff
+from bot.outbox import (
+    MAX_ATTEMPTS,
+    MAX_ATTEMPTS_NOW,
+    PREVIOUS,
+    Address,
+    OutboxSender,
+    Part,
+    backoff,
+)
 from bot.reminders import (
     enqueue_report_reminders,
     in_quiet_hours,
@@ -34,7 +42,7 @@ from bot.settings import load_settings
 from storage.crypto import Vault
 from storage.db import Database
 from storage.models import Role
-from storage.outbox import NewItem, OutboxItem, OutboxRepo
+from storage.outbox import AFTER_SENT, IMMEDIATE, NewItem, OutboxItem, OutboxRepo, now_item
 from storage.reporting import Period, indicator_sets
 from storage.units import parse_units_csv
 from storage.users import UserRepo
@@ -132,6 +140,25 @@ class FakeBot:
                             **kwargs: object) -> SimpleNamespace:
         return self._call(chat_id, "document", kwargs.get("caption"))  # type: ignore[arg-type]
 
+    async def edit_message_text(self, text: str, *, chat_id: int, message_id: int,
+                                **kwargs: object) -> SimpleNamespace:
+        return self._call(chat_id, f"edit:{message_id}", text)
+
+    async def pin_chat_message(self, chat_id: int, message_id: int,
+                               **kwargs: object) -> bool:
+        self._call(chat_id, f"pin:{message_id}", None)
+        return True
+
+    async def send_media_group(self, chat_id: int, media: list,
+                               **kwargs: object) -> list[SimpleNamespace]:
+        return [self._call(chat_id, "album", None) for _ in media]
+
+    async def copy_message(self, chat_id: int, from_chat_id: int, message_id: int,
+                           **kwargs: object) -> SimpleNamespace:
+        reply = kwargs.get("reply_parameters")
+        target = reply.message_id if reply is not None else None
+        return self._call(chat_id, f"copy:{from_chat_id}:{message_id}>{target}", None)
+
     def sent(self, chat_id: int | None = None) -> list[Call]:
         return [c for c in self.calls if c.ok and (chat_id is None or c.chat_id == chat_id)]
 
@@ -168,6 +195,8 @@ class World:
 
 
 async def _render(item: OutboxItem) -> list[Part]:
+    if "parts_of" in item.payload:
+        return PARTS[item.payload["parts_of"]]
     if item.payload.get("parts") == 3:
         return [Part("text", item.payload["text"]),
                 Part("photo", "chart", data=b"png", filename="chart.png"),
@@ -176,6 +205,14 @@ async def _render(item: OutboxItem) -> list[Part]:
 
 
 CHATS = list(range(5001, 5061))
+# Several-part items the tests below send (render looks them up by name).
+PARTS: dict[str, list[Part]] = {
+    "receipt": [Part("edit", "receipt", message_id=900, or_else=Part("text", "receipt anew")),
+                Part("pin", message_id=PREVIOUS, optional=True)],
+    "relay": [Part("text", "head"), Part("copy", source=(4242, 17), reply_to=PREVIOUS)],
+    "card": [Part("album", "code", media=(("photo", "P1"), ("photo", "P2"))),
+             Part("text", "card")],
+}
 
 
 @pytest.fixture
@@ -586,3 +623,155 @@ async def test_the_running_sender_says_it_is_alive_and_goes(world: World) -> Non
     stop.set()
     await task
     assert not await repo.sender_alive()  # a clean stop leaves no note behind
+
+
+# ---------------------------------------------------------------------- the immediate lane
+
+
+async def test_the_immediate_lane_goes_first_and_edits_coalesce(world: World) -> None:
+    repo, now = world.repo, world.clock.now()
+    await world.enqueue(CHATS[:3], kind="reminder.friday")  # a wave, waiting
+    card = now_item("tip.card", "tip:1", world.ids[CHATS[5]], {"text": "card"})
+    await repo.enqueue([card], now + timedelta(seconds=1))  # enqueued later, due later
+    claimed = await repo.claim(now + timedelta(seconds=1), 2)
+    assert [i.kind for i in claimed] == ["tip.card", "reminder.friday"]  # the card first
+    assert claimed[0].lane == IMMEDIATE
+
+    edit = now_item("tip.edit", "tip:1", world.ids[CHATS[5]], coalesce=True)
+    assert await repo.enqueue([edit], now) == 1
+    assert await repo.enqueue([edit, edit], now) == 0  # one pending edit shows the last state
+    [taken] = await repo.claim(now, 1, kind="tip.edit")
+    assert await repo.enqueue([edit], now) == 1  # taken: a change now needs a new edit
+    assert await repo.enqueue([card], now) == 0  # the same card twice: once
+    again = now_item("tip.card", "tip:1", world.ids[CHATS[5]], {"text": "card"}, seq="copy-2")
+    assert await repo.enqueue([again], now) == 1  # another copy (/tip) is another item
+    assert taken.person == ("user", world.ids[CHATS[5]])
+
+
+async def test_a_sealed_payload_is_not_in_the_file(world: World, tmp_path: Path) -> None:
+    repo = OutboxRepo(world.db, Vault(SECRET))
+    secret = "Kẻ trộm là người quen ở xóm trên"
+    item = now_item("reply", "chat:1", world.ids[CHATS[0]], {"text": secret}, seq=1,
+                    sealed=True)
+    await repo.enqueue([item], world.clock.now())
+    [stored] = await repo.items("reply")
+    assert stored.payload == {"text": secret}
+    raw = b"".join(p.read_bytes() for p in tmp_path.iterdir() if p.name.startswith("outbox"))
+    assert secret.encode() not in raw
+    with pytest.raises(RuntimeError):  # without the key it cannot be read
+        await OutboxRepo(world.db).items("reply")
+
+
+async def test_an_item_for_a_tips_sender_names_nobody_and_is_addressed_when_sent(
+        world: World) -> None:
+    """user_id NULL: whoever the address callback finds (the tip's sealed link, in the bot)."""
+    repo = world.repo
+    tip_id = await world.db.conn.execute_insert(
+        "INSERT INTO tips (code, category, status, occurred_kind, occurred_at, body, anonymous,"
+        " created_at) VALUES ('TB-33333', 'theft', 'new', 'today', '2026-11-20', 'x', 1, ?)",
+        (world.clock.now().isoformat(),))
+    tip_id = tip_id[0]
+    notice = now_item("tip.notice", f"tip:{tip_id}", None, {"text": "đã tiếp nhận"},
+                      tip_id=tip_id, seq="a")
+    blocked = now_item("tip.notice", f"tip:{tip_id}", None, {"text": "again"}, tip_id=tip_id,
+                       seq="b")
+    await repo.enqueue([notice, blocked], world.clock.now())
+    rows = await world.db.conn.execute_fetchall("SELECT user_id, dedupe FROM outbox")
+    assert [r[0] for r in rows] == [None, None]
+    assert all(str(CHATS[1]) not in r[1] for r in rows)
+    sender_chat = CHATS[1]
+
+    async def address(item: OutboxItem) -> Address:
+        assert item.user_id is None and item.tip_id == tip_id
+        return Address(sender_chat, world.ids[sender_chat])
+
+    world.bot.errors[sender_chat] = [Forbidden("bot was blocked by the user")]
+    sender = OutboxSender(world.bot, repo, world.users, _render, address=address,  # type: ignore
+                          now=world.clock.now, sleep=world.clock.sleep)
+    await sender.run_once()
+    assert len(world.bot.sent(sender_chat)) == 1  # the first was refused, the second went
+    assert not await world.active(sender_chat)  # the resident blocked us: marked inactive
+    assert sorted(i.status for i in await repo.items("tip.notice")) == ["failed", "sent"]
+
+
+async def test_parts_use_the_message_before_them_and_fall_back(world: World) -> None:
+    chat = CHATS[0]
+    items = [now_item("test", f"subject:{name}", world.ids[chat], {"parts_of": name})
+             for name in ("receipt", "relay", "card")]
+    await world.repo.enqueue(items, world.clock.now())
+    world.bot.errors[chat] = [BadRequest("Message to edit not found")]  # the review is gone
+    await world.sender(chat_burst=3).run_once()
+    # The receipt: the edit refused, sent anew, and that new message (the bot's first: 1)
+    # pinned.
+    assert [c.kind for c in world.bot.calls[:3]] == ["edit:900", "text", "pin:1"]
+    assert world.bot.calls[1].text == "receipt anew"
+    head = world.bot.calls[3]
+    assert head.kind == "text" and head.text == "head"
+    assert world.bot.calls[4].kind == "copy:4242:17>3"  # under the head just sent (3)
+    assert [c.kind for c in world.bot.calls[5:]] == ["album", "album", "text"]
+    done = {i.payload["parts_of"]: i for i in await world.repo.items("test")}
+    assert {k: i.status for k, i in done.items()} == dict.fromkeys(done, "sent")
+    assert done["card"].message_id == 7  # the card's own message: what later edits change
+
+
+async def test_an_optional_pin_and_an_unchanged_edit_are_not_failures(world: World) -> None:
+    chat = CHATS[0]
+    await world.repo.enqueue([now_item("test", "s", world.ids[chat], {"parts_of": "receipt"})],
+                             world.clock.now())
+    world.bot.errors[chat] = [BadRequest("Message is not modified: specified new message "
+                                         "content and reply markup are exactly the same"),
+                              BadRequest("Not enough rights to manage pinned messages")]
+    await world.sender().run_once()
+    [item] = await world.repo.items("test")
+    assert item.status == "sent" and item.message_id == 900
+
+
+async def test_immediate_items_retry_sooner_and_longer(world: World) -> None:
+    assert backoff(1, IMMEDIATE) == timedelta(seconds=1)
+    assert backoff(3, IMMEDIATE) == timedelta(seconds=4)
+    assert backoff(1) == timedelta(seconds=5)
+    assert backoff(30, IMMEDIATE) == timedelta(minutes=10)
+    total = sum(backoff(n, IMMEDIATE).total_seconds() for n in range(1, MAX_ATTEMPTS_NOW))
+    assert total > 3600  # an hour of outage before an immediate item is given up
+    chat = CHATS[0]
+    await world.repo.enqueue([now_item("tip.card", "tip:9", world.ids[chat], {"text": "c"})],
+                             world.clock.now())
+    world.bot.errors[chat] = [NetworkError("Bad Gateway")]
+    await world.sender().run_once()
+    [item] = await world.repo.items("tip.card")
+    assert item.status == "pending" and item.next_try_at == world.clock.now() + timedelta(
+        seconds=1)
+
+
+async def test_what_a_kind_records_when_sent_is_in_the_same_transaction(world: World) -> None:
+    recorded: list[tuple[int, int | None]] = []
+    AFTER_SENT["test.recorded"] = lambda conn, item, message_id: recorded.append(
+        (conn.in_transaction, message_id))
+    try:
+        await world.repo.enqueue([now_item("test.recorded", "s", world.ids[CHATS[0]],
+                                           {"text": "x"})], world.clock.now())
+        await world.sender().run_once()
+    finally:
+        del AFTER_SENT["test.recorded"]
+    assert recorded == [(True, 1)]
+
+
+async def test_the_running_sender_wakes_when_a_row_is_added(world: World,
+                                                          monkeypatch) -> None:
+    """No second-long poll stands between a new card and its sending: with the poll made an
+    hour long, an enqueued item still goes out."""
+    import bot.outbox as outbox_module
+
+    monkeypatch.setattr(outbox_module, "POLL", 3600.0)
+    stop = asyncio.Event()
+    running = asyncio.create_task(world.sender().run_forever(stop))
+    await asyncio.sleep(0)
+    await world.repo.enqueue([now_item("tip.card", "tip:5", world.ids[CHATS[0]],
+                                       {"text": "card"})], world.clock.now())
+    for _ in range(2000):
+        if world.bot.sent(CHATS[0]):
+            break
+        await asyncio.sleep(0.005)
+    stop.set()
+    await asyncio.wait_for(running, 5)
+    assert [c.text for c in world.bot.sent(CHATS[0])] == ["card"]
