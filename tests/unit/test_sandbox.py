@@ -52,3 +52,23 @@ async def test_demo_reports_are_seeded_once_with_consistent_figures(tmp_path: Pa
     assert report is not None and set(report.values) == set(stored.codes)
     assert not [f for f in check(stored.spec, report.values) if f.blocking]
     await db.close()
+
+
+async def test_every_demo_tip_has_someone_to_reach(tmp_path: Path) -> None:
+    """An admin, and coordinators for the demo commune: no hamlet uncovered, and a tip with
+    no place at all still reaches someone."""
+    from bot.app import make_services
+    from bot.settings import load_settings
+    from handlers.tip_recipients import recipients, uncovered
+
+    db = await Database.open(tmp_path / "sandbox.db")
+    vault = Vault(SECRET)
+    await seed_demo(db, vault)
+    svc = make_services(load_settings(db=tmp_path / "sandbox.db", secret_key=SECRET), db, vault)
+    assert await uncovered(svc) == []
+    admins = {d.tg_id for d in DEMO_USERS if d.role is Role.ADMIN}
+    nowhere = await recipients(svc, None)
+    assert admins and {(await svc.users.get(a)).id for a in admins} <= set(nowhere)
+    anphu = await svc.units.by_code("TH-ANPHU")
+    assert len(await recipients(svc, anphu.id)) >= 2  # Anh Minh and Chị Hạnh (and the admin)
+    await db.close()
