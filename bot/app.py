@@ -210,7 +210,7 @@ async def stop_bot(running: Running) -> None:
             stop.set()
             await task
         await app.shutdown()
-    finally:  # closing the database first writes what is queued (drafts, cards)
+    finally:
         await running.db.close()
 
 

@@ -1,7 +1,7 @@
 """Updates of different chats at once; the updates of one chat in the order they came.
 
-PTB processes updates one by one unless told otherwise, which is what its
-ConversationHandler needs. But then every update waits for the one before it,
+PTB processes updates one by one unless told otherwise, and a person's flow must see
+their updates in order (handlers.router). But then every update waits for the one before it,
 including its round trips to Telegram (tens of milliseconds each) and its
 database hops: on a Friday afternoon, when a province's hamlet heads file their
 reports, they would queue behind each other. This processor lets the updates of

@@ -74,61 +74,12 @@ def stamp(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat()
 
 
-class WriteBehind:
-    """Writes nobody waits for, committed together: one thread hop for many.
-
-    A handler that only needs a write to happen (a draft step, the message id of
-    a card) queues it here and goes on; the queue is written in order, in one
-    transaction per batch, by a single task on the connection's thread. Under load
-    a batch holds the writes of many updates, so they cost one hop instead of one
-    each. Readers of those tables call :meth:`flush` first (free when idle). A
-    crash loses at most the batch not yet committed (milliseconds); :meth:`flush`
-    runs before the database closes.
-    """
-
-    def __init__(self, db: Database) -> None:
-        self._db = db
-        self._queue: list[tuple[str, tuple]] = []
-        self._writer: asyncio.Task | None = None
-
-    def add(self, sql: str, params: tuple) -> None:
-        """Queue one statement."""
-        self._queue.append((sql, params))
-        if self._writer is None:
-            self._writer = asyncio.get_running_loop().create_task(self._write())
-
-    async def _write(self) -> None:
-        try:
-            while self._queue:
-                batch, self._queue = self._queue, []
-
-                def run(conn: sqlite3.Connection, batch: list = batch) -> None:
-                    with transaction(conn):
-                        for sql, params in batch:
-                            conn.execute(sql, params)
-
-                try:
-                    await self._db.run_sync(run)
-                except sqlite3.Error:
-                    # Our own statements failing is a bug, not the user's doing: say so
-                    # loudly; the cache still holds the data until the next restart.
-                    log.exception("%d queued writes were lost", len(batch))
-        finally:
-            self._writer = None
-
-    async def flush(self) -> None:
-        """Wait until every queued write is committed."""
-        while self._writer is not None:
-            await asyncio.shield(self._writer)
-
-
 class Database:
     """One aiosqlite connection with our pragmas; the repositories share it."""
 
     def __init__(self, conn: aiosqlite.Connection, path: Path) -> None:
         self.conn = conn
         self.path = path
-        self.behind = WriteBehind(self)
         # Set when outbox rows were added in this process: the sender wakes at once
         # instead of at its next look (the immediate lane goes out within a second).
         self.outbox_ready = asyncio.Event()
@@ -153,11 +104,8 @@ class Database:
         return db
 
     async def close(self) -> None:
-        """Write what is queued, then close the connection (checkpointing the WAL)."""
-        try:
-            await self.behind.flush()
-        finally:
-            await self.conn.close()
+        """Close the connection (checkpointing the WAL); every write is committed already."""
+        await self.conn.close()
 
     async def migrate(self, migrations: list[Migration] | None = None) -> list[int]:
         """Apply each migration not yet recorded, each in its own transaction."""

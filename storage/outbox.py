@@ -12,8 +12,8 @@ item (a card edit) is not added while one like it is still pending, since the se
 an item when it sends it, from the state of that moment.
 
 A sender (``bot.outbox.OutboxSender``) then moves each row through its states, one committed
-write per change — never through the write-behind queue, because a state that is not on
-disk when the process dies is exactly what would make a message go twice or never:
+write per change, because a state that is not on disk when the process dies is exactly what
+would make a message go twice or never:
 
     pending ──claim──▶ sending ──mark_sent──▶ sent
        ▲                  │
