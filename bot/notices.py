@@ -26,9 +26,10 @@ from telegram import InlineKeyboardMarkup
 from bot.outbox import PREVIOUS, Address, Part
 from handlers.callbacks import data
 from handlers.common import button, cut
+from handlers.occurred import occurred
 from handlers.reports import period_label
 from handlers.services import Services
-from handlers.tip_card import card_keyboard, card_text, facts, occurred
+from handlers.tip_card import card_keyboard, card_text, facts
 from handlers.tips import place_of, summary_text
 from locales import formats, t
 from storage.outbox import OutboxItem

@@ -17,9 +17,9 @@ from telegram import InlineKeyboardMarkup
 from handlers import flows
 from handlers.callbacks import data
 from handlers.common import Turn, button, cut, step_header
-from handlers.tip_card import occurred
+from handlers.occurred import occurred, pressed, typed
 from handlers.tip_recipients import STAFF
-from handlers.tips import OLDEST_YEARS, acknowledge_later, parse_day
+from handlers.tips import acknowledge_later
 from locales import formats
 from storage.events import MAX_DESCRIPTION, MAX_MEDIA, MAX_PEOPLE, EventDraft, event_types
 from storage.models import Role
@@ -166,17 +166,11 @@ async def type_chosen(turn: Turn, draft: EventDraft) -> None:
 
 async def when_chosen(turn: Turn, draft: EventDraft) -> None:
     """'Just now' or 'today'."""
-    svc = turn.svc
-    now = svc.now()
-    which = turn.press.field(1)
-    if which == "now":
-        draft.occurred_kind, draft.occurred_at = "now", now.isoformat()
-    elif which == "today":
-        draft.occurred_kind = "today"
-        draft.occurred_at = now.astimezone(svc.timezone).date().isoformat()
-    else:
+    found = pressed(turn.svc, turn.press.field(1))
+    if found is None:
         await show(turn, draft)
         return
+    draft.occurred_kind, draft.occurred_at = found
     await _advance(turn, draft)
 
 
@@ -202,15 +196,10 @@ async def photos_done(turn: Turn, draft: EventDraft) -> None:
 
 async def when_typed(turn: Turn, draft: EventDraft) -> None:
     """A date."""
-    svc = turn.svc
-    today = svc.now().astimezone(svc.timezone).date()
-    day, problem = parse_day(turn.text, today)
-    if day is None:
-        turn.say(turn.tr(f"tips.when.{problem}", today=formats.day(today, turn.me.locale),
-                         years=turn.number(OLDEST_YEARS)))
-        return
-    draft.occurred_kind, draft.occurred_at = "date", day.isoformat()
-    await _advance(turn, draft, in_place=False)
+    found = typed(turn)
+    if found is not None:
+        draft.occurred_kind, draft.occurred_at = found
+        await _advance(turn, draft, in_place=False)
 
 
 async def place_typed(turn: Turn, draft: EventDraft) -> None:
@@ -310,11 +299,8 @@ async def send(turn: Turn, draft: EventDraft) -> None:
               + await _summary(turn, draft))
 
 
-async def cancel(turn: Turn, draft: EventDraft) -> None:
-    """Throw the draft away."""
-    turn.drop_keyboard()
-    turn.say(turn.tr("event.cancelled"))
-    flows.end(turn)
+cancel = flows.cancel_saying("event.cancelled")
+
 
 
 def album_prompt(me, stored: dict):

@@ -248,6 +248,18 @@ async def enter(turn: Turn, flow: Flow, draft: Any, *, show: bool = True) -> Non
         await flow.show(turn, draft)
 
 
+def cancel_saying(key: str, markup: Any = None) -> Handler:
+    """A Cancel handler: the pressed step loses its buttons, ``key`` is said, the flow (and
+    its draft) ends."""
+    async def cancel(turn: Turn, draft: Any) -> None:
+        turn.drop_keyboard()
+        turn.say(turn.tr(key), markup)
+        end(turn)
+
+    cancel.__doc__ = f"Cancel: says {key}, drops the draft."
+    return cancel
+
+
 def running(turn: Turn) -> State | None:
     """The flow the engine is running for this turn, if any."""
     return turn.state

@@ -218,11 +218,8 @@ async def back(turn: Turn, draft: InviteDraft) -> None:
     await show(turn, draft)
 
 
-async def cancel(turn: Turn, draft: InviteDraft) -> None:
-    """Cancel from a button or /cancel."""
-    turn.drop_keyboard()
-    turn.say(turn.tr("flow.cancelled"))
-    flows.end(turn)
+cancel = flows.cancel_saying("flow.cancelled")
+
 
 
 async def wrong_input(turn: Turn, draft: InviteDraft) -> None:

@@ -193,11 +193,8 @@ async def yes(turn: Turn, draft: OfferDraft) -> None:
         await tips.begin_with(turn, draft.body, draft.media)
 
 
-async def no(turn: Turn, draft: OfferDraft) -> None:
-    """Not a tip: dropped."""
-    turn.drop_keyboard()
-    turn.say(turn.tr("offer.dropped"))
-    flows.end(turn)
+no = flows.cancel_saying("offer.dropped")
+
 
 
 FLOW = flows.register(flows.Flow(

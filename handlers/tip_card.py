@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import html
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 
 from handlers.callbacks import data
 from handlers.common import MAX_TEXT, button, cut
+from handlers.occurred import occurred
 from handlers.services import Services
 from locales import formats, t
 from storage.tip_lifecycle import Resolution, Status, deadline, next_statuses
@@ -122,16 +123,6 @@ def escaped_within(text: str, limit: int) -> str:
             return escaped
         n -= max(len(escaped) - limit, 1)
     return ""
-
-
-def occurred(locale: str, svc: Services, kind: str, at: str) -> str:
-    """When it happened, as the resident said."""
-    if kind == "now":
-        return t(locale, "tips.when.was_now",
-                 moment=formats.moment(datetime.fromisoformat(at), locale, svc.timezone))
-    if kind == "today":
-        return t(locale, "tips.when.was_today", day=formats.day(date.fromisoformat(at), locale))
-    return formats.day(date.fromisoformat(at), locale)
 
 
 def media_counts(locale: str, media: tuple[tuple[str, str], ...] | list) -> str:

@@ -303,11 +303,8 @@ async def input_other(turn: Turn, draft: DeskDraft) -> None:
     turn.say(turn.tr("tipdesk.empty"))
 
 
-async def input_cancel(turn: Turn, draft: DeskDraft) -> None:
-    """Cancel typing a question, note or tag."""
-    turn.drop_keyboard()
-    turn.say(turn.tr("flow.cancelled"))
-    flows.end(turn)
+input_cancel = flows.cancel_saying("flow.cancelled")
+
 
 
 FLOW = flows.register(flows.Flow(

@@ -219,11 +219,8 @@ async def as_new_tip(turn: Turn, draft: AnswerDraft) -> None:
         await tips.begin_with(turn, draft.text, media)
 
 
-async def answer_cancel(turn: Turn, draft: AnswerDraft) -> None:
-    """Not answering after all."""
-    turn.drop_keyboard()
-    turn.say(turn.tr("flow.cancelled"))
-    flows.end(turn)
+answer_cancel = flows.cancel_saying("flow.cancelled")
+
 
 
 async def pick_other(turn: Turn, draft: AnswerDraft) -> None:

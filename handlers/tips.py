@@ -13,8 +13,7 @@ from __future__ import annotations
 import functools
 import html
 import logging
-import re
-from datetime import date, datetime, time
+from datetime import datetime, time
 
 from telegram import (
     InlineKeyboardMarkup,
@@ -27,8 +26,9 @@ from telegram import (
 from handlers import flows
 from handlers.callbacks import data
 from handlers.common import Keyboard, Turn, button, pager, step_header
+from handlers.occurred import occurred, pressed, typed
 from handlers.services import Services
-from handlers.tip_card import escaped_within, media_counts, occurred
+from handlers.tip_card import escaped_within, media_counts
 from handlers.tip_recipients import recipients
 from locales import formats, t
 from storage.models import Unit
@@ -43,9 +43,7 @@ NUMBER = {**{step: i + 1 for i, step in enumerate(STEPS)}, "commune": 3}
 TOTAL = len(STEPS)
 PAGE_SIZE = 8
 MAX_PLACE = 300
-OLDEST_YEARS = 10
 PREFIX = "tipf"
-_DATE = re.compile(r"^\s*(\d{1,2})\s*[/.-]\s*(\d{1,2})\s*[/.-]\s*(\d{4})\s*$")
 
 
 def _data(*fields: object) -> str:
@@ -345,11 +343,8 @@ async def back(turn: Turn, draft: Draft) -> None:
     await show(turn, draft, in_place=in_place)
 
 
-async def cancel(turn: Turn, draft: Draft) -> None:
-    """Throw the draft away; nothing is sent."""
-    turn.drop_keyboard()
-    turn.say(turn.tr("tips.cancelled"), ReplyKeyboardRemove())
-    flows.end(turn)
+cancel = flows.cancel_saying("tips.cancelled", ReplyKeyboardRemove())
+
 
 
 async def use_buttons(turn: Turn, draft: Draft) -> None:
@@ -661,49 +656,20 @@ async def unit_selected(turn: Turn, draft: Draft) -> None:
 
 async def when_chosen(turn: Turn, draft: Draft) -> None:
     """'Just now' or 'today'."""
-    svc = turn.svc
-    now = svc.now()
-    which = turn.press.field(1)
-    if which == "now":
-        draft.occurred_kind, draft.occurred_at = "now", now.isoformat()
-    elif which == "today":
-        draft.occurred_kind = "today"
-        draft.occurred_at = now.astimezone(svc.timezone).date().isoformat()
-    else:
+    found = pressed(turn.svc, turn.press.field(1))
+    if found is None:
         await show(turn, draft)
         return
+    draft.occurred_kind, draft.occurred_at = found
     await _advance(turn, draft)
 
 
 async def when_typed(turn: Turn, draft: Draft) -> None:
     """A date typed as dd/mm/yyyy: not in the future, not absurdly old."""
-    svc = turn.svc
-    today = svc.now().astimezone(svc.timezone).date()
-    day, problem = parse_day(turn.text, today)
-    if day is None:
-        turn.say(turn.tr(f"tips.when.{problem}", today=formats.day(today, turn.me.locale),
-                         years=turn.number(OLDEST_YEARS)))
-        return
-    draft.occurred_kind, draft.occurred_at = "date", day.isoformat()
-    await _advance(turn, draft, in_place=False)
-
-
-def parse_day(text: str, today: date) -> tuple[date | None, str]:
-    """``21/11/2026`` → the date, or None and why (bad, future, too_old)."""
-    match = _DATE.match(text)
-    if not match:
-        return None, "bad"
-    try:
-        day = date(int(match[3]), int(match[2]), int(match[1]))
-    except ValueError:
-        return None, "bad"
-    if day > today:
-        return None, "future"
-    oldest = date(today.year - OLDEST_YEARS, today.month, min(today.day, 28)
-                  if (today.month, today.day) == (2, 29) else today.day)
-    if day < oldest:
-        return None, "too_old"
-    return day, ""
+    found = typed(turn)
+    if found is not None:
+        draft.occurred_kind, draft.occurred_at = found
+        await _advance(turn, draft, in_place=False)
 
 
 async def when_other(turn: Turn, draft: Draft) -> None:

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from handlers.occurred import parse_day
 from handlers.tip_desk import parse_tags
-from handlers.tips import parse_day
 from locales import LOCALES, catalog
 from storage.crypto import Vault
 from storage.db import Database
