@@ -140,8 +140,18 @@ async def load(turn: Turn, flow: Flow) -> Any | None:
 async def handle(turn: Turn, flow: Flow, *, command: Handler | None = None) -> None:
     """Run the update through the person's active flow (the router calls this).
 
-    ``command``: a command that belongs to the flow (/cancel).
+    ``command``: a command that belongs to the flow (/cancel). An update that already changed
+    the flow (Telegram sends an update again when the bot died before confirming it) is not
+    applied twice: the step it led to is shown.
     """
+    if await turn.svc.flows.applied(turn.tg_id, turn.update.update_id):
+        draft = await load(turn, flow)
+        if draft is not None:
+            turn.answer()
+            turn.in_place_ok = False
+            turn.state = State(flow, draft, draft.to_json())
+            await flow.show(turn, draft)
+            return
     draft = await load(turn, flow)
     if draft is None:
         await turn.svc.flows.finish(turn.tg_id, flow.kind)
@@ -198,7 +208,8 @@ async def commit(turn: Turn) -> None:
     else:
         data = state.draft.to_json()
         if data != state.saved or turn.kind != state.flow.kind:
-            await svc.flows.save(turn.tg_id, state.flow.kind, data, svc.now())
+            await svc.flows.save(turn.tg_id, state.flow.kind, data, svc.now(),
+                                 update_id=turn.update.update_id)
             state.saved = data
         turn.kind = state.flow.kind
     turn.state = None
@@ -241,7 +252,8 @@ async def enter(turn: Turn, flow: Flow, draft: Any, *, show: bool = True) -> Non
             else:
                 turn.say(turn.tr("flow.kept", what=label, command=f"/{_COMMANDS[before.kind]}"))
     turn.state = State(flow, draft, {})
-    await svc.flows.save(turn.tg_id, flow.kind, draft.to_json(), svc.now())
+    await svc.flows.save(turn.tg_id, flow.kind, draft.to_json(), svc.now(),
+                         update_id=turn.update.update_id)
     turn.state.saved = draft.to_json()
     turn.kind = flow.kind
     if show:

@@ -38,6 +38,7 @@ class Flows:
         self._db = db
         self._vault = vault
         self._active: dict[bytes, str] | None = None  # owner → kind, loaded once
+        self._last: dict[bytes, int] = {}  # owner → the update that last changed their flow
         self._stored: dict[str, set[bytes]] | None = None  # kind → owners with a draft
         self._drafts: dict[tuple[str, bytes], str] = {}  # unsealed JSON text
 
@@ -53,11 +54,13 @@ class Flows:
     async def _index(self) -> tuple[dict[bytes, str], dict[str, set[bytes]]]:
         if self._active is None or self._stored is None:
             def run(conn: sqlite3.Connection) -> tuple[list, list]:
-                return (conn.execute("SELECT owner_hash, kind FROM active_flows").fetchall(),
+                return (conn.execute("SELECT owner_hash, kind, last_update"
+                                     " FROM active_flows").fetchall(),
                         conn.execute("SELECT kind, owner_hash FROM drafts").fetchall())
 
             active, drafts = await self._db.run_sync(run)
             self._active = {bytes(r[0]): r[1] for r in active}
+            self._last = {bytes(r[0]): r[2] for r in active if r[2] is not None}
             stored: dict[str, set[bytes]] = {}
             for kind, owner in drafts:
                 stored.setdefault(kind, set()).add(bytes(owner))
@@ -70,6 +73,13 @@ class Flows:
         """The kind of the user's active flow, if any."""
         active, _ = await self._index()
         return active.get(self._owner(tg_id))
+
+    async def applied(self, tg_id: int, update_id: int) -> bool:
+        """Whether this update (or a later one) already changed the user's active flow: a
+        Telegram update delivered again after a crash."""
+        await self._index()
+        last = self._last.get(self._owner(tg_id))
+        return last is not None and update_id <= last
 
     async def has_draft(self, tg_id: int, kind: str) -> bool:
         """Whether the user has a draft of ``kind`` (active or left for later)."""
@@ -104,8 +114,9 @@ class Flows:
     # ------------------------------------------------------------------ writing
 
     async def save(self, tg_id: int, kind: str, data: dict, now: datetime, *,
-                   activate: bool = True) -> None:
-        """Write the draft of ``kind`` and (``activate``) make it the user's active flow."""
+                   activate: bool = True, update_id: int | None = None) -> None:
+        """Write the draft of ``kind`` and (``activate``) make it the user's active flow,
+        changed by Telegram update ``update_id``."""
         key, owner = self._key(kind, tg_id), self._owner(tg_id)
         text = json.dumps(data, ensure_ascii=False)
         sealed = self._vault.seal_json(data, context=key)
@@ -119,9 +130,11 @@ class Flows:
                     " updated_at = excluded.updated_at", (kind, key, sealed, at))
                 if activate:
                     conn.execute(
-                        "INSERT INTO active_flows (owner_hash, kind, updated_at) VALUES (?, ?, ?)"
-                        " ON CONFLICT (owner_hash) DO UPDATE SET kind = excluded.kind,"
-                        " updated_at = excluded.updated_at", (owner, kind, at))
+                        "INSERT INTO active_flows (owner_hash, kind, last_update, updated_at)"
+                        " VALUES (?, ?, ?, ?) ON CONFLICT (owner_hash) DO UPDATE SET"
+                        " kind = excluded.kind, updated_at = excluded.updated_at,"
+                        " last_update = COALESCE(excluded.last_update, last_update)",
+                        (owner, kind, update_id, at))
 
         active, stored = await self._index()
         await self._db.run_sync(run)
@@ -129,6 +142,8 @@ class Flows:
         self._remember(kind, key, text)
         if activate:
             active[owner] = kind
+            if update_id is not None:
+                self._last[owner] = update_id
 
     async def finish(self, tg_id: int, kind: str, *, keep: bool = False) -> None:
         """The flow of ``kind`` is over: its draft is dropped (unless ``keep``) and, if it was
@@ -150,6 +165,7 @@ class Flows:
             self._drafts.pop((kind, key), None)
         if active.get(owner) == kind:
             del active[owner]
+            self._last.pop(owner, None)
 
     def finishing(self, tg_id: int, kind: str) -> Callable[[sqlite3.Connection], None]:
         """The statements of :meth:`finish` for another repository's transaction (filing a
@@ -172,6 +188,7 @@ class Flows:
         self._drafts.pop((kind, key), None)
         if self._active is not None and self._active.get(owner) == kind:
             del self._active[owner]
+            self._last.pop(owner, None)
 
     async def purge(self, older_than: datetime) -> int:
         """Drop drafts untouched since ``older_than`` (abandoned), and the active rows left
@@ -188,4 +205,5 @@ class Flows:
         dropped = await self._db.run_sync(run)
         self._active = self._stored = None
         self._drafts.clear()
+        self._last.clear()
         return dropped

@@ -256,3 +256,26 @@ async def test_a_reporter_replaced_mid_event_cannot_send_it(harness: Harness):
     assert rows[0][0] == 0
     assert minh.unread() == 0
     assert CODE.search(review.text) is None
+
+
+async def test_an_update_telegram_sends_again_is_not_applied_twice(harness: Harness):
+    """Telegram sends an update again when the bot died before confirming it: the flow does
+    not take the same text twice (a report value would land on the next indicator)."""
+    from telegram import Update
+
+    _, thuy = await setup(harness)
+    thuy.send("/newtip")
+    step = await thuy.next_message()
+    thuy.press(step, "Trộm cắp")
+    await thuy.next_edit(step)
+    sent = thuy.send("Mất trộm bình ắc quy.")
+    await thuy.next_message()
+    app = harness.running.app
+    again = Update.de_json({"update_id": sent.record.update_id, "message": sent.raw}, app.bot)
+    await app.process_update(again)
+    shown = await thuy.next_message()  # where the person is, shown again
+    assert shown.text.startswith("Bước 2/6")
+    assert (await harness.draft(3777001, "tip")).body == "Mất trộm bình ắc quy."  # once
+    thuy.send("Xe đậu ngoài sân.")  # the next, new update is taken as usual
+    await thuy.next_message()
+    assert (await harness.draft(3777001, "tip")).body == "Mất trộm bình ắc quy.\nXe đậu ngoài sân."
