@@ -141,12 +141,13 @@ async def route(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         user = await svc.users.ensure(tg_id, chat.id)
     turn = Turn(update, context, svc, who_of(user, svc, tg_id))
     turn.kind = await svc.flows.active(tg_id)
+    command = _command(update)
     if update.callback_query is not None:
         await _press(turn)
     elif update.edited_message is not None:
         turn.say(turn.tr("flow.edited"))
-    elif _command(update) is not None:
-        await _run_command(turn, *_command(update))  # type: ignore[misc]
+    elif command is not None:
+        await _run_command(turn, *command)
     elif turn.kind in flows.FLOWS:
         await flows.handle(turn, flows.FLOWS[turn.kind])
     else:

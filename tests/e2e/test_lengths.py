@@ -131,6 +131,20 @@ async def test_a_province_of_units_completeness_inbox_and_reports(harness: Harne
     admin.send("/reports 2026-W47 X00-H00")
     view = await admin.next_message()
     assert "lần 40" in view.text and len(view.text) <= LIMIT
+
+    # Many open tips in hamlets with long names: /inbox pages them, each page fits.
+    from storage.tip_lifecycle import Draft
+
+    resident = await svc.users.ensure(2012, 2012)
+    for n in range(30):
+        hamlet = await svc.units.by_code(f"X{n % 10:02d}-H{n % 12:02d}")
+        draft = Draft(step="review", category="theft", body=NASTY, unit_id=hamlet.id,
+                      place_text="đ" * 300, occurred_kind="today", occurred_at="2026-11-20",
+                      anonymous=True)
+        await svc.tips.create(draft, resident.id, svc.now())
+    admin.send("/inbox")
+    inbox = await admin.next_message()
+    assert "30" in inbox.text and len(inbox.text) <= LIMIT and "▶" in inbox.button_texts
     assert not refused(harness)
 
 
