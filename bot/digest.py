@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from enum import StrEnum
 
-from storage.reporting import Period, PeriodKind, period_of
+from storage.reporting import YEARS, Period, PeriodKind, period_of
 
 
 class SpanKind(StrEnum):
@@ -87,6 +87,8 @@ def span_from_key(key: str) -> Span:
     if not match:
         raise ValueError(f"not a period: {key!r}")
     year, rest = int(match[1]), match[2]
+    if year not in YEARS:
+        raise ValueError(f"a period in year {year}: not one a person could mean")
     if rest is None:
         return span_of(SpanKind.YEAR, date(year, 1, 1))
     if rest[0] == "W":

@@ -17,6 +17,7 @@ not be sent while their update was handled).
 
 from __future__ import annotations
 
+import base64
 import html
 from collections.abc import Awaitable, Callable
 from datetime import datetime
@@ -92,7 +93,9 @@ def _media_parts(media: tuple[tuple[str, str], ...] | list, caption: str | None 
                 parts.append(Part(chunk[0][0], text=first, file_id=chunk[0][1]))
             else:
                 parts.append(Part("album", text=first, media=chunk))
-    parts += [Part("voice", file_id=fid) for kind, fid in media if kind == "voice"]
+    # Voice notes, round videos and audio files cannot be grouped: one by one.
+    parts += [Part(kind, file_id=fid) for kind, fid in media
+              if kind in ("voice", "video_note", "audio")]
     return parts
 
 
@@ -173,9 +176,11 @@ async def _answer(svc: Services, item: OutboxItem, locale: str) -> list[Part]:
         return []
     contact, _ = await svc.users.reach(sender)
     card = dict(await svc.tips.cards(tip.id)).get(item.user_id)
-    return [Part("text", t(locale, "tipdesk.answer", code=tip.code), reply_to=card),
-            Part("copy", source=(contact.chat_id, int(item.payload["message_id"])),
-                 reply_to=PREVIOUS)]
+    copy = Part("copy", source=(contact.chat_id, int(item.payload["message_id"])),
+                reply_to=PREVIOUS)
+    if not item.payload.get("head", True):  # the rest of an album: under the card, no line
+        return [Part("copy", source=copy.source, reply_to=card)]
+    return [Part("text", t(locale, "tipdesk.answer", code=tip.code), reply_to=card), copy]
 
 
 @renders("tip.assigned")
@@ -247,4 +252,8 @@ async def _report_reopened(svc: Services, item: OutboxItem, locale: str) -> list
 
 @renders("reply")
 async def _reply(svc: Services, item: OutboxItem, locale: str) -> list[Part]:
-    return [Part("text", item.payload["text"], markup=item.payload.get("markup"))]
+    p = item.payload
+    if "file" in p:  # a picture or a workbook
+        return [Part(p["kind"], text=p.get("text") or None, data=base64.b64decode(p["file"]),
+                     filename=p.get("filename"))]
+    return [Part("text", p["text"], markup=p.get("markup"))]

@@ -105,8 +105,8 @@ class Part:
     with ``or_else``, that part is sent instead.
     """
 
-    kind: Literal["text", "photo", "document", "video", "voice", "album", "location", "copy",
-                  "edit", "pin"]
+    kind: Literal["text", "photo", "document", "video", "voice", "video_note", "audio", "album",
+                  "location", "copy", "edit", "pin"]
     text: str | None = None
     data: bytes | None = None
     filename: str | None = None
@@ -433,8 +433,11 @@ class OutboxSender:
                 raise ValueError(f"a {kind} part needs data or a file id")
             media = InputFile(part.data, filename=part.filename)  # type: ignore[assignment]
         send = getattr(bot, f"send_{kind}")  # send_photo, send_document, send_video, …
-        sent = await send(chat_id, media, caption=part.text, reply_markup=part.markup,
-                          reply_parameters=reply, **html)
+        if kind == "video_note":  # a round video takes no caption
+            sent = await send(chat_id, media, reply_markup=part.markup, reply_parameters=reply)
+        else:
+            sent = await send(chat_id, media, caption=part.text, reply_markup=part.markup,
+                              reply_parameters=reply, **html)
         return sent.message_id
 
     async def _fail(self, item: OutboxItem, exc: TelegramError, *,

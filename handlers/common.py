@@ -12,6 +12,7 @@ blocked the bot) is handed to the outbox, which keeps trying.
 from __future__ import annotations
 
 import asyncio
+import base64
 import logging
 import unicodedata
 from collections.abc import AsyncIterator, Callable, Hashable
@@ -135,6 +136,7 @@ class Turn:
     # False when the pressed message is not the one to change (an old step's button: the
     # current step comes as a new message, below).
     in_place_ok: bool = True
+    entered: bool = False  # a flow was entered (or taken up again) while handling this
     _out: list[_Out] = field(default_factory=list)
     _answer: tuple[str | None, bool] | None = None
 
@@ -282,15 +284,19 @@ class Turn:
         except BadRequest:
             raise  # our mistake (a malformed message): the error handler says so
         except TelegramError as exc:  # 5xx, timeouts, dropped connections
-            if item.kind in ("message", "show"):
-                # The person is owed this answer: the outbox keeps trying.
-                log.info("a reply could not be sent (%s); the outbox takes it", exc)
-                await self.svc.outbox.enqueue([now_item(
-                    "reply", f"chat:{self.me.user.id}", self.me.user.id,
-                    {"text": item.text, "markup": _markup_dict(item.markup)},
-                    seq=f"{self.update.update_id}:{index}", sealed=True)], self.svc.now())
-            else:
-                log.warning("a file could not be sent to a user: %s", exc)
+            if item.kind == "drop_keyboard" or item.kind == "markup":
+                log.debug("buttons not changed: %s", exc)
+                return
+            # The person is owed this answer (an invitation's link, a workbook): the outbox
+            # keeps trying, from the file's bytes if it is one.
+            log.info("a reply could not be sent (%s); the outbox takes it", exc)
+            payload: dict = {"text": item.text, "markup": _markup_dict(item.markup)}
+            if item.data is not None:
+                payload.update(file=base64.b64encode(item.data).decode(), kind=item.kind,
+                               filename=item.filename)
+            await self.svc.outbox.enqueue([now_item(
+                "reply", f"chat:{self.me.user.id}", self.me.user.id, payload,
+                seq=f"{self.update.update_id}:{index}", sealed=True)], self.svc.now())
 
     @staticmethod
     async def _drop(message) -> None:

@@ -39,10 +39,17 @@ def _b(text: str, *fields: object):
 
 
 async def begin(turn: Turn) -> None:
-    """/event: reporters only; a hamlet first if they hold several."""
+    """/event: reporters only; a hamlet first if they hold several; an event left for later
+    is taken up where it was."""
     units = turn.me.user.units_for(Role.REPORTER)
     if not units:
         turn.say(turn.tr("event.not_reporter"))
+        return
+    found = await flows.load(turn, FLOW)
+    if found is not None and (found.unit_id is None or found.unit_id in units):
+        await flows.enter(turn, FLOW, found, show=False)
+        turn.say(turn.tr("flow.resumed", what=label(turn, found)))
+        await show(turn, found, in_place=False)
         return
     draft = EventDraft(unit_id=units[0]) if len(units) == 1 else EventDraft(step="unit")
     await flows.enter(turn, FLOW, draft, show=False)
@@ -246,25 +253,33 @@ async def use_buttons(turn: Turn, draft: EventDraft) -> None:
 
 
 async def photo(turn: Turn, draft: EventDraft) -> None:
-    """A photo (or video) at the photos step."""
+    """A photo (or video) — at the photos step or at any other, it is part of the event;
+    its caption is added to the description."""
     msg = turn.message
     if not (msg.photo or msg.video):
         await other(turn, draft)
         return
     if len(draft.media) >= MAX_MEDIA:
-        turn.say(turn.tr("tips.what.too_many", max=turn.number(MAX_MEDIA)))
+        if msg.media_group_id is None or msg.media_group_id != draft.full_album:
+            turn.say(turn.tr("tips.what.too_many", max=turn.number(MAX_MEDIA)))
+        draft.full_album = msg.media_group_id
         return
+    caption = turn.text
+    if caption:
+        joined = f"{draft.description}\n{caption}" if draft.description else caption
+        if len(joined) > MAX_DESCRIPTION:
+            turn.say(turn.tr("event.description.too_long", n=turn.number(len(joined)),
+                             max=turn.number(MAX_DESCRIPTION)))
+            return
+        draft.description = joined
     draft.media.append(("photo", msg.photo[-1].file_id) if msg.photo
                        else ("video", msg.video.file_id))
     if msg.media_group_id:
         acknowledge_later(turn, msg.media_group_id, kind="event")
         return
+    if draft.step != "photos":
+        turn.say(turn.tr("event.photos.count", n=turn.number(len(draft.media))))
     await show(turn, draft, in_place=False)
-
-
-async def photo_not_now(turn: Turn, draft: EventDraft) -> None:
-    """A photo at another step."""
-    turn.say(turn.tr("event.photo_not_now"))
 
 
 async def other(turn: Turn, draft: EventDraft) -> None:
@@ -304,10 +319,10 @@ cancel = flows.cancel_saying("event.cancelled")
 
 
 def album_prompt(me, stored: dict):
-    """After an album at the photos step: how many there are now, and the step's buttons."""
+    """After an album: how many photos there are now (and at the photos step its buttons)."""
     draft = EventDraft.from_json(stored)
     if draft.step != "photos":
-        return None
+        return me.tr("event.photos.count", n=formats.number(len(draft.media), me.locale)), None
     rows = [[_b(me.tr("event.btn.photos_done"), "photos"), _b(me.tr("flow.back"), "back"),
              _b(me.tr("flow.cancel"), "cancel")]]
     text = me.tr("event.photos.count", n=formats.number(len(draft.media), me.locale))
@@ -320,10 +335,10 @@ FLOW = flows.register(flows.Flow(
     buttons={"back": back, "cancel": cancel},
 ))
 FLOW.step("unit", buttons={"u": unit_chosen}, text=use_buttons)
-FLOW.step("type", buttons={"type": type_chosen}, text=use_buttons, media=photo_not_now)
-FLOW.step("when", buttons={"when": when_chosen}, text=when_typed, media=photo_not_now)
-FLOW.step("place", buttons={"skip": skip_place}, text=place_typed, media=photo_not_now)
-FLOW.step("description", text=description_typed, media=photo_not_now)
-FLOW.step("people", buttons={"people": no_people}, text=people_typed, media=photo_not_now)
+FLOW.step("type", buttons={"type": type_chosen}, text=use_buttons, media=photo)
+FLOW.step("when", buttons={"when": when_chosen}, text=when_typed, media=photo)
+FLOW.step("place", buttons={"skip": skip_place}, text=place_typed, media=photo)
+FLOW.step("description", text=description_typed, media=photo)
+FLOW.step("people", buttons={"people": no_people}, text=people_typed, media=photo)
 FLOW.step("photos", buttons={"photos": photos_done}, media=photo, text=use_buttons)
-FLOW.step("review", buttons={"send": send}, text=use_buttons, media=photo_not_now)
+FLOW.step("review", buttons={"send": send}, text=use_buttons, media=photo)

@@ -17,10 +17,13 @@ buttons then do nothing.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
+
+from telegram import ReplyKeyboardRemove
 
 from handlers.common import Turn
 
@@ -80,6 +83,12 @@ class Flow:
     # After an album (one update per item), what to say once it is complete: (text, keyboard)
     # from the person and their stored draft, or None.
     album: Callable[[Any, dict], tuple[str, Any] | None] | None = None
+    # A flow that lapses on its own (the minutes after an answer): once this says so, the
+    # flow ends quietly and the update is read as if no flow were open.
+    expired: Callable[[Turn, Any], bool] | None = None
+    # Whether a short flow left for another holds something the person should hear was
+    # dropped (the minutes after an answer hold nothing: it was sent).
+    holds: Callable[[Any], bool] = lambda draft: True
 
     def step(self, name: str, **handlers: Any) -> None:
         """Declare what step ``name`` does (buttons=…, text=…, media=…, …)."""
@@ -104,10 +113,18 @@ class State:
 
     flow: Flow
     draft: Any
-    saved: dict  # the draft as it was loaded (unchanged drafts are not written again)
+    # The draft as last written, as JSON text: unchanged drafts are not written again. Text,
+    # not the dict, because a draft's lists and dicts are its own (changing them in place
+    # must not change the snapshot too).
+    saved: str
     ended: bool = False
     keep: bool = False
     done: bool = False  # the end was written already (in the transaction that filed it)
+
+
+def snapshot(data: dict) -> str:
+    """A draft's JSON as text, to tell whether it changed."""
+    return json.dumps(data, sort_keys=True, ensure_ascii=False)
 
 
 def input_kind(turn: Turn) -> str:
@@ -117,7 +134,8 @@ def input_kind(turn: Turn) -> str:
         return "other"
     if message.text is not None:
         return "text"
-    if message.photo or message.video or message.voice or message.document:
+    if message.photo or message.video or message.voice or message.document \
+            or message.video_note or message.audio:
         return "media"
     if message.location is not None:
         return "location"
@@ -137,8 +155,9 @@ async def load(turn: Turn, flow: Flow) -> Any | None:
         return None
 
 
-async def handle(turn: Turn, flow: Flow, *, command: Handler | None = None) -> None:
-    """Run the update through the person's active flow (the router calls this).
+async def handle(turn: Turn, flow: Flow, *, command: Handler | None = None) -> bool:
+    """Run the update through the person's active flow (the router calls this); False if the
+    flow had lapsed and the update is to be read as if no flow were open.
 
     ``command``: a command that belongs to the flow (/cancel). An update that already changed
     the flow (Telegram sends an update again when the bot died before confirming it) is not
@@ -149,27 +168,32 @@ async def handle(turn: Turn, flow: Flow, *, command: Handler | None = None) -> N
         if draft is not None:
             turn.answer()
             turn.in_place_ok = False
-            turn.state = State(flow, draft, draft.to_json())
+            turn.state = State(flow, draft, snapshot(draft.to_json()))
             await flow.show(turn, draft)
-            return
+            return True
     draft = await load(turn, flow)
     if draft is None:
         await turn.svc.flows.finish(turn.tg_id, flow.kind)
         turn.kind = None
         turn.answer()
         turn.say(turn.tr("flow.draft_gone"))
-        return
-    state = State(flow, draft, draft.to_json())
+        return True
+    if flow.expired is not None and flow.expired(turn, draft):
+        await turn.svc.flows.finish(turn.tg_id, flow.kind)
+        turn.kind = None
+        return False
+    state = State(flow, draft, snapshot(draft.to_json()))
     turn.state = state
     why = await flow.allowed(turn, draft) if flow.allowed else None
     if why is not None:
         turn.answer(turn.tr(why), alert=True)
         turn.say(turn.tr(why))
         await finish(turn, keep=False)
-        return
+        return True
     handler = command or _handler_for(turn, flow, draft)
     await handler(turn, draft)
     await commit(turn)
+    return True
 
 
 def _handler_for(turn: Turn, flow: Flow, draft: Any) -> Handler:
@@ -207,10 +231,10 @@ async def commit(turn: Turn) -> None:
             turn.kind = None
     else:
         data = state.draft.to_json()
-        if data != state.saved or turn.kind != state.flow.kind:
+        if snapshot(data) != state.saved or turn.kind != state.flow.kind:
             await svc.flows.save(turn.tg_id, state.flow.kind, data, svc.now(),
                                  update_id=turn.update.update_id)
-            state.saved = data
+            state.saved = snapshot(data)
         turn.kind = state.flow.kind
     turn.state = None
 
@@ -246,16 +270,21 @@ async def enter(turn: Turn, flow: Flow, draft: Any, *, show: bool = True) -> Non
         left = await load(turn, before)
         if left is not None:
             label = before.label(turn, left)
+            # The notice also takes away a reply keyboard the left flow had on screen (the
+            # "where" step's): its buttons would be read as text by the new flow.
             if before.short:
                 await svc.flows.finish(turn.tg_id, before.kind)
-                turn.say(turn.tr("flow.dropped", what=label))
+                if before.holds(left):
+                    turn.say(turn.tr("flow.dropped", what=label), ReplyKeyboardRemove())
             else:
-                turn.say(turn.tr("flow.kept", what=label, command=f"/{_COMMANDS[before.kind]}"))
-    turn.state = State(flow, draft, {})
+                turn.say(turn.tr("flow.kept", what=label, command=f"/{_COMMANDS[before.kind]}"),
+                         ReplyKeyboardRemove())
+    turn.state = State(flow, draft, "")
     await svc.flows.save(turn.tg_id, flow.kind, draft.to_json(), svc.now(),
                          update_id=turn.update.update_id)
-    turn.state.saved = draft.to_json()
+    turn.state.saved = snapshot(draft.to_json())
     turn.kind = flow.kind
+    turn.entered = True
     if show:
         await flow.show(turn, draft)
 

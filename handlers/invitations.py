@@ -74,7 +74,14 @@ async def begin(turn: Turn) -> None:
     if not turn.me.staff:
         turn.say(turn.tr("invite.not_allowed"))
         return
-    await flows.enter(turn, FLOW, InviteDraft())
+    found = await flows.load(turn, FLOW)  # left for later: taken up where it was
+    draft = InviteDraft()
+    if found is not None and await may_invite(turn, found) is None:
+        draft = found
+    await flows.enter(turn, FLOW, draft, show=False)
+    if draft.step != "role":
+        turn.say(turn.tr("flow.resumed", what=label(turn, draft)))
+    await show(turn, draft)
 
 
 async def may_invite(turn: Turn, draft: InviteDraft) -> str | None:

@@ -6,9 +6,12 @@ flow open:
 1. A Telegram reply to one of the bot's messages about the person's own open tip (a
    question from an officer, a status notice) is an answer about that tip, relayed to the
    coordinators' cards.
-2. Otherwise, if exactly one of their open tips has a question not yet answered, the
-   message is the answer to it; with several, the bot asks which tip it is about.
-3. A coordinator or admin gets their menu (what they type outside a flow is not a tip).
+2. Otherwise, if exactly one of their open tips has a question not yet answered, asked in
+   the last day, the message is the answer to it; with several, or an older one, the bot
+   asks which tip it is about, or whether it is a new tip.
+3. A coordinator or admin who replies (in Telegram) to a tip's card, or to the sender's
+   answer copied under it, is asked whether the text is a question for the sender or an
+   internal note; anything else they type outside a flow gets their menu (it is not a tip).
 4. Anyone else's text, photo, album, video, voice note or file is offered as a tip
    ("Gửi nội dung này thành tin báo?"): kept in a short ``offer`` flow, added to as more
    comes, and on "yes" it starts the tip flow carrying what was sent (or is added to the
@@ -20,17 +23,23 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from telegram import InlineKeyboardMarkup
 
-from handlers import flows, start, tip_follow, tips
+from handlers import flows, start, tip_desk, tip_follow, tips
 from handlers.callbacks import data
 from handlers.common import Turn, Who, button
 from handlers.tip_card import media_counts
+from handlers.tip_recipients import allowed
 from locales import formats
 from storage.tip_lifecycle import CODE_ALPHABET, CODE_LENGTH, CODE_PREFIX
 
 PREFIX = "offer"
+# A question asked within this long is answered by just writing; after that the bot asks
+# whether a message is the answer or a new tip (an urgent new story must not vanish into an
+# old case).
+ANSWER_WITHOUT_ASKING = timedelta(hours=24)
 _CODE = re.compile(re.escape(CODE_PREFIX) + f"[{CODE_ALPHABET}]{{{CODE_LENGTH}}}")
 
 
@@ -40,21 +49,47 @@ async def handle(turn: Turn) -> None:
     if tip is not None:
         await _answer(turn, tip)
         return
-    if not turn.me.staff:
+    if not turn.me.staff and _content(turn):
         questions = await turn.svc.tips.open_questions(turn.me.user.id)
-        if len(questions) == 1:
+        fresh = [q for q in questions if turn.svc.now() - q[2] <= ANSWER_WITHOUT_ASKING]
+        if len(questions) == 1 and fresh:
             tip = await tip_follow.own_open_tip(turn, questions[0][0])
             if tip is not None:
                 await _answer(turn, tip)
                 return
-        elif questions and _content(turn):
-            await tip_follow.ask_which(turn, questions)
+        if questions:  # several, or one asked long ago: which tip — or a new one?
+            await tip_follow.ask_which(turn, [(q[0], q[1]) for q in questions])
+            return
+    if turn.me.staff and turn.text:
+        tip = await _replied_card(turn)
+        if tip is not None:  # a coordinator answering a card, or the sender's answer
+            await tip_desk.staff_reply(turn, tip)
             return
     if turn.me.staff or not _content(turn):
         turn.say(turn.tr("fallback.text"))
         await start.show_menu(turn)
         return
     await _offer(turn)
+
+
+async def _replied_card(turn: Turn):
+    """The tip of the bot message a coordinator replied to: a card (it names the code) or an
+    answer copied under it (the outbox knows which tip it relayed)."""
+    replied = turn.message.reply_to_message if turn.message is not None else None
+    if replied is None or replied.from_user is None or not replied.from_user.is_bot:
+        return None
+    svc = turn.svc
+    codes = _CODE.findall(replied.text or replied.caption or "")
+    tip_id = None
+    if codes:
+        found = await svc.tips.by_code(codes[0])
+        tip_id = found.id if found else None
+    else:
+        tip_id = await svc.outbox.tip_relayed(turn.me.user.id, replied.message_id)
+    tip = await svc.tips.get(tip_id) if tip_id is not None else None
+    if tip is None or not await allowed(svc, turn.me, tip):
+        return None
+    return tip
 
 
 async def _replied_tip(turn: Turn):
@@ -75,7 +110,7 @@ async def _answer(turn: Turn, tip) -> None:
     if problem is not None:
         turn.say(turn.tr(problem, max=turn.number(tip_follow.MAX_ANSWER)))
         return
-    await tip_follow.relay(turn, tip)
+    await tip_follow.relay(turn, tip, album=turn.message.media_group_id, unasked=True)
 
 
 def _content(turn: Turn) -> bool:
@@ -85,7 +120,7 @@ def _content(turn: Turn) -> bool:
         return False
     if msg.text is not None:
         return bool(turn.text)
-    return bool(msg.photo or msg.video or msg.voice or msg.document)
+    return tips.has_media(msg)
 
 
 # ---------------------------------------------------------------------- the offer
@@ -136,7 +171,7 @@ def _take(turn: Turn, draft: OfferDraft) -> bool:
                              left=turn.number(max(policy.max_text - len(draft.body) - 1, 0))))
             return bool(draft.body or draft.media)
         draft.body = joined
-    if msg.photo or msg.video or msg.voice or msg.document:
+    if tips.has_media(msg):
         if len(draft.media) >= policy.max_media:
             turn.say(turn.tr("tips.what.too_many", max=turn.number(policy.max_media)))
         else:

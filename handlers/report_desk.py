@@ -53,12 +53,9 @@ def _key_period(key: str | None) -> Period | None:
     if not key:
         return None
     try:
-        period = Period.from_key(key)
-    except (ValueError, OverflowError):
+        return Period.from_key(key)  # refuses years no one could mean (reporting.YEARS)
+    except ValueError:
         return None
-    if not 2000 <= period.start.year <= 2100:
-        return None
-    return period
 
 
 def _more(turn: Turn):

@@ -81,11 +81,14 @@ async def begin(turn: Turn) -> None:
             return
         mine = [unit.id]
     found = await flows.load(turn, FLOW)
-    if found is not None and not turn.args and found.period_key is not None \
-            and found.unit_id in mine and _stored(svc, found) is not None:
+    if found is not None and found.period_key is not None \
+            and found.unit_id in me.user.units_for(Role.REPORTER) \
+            and _stored(svc, found) is not None:
+        # A report half-filled is never dropped unasked, even for /report ANOTHER-HAMLET.
         await flows.enter(turn, FLOW, found, show=False)
+        fresh_for = mine[0] if len(mine) == 1 else ""
         rows = [[_b(turn.tr("report.btn.resume"), "resume"),
-                 _b(turn.tr("report.btn.fresh"), "fresh")]]
+                 _b(turn.tr("report.btn.fresh"), "fresh", fresh_for)]]
         turn.say(turn.tr("report.resume", what=_what(turn, tree, _stored(svc, found), found)),
                  InlineKeyboardMarkup(rows))
         return
@@ -100,9 +103,12 @@ async def resume(turn: Turn, draft: ReportDraft) -> None:
 
 
 async def fresh(turn: Turn, draft: ReportDraft) -> None:
-    """Start again: choose what to report."""
+    """Start again (for the hamlet the command named, if it named one): choose what to
+    report."""
     mine = turn.me.user.units_for(Role.REPORTER)
-    draft.__dict__.update(ReportDraft(unit_id=mine[0] if len(mine) == 1 else None).__dict__)
+    asked = turn.press.int(1)
+    unit = asked if asked in mine else (mine[0] if len(mine) == 1 else None)
+    draft.__dict__.update(ReportDraft(unit_id=unit).__dict__)
     await _choose(turn, draft)
 
 
@@ -182,7 +188,7 @@ async def period_chosen(turn: Turn, draft: ReportDraft) -> None:
     if period is None:  # locked since, or never offered (an old or forged button)
         try:
             name = period_label(turn.me.locale, Period.from_key(key))
-        except (ValueError, OverflowError):
+        except ValueError:
             name = "—"
         turn.show(turn.tr("report.locked", period=name))
         flows.end(turn)

@@ -31,6 +31,7 @@ draft holds).
 
 from __future__ import annotations
 
+import html
 import logging
 
 from telegram import Chat, Update
@@ -57,9 +58,6 @@ from handlers.services import services
 from locales import t
 
 log = logging.getLogger(__name__)
-
-# Commands, and the menu's buttons, that start a flow.
-STARTS_FLOW = frozenset({"newtip", "report", "event", "invite", "tip", "start"})
 
 COMMANDS = {
     "start": start.start,
@@ -98,7 +96,7 @@ async def _menu(turn: Turn) -> None:
     if handler is None:
         turn.answer(turn.tr("callback.stale"), alert=True)
         return
-    await handler(turn)
+    await _beside_the_flow(turn, handler)
 
 
 CALLBACKS = {
@@ -148,9 +146,7 @@ async def route(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         turn.say(turn.tr("flow.edited"))
     elif command is not None:
         await _run_command(turn, *command)
-    elif turn.kind in flows.FLOWS:
-        await flows.handle(turn, flows.FLOWS[turn.kind])
-    else:
+    elif turn.kind not in flows.FLOWS or not await flows.handle(turn, flows.FLOWS[turn.kind]):
         await outside.handle(turn)
     await flows.commit(turn)
     await turn.flush()
@@ -171,19 +167,24 @@ async def _run_command(turn: Turn, name: str, args: list[str]) -> None:
     turn.args = args
     if name == "cancel":
         flow = flows.FLOWS.get(turn.kind or "")
-        if flow is not None and flow.cancel is not None:
-            await flows.handle(turn, flow, command=flow.cancel)
-        else:
+        if flow is None or flow.cancel is None \
+                or not await flows.handle(turn, flow, command=flow.cancel):
             turn.say(turn.tr("flow.nothing"))
         return
     handler = COMMANDS.get(name)
     if handler is None:
-        turn.say(turn.tr("fallback.command", command=f"/{name[:32]}"))
+        turn.say(turn.tr("fallback.command", command=html.escape(f"/{name[:32]}")))
         await _still(turn)
         return
+    await _beside_the_flow(turn, handler)
+
+
+async def _beside_the_flow(turn: Turn, handler) -> None:
+    """Run a command or menu button; if it left an open flow as it was, say so (the next
+    thing typed still goes there)."""
     before = turn.kind
     await handler(turn)
-    if name not in STARTS_FLOW and before is not None and turn.kind == before:
+    if before is not None and turn.kind == before and not turn.entered:
         await _still(turn)
 
 
@@ -203,10 +204,8 @@ async def _press(turn: Turn) -> None:
         return
     flow = flows.BY_PREFIX.get(press.kind)
     if flow is not None:
-        if turn.kind == flow.kind:
-            await flows.handle(turn, flow)
-            return
-        turn.answer(turn.tr("flow.stale"), alert=True)
+        if turn.kind != flow.kind or not await flows.handle(turn, flow):
+            turn.answer(turn.tr("flow.stale"), alert=True)
         return
     handler = CALLBACKS.get(press.kind)
     if handler is None:

@@ -128,7 +128,7 @@ def escaped_within(text: str, limit: int) -> str:
 def media_counts(locale: str, media: tuple[tuple[str, str], ...] | list) -> str:
     """'3 ảnh, 1 tin nhắn thoại'."""
     parts = []
-    for kind in ("photo", "video", "voice", "document"):
+    for kind in ("photo", "video", "voice", "video_note", "audio", "document"):
         n = sum(1 for k, _ in media if k == kind)
         if n:
             parts.append(t(locale, f"tips.count.{kind}", n=formats.number(n, locale)))

@@ -113,8 +113,10 @@ async def action(turn: Turn) -> None:
     elif act == "blk":
         done = await svc.tips.block_sender(tip.id, turn.me.user.id, svc.now())
         turn.say(turn.tr("tipdesk.block.done" if done else "tipdesk.unreachable", code=tip.code))
-    elif act in INPUTS and (act != "ask" or tip.reachable):
+    elif act in INPUTS and (act != "ask" or (tip.reachable and tip.is_open)):
         await _ask_input(turn, tip, act)
+    elif act == "ask":  # an old card of a tip closed since: no question can be answered
+        turn.answer(turn.tr("tipdesk.ask_closed", code=tip.code), alert=True)
     else:
         turn.answer(turn.tr("callback.stale"), alert=True)
 
@@ -137,6 +139,10 @@ async def _move(turn: Turn, tip: Tip, target: Status,
                                      resolution=resolution,
                                      notices=[notice] if tip.reachable else [])
     except TipConflict:
+        now = await svc.tips.get(tip.id)
+        if now is not None and now.status is target:  # a double tap, or a colleague's same
+            turn.answer(turn.tr("tipdesk.moved", status=turn.tr(f"tipstatus.{target.value}")))
+            return
         turn.answer(turn.tr("tipdesk.conflict"), alert=True)
         await _outbox(turn, [now_item("tip.edit", f"tip:{tip.id}", turn.me.user.id,
                                       tip_id=tip.id, coalesce=True)])
@@ -199,23 +205,48 @@ async def _assign(turn: Turn, tip: Tip, assignee_id: int) -> None:
 
 @dataclass
 class DeskDraft:
-    """A question, note, tags or case code being typed for a tip."""
+    """A question, note, tags or case code being typed for a tip (step "type"); or a text
+    already written, as a Telegram reply, waiting to be told what it is (step "choose")."""
 
     tip_id: int
     action: str
     code: str = ""
     step: str = "type"
+    text: str = ""
 
     def to_json(self) -> dict:
         """For storing."""
         return {"tip_id": self.tip_id, "action": self.action, "code": self.code,
-                "step": self.step}
+                "step": self.step, "text": self.text}
 
     @classmethod
     def from_json(cls, data: dict) -> DeskDraft:
         """From storage."""
         return cls(tip_id=int(data["tip_id"]), action=str(data["action"]),
-                   code=str(data.get("code", "")), step=str(data.get("step", "type")))
+                   code=str(data.get("code", "")), step=str(data.get("step", "type")),
+                   text=str(data.get("text", "")))
+
+
+async def staff_reply(turn: Turn, tip: Tip) -> None:
+    """A coordinator replied (in Telegram) to a tip's card or to the sender's answer: a
+    question for the sender, or an internal note? Nothing typed is lost meanwhile."""
+    await flows.enter(turn, FLOW, DeskDraft(tip.id, "choose", tip.code, step="choose",
+                                            text=turn.text))
+
+
+async def reply_chosen(turn: Turn, draft: DeskDraft) -> None:
+    """The replied text is a question, or a note."""
+    action = turn.press.field(1)
+    if action not in ("ask", "note"):
+        await show(turn, draft)
+        return
+    tip = await turn.svc.tips.get(draft.tip_id)
+    if action == "ask" and (tip is None or not tip.is_open or not tip.reachable):
+        turn.answer(turn.tr("tipdesk.ask_closed", code=draft.code), alert=True)
+        return
+    turn.drop_keyboard()
+    draft.action = action
+    await _apply(turn, draft, draft.text)
 
 
 async def _ask_input(turn: Turn, tip: Tip, act: str) -> None:
@@ -224,30 +255,47 @@ async def _ask_input(turn: Turn, tip: Tip, act: str) -> None:
 
 
 async def show(turn: Turn, draft: DeskDraft) -> None:
-    """The prompt for what is to be typed."""
-    cancel = InlineKeyboardMarkup([[button(turn.tr("flow.cancel"), data(PREFIX, "cancel"))]])
+    """The prompt for what is to be typed (or what a replied text is)."""
+    if draft.step == "choose":
+        rows = [[button(turn.tr("tipdesk.btn.reply_ask"), data(PREFIX, "as", "ask"))],
+                [button(turn.tr("tipdesk.btn.reply_note"), data(PREFIX, "as", "note"))],
+                [button(turn.tr("flow.cancel"),
+                        data(PREFIX, "cancel", draft.tip_id, draft.action))]]
+        turn.say(turn.tr("tipdesk.reply_what", code=draft.code), InlineKeyboardMarkup(rows))
+        return
+    # The button names its prompt: Cancel under an older prompt must not cancel this one.
+    cancel = InlineKeyboardMarkup([[button(turn.tr("flow.cancel"),
+                                           data(PREFIX, "cancel", draft.tip_id, draft.action))]])
     turn.say(turn.tr(f"tipdesk.prompt.{draft.action}", code=draft.code), cancel)
 
 
 def label(turn: Turn, draft: DeskDraft) -> str:
     """'ghi chú cho TB-…'."""
-    return turn.tr(f"tipdesk.label.{draft.action}", code=draft.code)
+    action = "note" if draft.action == "choose" else draft.action
+    return turn.tr(f"tipdesk.label.{action}", code=draft.code)
 
 
 async def may_type(turn: Turn, draft: DeskDraft) -> str | None:
-    """Still a coordinator of this tip (checked on every message of the flow)?"""
+    """Still a coordinator of this tip, and (for a question) is it still open? Checked on
+    every message of the flow: a colleague may have closed it meanwhile."""
     tip = await turn.svc.tips.get(draft.tip_id)
     if tip is None or not await allowed(turn.svc, turn.me, tip):
         return "flow.role_ended"
+    if draft.action == "ask" and not tip.is_open:
+        return "tipdesk.ask_closed_now"
     return None
 
 
 async def got_input(turn: Turn, draft: DeskDraft) -> None:
     """The text the coordinator typed."""
+    await _apply(turn, draft, turn.text)
+
+
+async def _apply(turn: Turn, draft: DeskDraft, text: str) -> None:
+    """Do what the typed text was for: ask, note, tag, or merge with a code."""
     svc = turn.svc
     tip = await svc.tips.get(draft.tip_id)
     assert tip is not None  # may_type checked it
-    text = turn.text
     act = draft.action
     if not text:
         turn.say(turn.tr("tipdesk.empty"))
@@ -306,13 +354,22 @@ async def input_other(turn: Turn, draft: DeskDraft) -> None:
 input_cancel = flows.cancel_saying("flow.cancelled")
 
 
+async def cancel_pressed(turn: Turn, draft: DeskDraft) -> None:
+    """Cancel under a prompt: this one's, or an older prompt's (which cancels nothing)."""
+    if (turn.press.int(1), turn.press.field(2)) != (draft.tip_id, draft.action):
+        turn.answer(turn.tr("flow.stale"), alert=True)
+        return
+    await input_cancel(turn, draft)
+
+
 
 FLOW = flows.register(flows.Flow(
     kind="desk", prefix=PREFIX, load=DeskDraft.from_json, show=show, label=label,
     unexpected=input_other, allowed=may_type, short=True, cancel=input_cancel,
-    buttons={"cancel": input_cancel},
+    buttons={"cancel": cancel_pressed},
 ))
 FLOW.step("type", text=got_input)
+FLOW.step("choose", buttons={"as": reply_chosen})
 
 
 # ---------------------------------------------------------------------- /inbox and /tip
@@ -328,8 +385,13 @@ async def inbox(turn: Turn) -> None:
     svc = turn.svc
     tree = await svc.units.tree()
     unit_ids = sorted({u.id for root in await scope(svc, me) for u in tree.descendants(root.id)})
-    tips, total = await svc.tips.open_in(unit_ids, unitless=me.role is Role.ADMIN or me.is_admin,
+    unitless = me.role is Role.ADMIN or me.is_admin
+    tips, total = await svc.tips.open_in(unit_ids, unitless=unitless,
                                          offset=page * INBOX_PAGE, limit=INBOX_PAGE)
+    if not tips and total:  # fewer open tips than when this page was shown: its last page
+        page = (total - 1) // INBOX_PAGE
+        tips, total = await svc.tips.open_in(unit_ids, unitless=unitless,
+                                             offset=page * INBOX_PAGE, limit=INBOX_PAGE)
     if total == 0:
         turn.show(turn.tr("tipdesk.inbox.empty"))
         return

@@ -4,13 +4,17 @@
 same "not found" as for a code that does not exist, so codes cannot be probed.
 An answer is recorded and copied (never forwarded) under every coordinator's card, through
 the outbox. It is given by pressing "Trả lời" under the question (the ``answer`` flow), by
-replying to the question in Telegram, or by simply writing while exactly one question is
-open (handlers.outside); with several open the bot asks which tip it is about.
+replying to the question in Telegram, or by simply writing while exactly one question asked
+in the last day is open (handlers.outside); with several open, or an older one, the bot asks
+which tip it is about, or whether it is a new tip, and keeps every message meanwhile. After
+an answer, what follows for a few minutes (the rest of an album, a second line) goes to the
+same tip; then the bot is back to normal.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 from telegram import InlineKeyboardMarkup
 
@@ -71,6 +75,11 @@ async def mytips(turn: Turn) -> None:
 
 # ---------------------------------------------------------------------- answers
 
+# After an answer, further messages go to the same tip for this long (the rest of an album, a
+# second line); then what is sent is read afresh.
+MORE_FOR = timedelta(minutes=10)
+MEDIA_KINDS = ("photo", "video", "voice", "document", "video_note", "audio")
+
 
 async def own_open_tip(turn: Turn, tip_id: int | None) -> Tip | None:
     """The tip, if the person sent it and it is still open."""
@@ -88,48 +97,62 @@ def answer_problem(turn: Turn, tip: Tip) -> str | None:
     msg = turn.message
     if msg is None or msg.sticker or msg.location or msg.contact or msg.venue or msg.poll:
         return "tips.answer.unsupported"
-    if msg.document and tip.anonymous:
+    if (msg.document or msg.audio) and tip.anonymous:
         return "tips.what.file_anonymous"
     if msg.text is not None and not turn.text:
         return "tips.what.empty"
-    if not (msg.text or msg.photo or msg.video or msg.voice or msg.document):
+    if msg.text is None and not any(getattr(msg, k) for k in MEDIA_KINDS):
         return "tips.answer.unsupported"
     if len(turn.text) > MAX_ANSWER:
         return "tips.answer.too_long"
     return None
 
 
-async def relay(turn: Turn, tip: Tip, *, message_id: int | None = None,
-                text: str | None = None, media: str | None = None) -> None:
-    """Record the answer and copy it under every card of the tip (outbox)."""
-    svc = turn.svc
+def _kept(turn: Turn) -> list:
+    """[message id, text, media kind] of the person's message, to relay later."""
     msg = turn.message
-    if message_id is None:
-        assert msg is not None
-        message_id = msg.message_id
-        text = turn.text
-        media = next((k for k in ("photo", "video", "voice", "document") if getattr(msg, k)),
-                     None)
-    await svc.tips.add_answer(tip.id, svc.now(), text=text or "", media=media,
-                              message_id=message_id,
-                              fallback=await recipients(svc, tip.unit_id))
-    more = InlineKeyboardMarkup([[button(turn.tr("tips.btn.answer_more"),
-                                         data("ans", tip.id))]])
-    turn.say(turn.tr("tips.answer.sent", code=tip.code), more)
+    media = next((k for k in MEDIA_KINDS if getattr(msg, k)), None)
+    return [msg.message_id, turn.text, media]
+
+
+async def relay(turn: Turn, tip: Tip, messages: list[list] | None = None, *,
+                said: bool = True, album: str | None = None, unasked: bool = False) -> None:
+    """Record the answer (the person's message, or ``messages`` kept earlier) and copy it
+    under every card of the tip (outbox); then further messages go to the same tip for a
+    few minutes (the ``more`` step). ``said``: tell the person (once per album); ``unasked``:
+    the person did not say it was an answer (they replied, or just wrote), so the emergency
+    numbers come with it."""
+    svc = turn.svc
+    to = await recipients(svc, tip.unit_id)
+    for message_id, text, media in messages or [_kept(turn)]:
+        await svc.tips.add_answer(tip.id, svc.now(), text=text or "", media=media,
+                                  message_id=message_id, fallback=to, head=said)
+    draft = AnswerDraft(step="more", tip_id=tip.id, code=tip.code, album=album,
+                        until=(svc.now() + MORE_FOR).isoformat())
+    await flows.enter(turn, FLOW, draft, show=False)
+    if said:
+        done = InlineKeyboardMarkup([[button(turn.tr("tips.btn.answer_done"),
+                                             data(PREFIX, "done", tip.id))]])
+        text = turn.tr("tips.answer.sent", code=tip.code) + "\n" + turn.tr("tips.answer.more")
+        if unasked:
+            text += "\n\n" + turn.tr("emergency")
+        turn.say(text, done)
 
 
 @dataclass
 class AnswerDraft:
-    """An answer being given: to ``tip_id`` (step "type"), or a message waiting to be told
-    which tip it answers (step "pick", ``message_id`` and what it holds)."""
+    """An answer being given: to ``tip_id`` (step "type"), more of it for a while (step
+    "more", until ``until``), or messages waiting to be told which tip they answer (step
+    "pick", ``messages``)."""
 
     step: str = "type"
     tip_id: int | None = None
     code: str = ""
-    message_id: int | None = None
-    text: str = ""
-    media: list | None = None  # [kind, file id]
+    until: str | None = None
+    messages: list[list] = field(default_factory=list)  # [message id, text, media kind]
+    media: list[list] = field(default_factory=list)  # [kind, file id] of those messages
     choices: list[list] = field(default_factory=list)  # [tip id, code]
+    album: str | None = None  # the album whose first item was relayed (the rest follow it)
 
     def to_json(self) -> dict:
         """For storing."""
@@ -151,90 +174,126 @@ async def answer_pressed(turn: Turn) -> None:
 
 
 async def ask_which(turn: Turn, choices: list[tuple[int, str]]) -> None:
-    """A message while several questions are open: which tip is it about?"""
-    from handlers.tips import media_of
+    """A message while several questions are open (or one asked long ago): which tip is it
+    about, or is it a new tip? The message waits, with any that follow."""
+    draft = AnswerDraft(step="pick", choices=[[tip_id, code] for tip_id, code in choices[:20]])
+    _keep(turn, draft)
+    await flows.enter(turn, FLOW, draft)
 
-    msg = turn.message
-    media = list(media_of(msg)) if msg.photo or msg.video or msg.voice or msg.document else None
-    await flows.enter(turn, FLOW, AnswerDraft(
-        step="pick", message_id=msg.message_id, text=turn.text, media=media,
-        choices=[[tip_id, code] for tip_id, code in choices[:20]]))
+
+def _keep(turn: Turn, draft: AnswerDraft) -> None:
+    from handlers.tips import has_media, media_of
+
+    draft.messages.append(_kept(turn))
+    if has_media(turn.message):
+        draft.media.append(list(media_of(turn.message)))
 
 
 async def show(turn: Turn, draft: AnswerDraft) -> None:
     """The prompt: type the answer, or pick the tip."""
-    cancel = button(turn.tr("flow.cancel"), data(PREFIX, "cancel"))
+    cancel = button(turn.tr("flow.cancel"), data(PREFIX, "cancel", draft.tip_id or 0))
     if draft.step == "pick":
         rows = [[button(code, data(PREFIX, "pick", tip_id))] for tip_id, code in draft.choices]
         rows.append([button(turn.tr("tips.answer.as_new"), data(PREFIX, "new")), cancel])
-        turn.say(turn.tr("tips.answer.which"), InlineKeyboardMarkup(rows))
+        turn.say(turn.tr("tips.answer.which", n=turn.number(len(draft.messages))),
+                 InlineKeyboardMarkup(rows))
         return
     turn.say(turn.tr("tips.answer.ask", code=draft.code), InlineKeyboardMarkup([[cancel]]))
 
 
 def label(turn: Turn, draft: AnswerDraft) -> str:
     """'câu trả lời cho TB-…'."""
+    if draft.step == "pick":
+        return turn.tr("tips.answer.label_pick")
     return turn.tr("tips.answer.label", code=draft.code or "—")
 
 
 async def may_answer(turn: Turn, draft: AnswerDraft) -> str | None:
     """The tip must still be theirs and open (checked on every message of the flow)."""
-    if draft.step == "type" and await own_open_tip(turn, draft.tip_id) is None:
+    if draft.step in ("type", "more") and await own_open_tip(turn, draft.tip_id) is None:
         return "tips.answer.closed"
     return None
 
 
+def over(turn: Turn, draft: AnswerDraft) -> bool:
+    """The few minutes after an answer are over: what comes now is read afresh."""
+    return draft.step == "more" and draft.until is not None \
+        and turn.svc.now() >= datetime.fromisoformat(draft.until)
+
+
 async def answer_given(turn: Turn, draft: AnswerDraft) -> None:
-    """The answer: recorded, and copied under each coordinator's card."""
+    """The answer (or more of it): recorded, and copied under each coordinator's card."""
     tip = await own_open_tip(turn, draft.tip_id)
     assert tip is not None  # may_answer checked it
     problem = answer_problem(turn, tip)
     if problem is not None:
         turn.say(turn.tr(problem, max=turn.number(MAX_ANSWER)))
         return
-    await relay(turn, tip)
+    album = turn.message.media_group_id
+    later_in_album = album is not None and album == draft.album
+    await relay(turn, tip, said=not later_in_album, album=album)
+
+
+async def more_done(turn: Turn, draft: AnswerDraft) -> None:
+    """'Done': nothing more to add."""
+    turn.drop_keyboard()
+    turn.answer(turn.tr("tips.answer.done"))
     flows.end(turn)
 
 
 async def picked(turn: Turn, draft: AnswerDraft) -> None:
-    """The tip the waiting message answers."""
+    """The tip the waiting messages answer."""
     tip = await own_open_tip(turn, turn.press.int(1))
-    if tip is None or draft.message_id is None:
+    if tip is None or not draft.messages:
         turn.answer(turn.tr("tips.answer.closed"), alert=True)
         return
     turn.drop_keyboard()
-    await relay(turn, tip, message_id=draft.message_id, text=draft.text,
-                media=draft.media[0] if draft.media else None)
     flows.end(turn)
+    await relay(turn, tip, draft.messages)
 
 
 async def as_new_tip(turn: Turn, draft: AnswerDraft) -> None:
-    """Not an answer after all: the waiting message starts a tip."""
+    """Not an answer after all: the waiting messages start a tip."""
     from handlers import tips
 
     turn.drop_keyboard()
     flows.end(turn)
     if await tips.may_tip(turn):
-        media = [(draft.media[0], draft.media[1])] if draft.media else []
-        await tips.begin_with(turn, draft.text, media)
+        text = "\n".join(m[1] for m in draft.messages if m[1])
+        await tips.begin_with(turn, text, [(m[0], m[1]) for m in draft.media])
+
+
+async def pick_more(turn: Turn, draft: AnswerDraft) -> None:
+    """Another message while the bot asks which tip: kept with the first."""
+    msg = turn.message
+    if msg is None or not (turn.text or any(getattr(msg, k) for k in MEDIA_KINDS)):
+        await show(turn, draft)
+        return
+    _keep(turn, draft)
+    if msg.media_group_id is None:
+        await show(turn, draft)
 
 
 answer_cancel = flows.cancel_saying("flow.cancelled")
 
 
-
-async def pick_other(turn: Turn, draft: AnswerDraft) -> None:
-    """Something typed while the bot asks which tip: ask again."""
-    await show(turn, draft)
+async def cancel_pressed(turn: Turn, draft: AnswerDraft) -> None:
+    """Cancel under this prompt (an older prompt's Cancel cancels nothing)."""
+    if turn.press.int(1) != (draft.tip_id or 0):
+        turn.answer(turn.tr("flow.stale"), alert=True)
+        return
+    await answer_cancel(turn, draft)
 
 
 FLOW = flows.register(flows.Flow(
     kind="answer", prefix=PREFIX, load=AnswerDraft.from_json, show=show, label=label,
     unexpected=answer_given, allowed=may_answer, short=True, cancel=answer_cancel,
-    buttons={"cancel": answer_cancel},
+    expired=over, holds=lambda draft: draft.step != "more",
+    buttons={"cancel": cancel_pressed, "done": more_done},
 ))
 FLOW.step("type", text=answer_given, media=answer_given, location=answer_given,
           other=answer_given)
-FLOW.step("pick", buttons={"pick": picked, "new": as_new_tip}, text=pick_other,
-          media=pick_other, location=pick_other, other=pick_other)
-
+FLOW.step("more", text=answer_given, media=answer_given, location=answer_given,
+          other=answer_given)
+FLOW.step("pick", buttons={"pick": picked, "new": as_new_tip}, text=pick_more,
+          media=pick_more, location=pick_more, other=pick_more)

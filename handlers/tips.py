@@ -30,7 +30,7 @@ from handlers.occurred import occurred, pressed, typed
 from handlers.services import Services
 from handlers.tip_card import escaped_within, media_counts
 from handlers.tip_recipients import recipients
-from locales import formats, t
+from locales import LOCALES, formats, t
 from storage.models import Unit
 from storage.outbox import NewItem, now_item
 from storage.tip_lifecycle import Draft, categories, category
@@ -54,9 +54,18 @@ def _data(*fields: object) -> str:
 
 
 async def begin(turn: Turn) -> None:
-    """/newtip or the menu button: resume a draft, or start one."""
+    """/newtip or the menu button: resume a draft, or start one (with what was just offered
+    as a tip, if that is what is open)."""
     if not await may_tip(turn):
         return
+    offered = flows.FLOWS.get("offer")
+    if turn.kind == "offer" and offered is not None:
+        content = await flows.load(turn, offered)
+        await turn.svc.flows.finish(turn.tg_id, "offer")
+        turn.kind = None
+        if content is not None:
+            await begin_with(turn, content.body, content.media)
+            return
     found = await flows.load(turn, FLOW)
     if found is not None:
         await flows.enter(turn, FLOW, found, show=False)
@@ -400,37 +409,69 @@ def add_text(turn: Turn, draft: Draft, text: str) -> bool:
 
 async def what_media(turn: Turn, draft: Draft) -> None:
     """A photo, video, voice note or file; an album's parts are acknowledged once."""
-    msg = turn.message
-    policy = turn.svc.tip_policy
-    kind, file_id = media_of(msg)
-    if kind == "document" and draft.anonymous:
-        turn.say(turn.tr("tips.what.file_anonymous"))
+    if not take_media(turn, draft):
         return
-    if len(draft.media) >= policy.max_media:
-        turn.say(turn.tr("tips.what.too_many", max=turn.number(policy.max_media)))
-        return
-    caption = turn.text
-    if caption and not add_text(turn, draft, caption):
-        return
-    draft.media.append((kind, file_id))
-    if kind == "document":
-        turn.say(turn.tr("tips.what.file_warning"))
-    if msg.media_group_id:
-        acknowledge_later(turn, msg.media_group_id)
+    if turn.message.media_group_id:
+        acknowledge_later(turn, turn.message.media_group_id)
     else:
         _acknowledge(turn, draft)
 
 
+def take_media(turn: Turn, draft: Draft) -> bool:
+    """Add the message's photo, video, voice note or file (and its caption) to the tip, or
+    say why not (a file on an anonymous tip, one too many; once per album)."""
+    msg = turn.message
+    policy = turn.svc.tip_policy
+    kind, file_id = media_of(msg)
+    if kind in FILES and draft.anonymous:
+        turn.say(turn.tr("tips.what.file_anonymous"))
+        return False
+    if len(draft.media) >= policy.max_media:
+        if msg.media_group_id is None or msg.media_group_id != draft.full_album:
+            turn.say(turn.tr("tips.what.too_many", max=turn.number(policy.max_media)))
+        draft.full_album = msg.media_group_id
+        return False
+    caption = turn.text
+    if caption and not add_text(turn, draft, caption):
+        return False
+    draft.media.append((kind, file_id))
+    if kind in FILES:
+        turn.say(turn.tr("tips.what.file_warning"))
+    return True
+
+
+async def media_elsewhere(turn: Turn, draft: Draft) -> None:
+    """A photo (or other media) sent at a step that asks for something else: it is part of
+    the story, so it goes into the tip, and the step is shown again."""
+    if not take_media(turn, draft):
+        return
+    if turn.message.media_group_id:
+        acknowledge_later(turn, turn.message.media_group_id)
+        return
+    turn.say(turn.tr("tips.media_added", parts=media_counts(turn.me.locale, draft.media)))
+    await show(turn, draft, in_place=False)
+
+
+MEDIA = ("photo", "video", "voice", "video_note", "audio", "document")
+# Files keep what the camera or recorder wrote in them (EXIF, GPS, ID3): refused on anonymous
+# tips. Telegram re-encodes photos, videos, voice notes and round videos.
+FILES = ("document", "audio")
+
+
+def has_media(msg: Message | None) -> bool:
+    """Whether a message carries something a tip can hold (not a sticker or a location)."""
+    return msg is not None and any(getattr(msg, kind) for kind in MEDIA)
+
+
 def media_of(msg: Message) -> tuple[str, str]:
-    """(kind, file id) of a photo, video, voice note or file."""
+    """(kind, file id) of a photo, video, voice note, round video, audio file or file."""
     if msg.photo:
         return "photo", msg.photo[-1].file_id
-    if msg.video:
-        return "video", msg.video.file_id
-    if msg.voice:
-        return "voice", msg.voice.file_id
-    assert msg.document is not None
-    return "document", msg.document.file_id
+    for kind in MEDIA[1:]:
+        item = getattr(msg, kind)
+        if item is not None:
+            return kind, item.file_id
+    raise ValueError("the message carries no media")
 
 
 def _acknowledge(turn: Turn, draft: Draft) -> None:
@@ -468,10 +509,11 @@ async def _album_done(context) -> None:
 
 
 def album_prompt(me, stored: dict):
-    """After an album at step 2: what the draft holds, and the step's buttons."""
+    """After an album: what the draft holds, and at step 2 the step's buttons (at another
+    step, its message above still has them)."""
     draft = Draft.from_json(stored)
     if draft.step != "what":
-        return None
+        return me.tr("tips.media_added", parts=media_counts(me.locale, draft.media)), None
     parts = [me.tr("tips.count.chars", n=formats.number(len(draft.body), me.locale))
              ] if draft.body else []
     parts.append(media_counts(me.locale, draft.media))
@@ -495,20 +537,26 @@ async def what_next(turn: Turn, draft: Draft) -> None:
 # ---------------------------------------------------------------------- 3. where
 
 
+def _any_language(key: str) -> frozenset[str]:
+    """A button's text in every language: a keyboard sent before the person changed
+    language still says what it said."""
+    return frozenset(t(locale, key) for locale in LOCALES)
+
+
 async def where_text(turn: Turn, draft: Draft) -> None:
     """The reply keyboard's buttons, or an address typed in."""
     me = turn.me
     text = turn.text
-    if text == me.tr("tips.where.btn.unit"):
+    if text in _any_language("tips.where.btn.unit"):
         await _ask_unit(turn, draft, parent=None, page=0)
         return
-    if text in (me.tr("tips.where.btn.next"), me.tr("tips.where.btn.skip")):
+    if text in _any_language("tips.where.btn.next") | _any_language("tips.where.btn.skip"):
         await _where_done(turn, draft)
         return
-    if text == me.tr("tips.where.btn.back"):
+    if text in _any_language("tips.where.btn.back"):
         await back(turn, draft)
         return
-    if text == me.tr("tips.where.btn.cancel"):
+    if text in _any_language("tips.where.btn.cancel"):
         await cancel(turn, draft)
         return
     if not text:
@@ -693,7 +741,7 @@ async def anon_chosen(turn: Turn, draft: Draft) -> None:
     if choice not in ("yes", "drop", "resend"):
         await show(turn, draft)
         return
-    files = sum(1 for kind, _ in draft.media if kind == "document")
+    files = sum(1 for kind, _ in draft.media if kind in FILES)
     if files and choice == "yes":
         rows = [[button(turn.tr("tips.anon.btn.drop"), _data("anon", "drop"))],
                 [button(turn.tr("tips.anon.btn.resend"), _data("anon", "resend"))],
@@ -702,7 +750,7 @@ async def anon_chosen(turn: Turn, draft: Draft) -> None:
         turn.show(turn.tr("tips.anon.files", n=turn.number(files)), InlineKeyboardMarkup(rows))
         return
     draft.anonymous, draft.name = True, None
-    draft.media = [m for m in draft.media if m[0] != "document"]
+    draft.media = [m for m in draft.media if m[0] not in FILES]
     if choice == "resend":
         # Back to step 2 to send them as photos, then straight back to the review.
         draft.step, draft.editing = "what", True
@@ -759,13 +807,13 @@ FLOW = flows.register(flows.Flow(
     unexpected=use_buttons, cancel=cancel, album=album_prompt,
     buttons={"back": back, "cancel": cancel, "resume": resume, "fresh": fresh},
 ))
-FLOW.step("category", buttons={"cat": category_chosen})
+FLOW.step("category", buttons={"cat": category_chosen}, media=media_elsewhere)
 FLOW.step("what", text=what_text, media=what_media, location=what_other, other=what_other,
           buttons={"next": what_next})
-FLOW.step("where", text=where_text, location=where_location, media=where_other,
+FLOW.step("where", text=where_text, location=where_location, media=media_elsewhere,
           other=where_other, buttons={"ul": unit_list, "us": unit_selected})
-FLOW.step("commune", buttons={"co": commune_chosen})
-FLOW.step("when", text=when_typed, media=when_other, location=when_other, other=when_other,
-          buttons={"when": when_chosen})
-FLOW.step("anon", buttons={"anon": anon_chosen})
-FLOW.step("review", buttons={"send": send, "edit": edit_chosen})
+FLOW.step("commune", buttons={"co": commune_chosen}, media=media_elsewhere)
+FLOW.step("when", text=when_typed, media=media_elsewhere, location=when_other,
+          other=when_other, buttons={"when": when_chosen})
+FLOW.step("anon", buttons={"anon": anon_chosen}, media=media_elsewhere)
+FLOW.step("review", buttons={"send": send, "edit": edit_chosen}, media=media_elsewhere)

@@ -48,6 +48,7 @@ class EventDraft:
     people: int | None = None
     media: list[tuple[str, str]] = field(default_factory=list)
     editing: bool = False
+    full_album: str | None = None  # an album that ran past the photo limit (said once)
 
     def to_json(self) -> dict:
         """For storing."""
@@ -55,7 +56,7 @@ class EventDraft:
                 "occurred_kind": self.occurred_kind, "occurred_at": self.occurred_at,
                 "place_text": self.place_text, "description": self.description,
                 "people": self.people, "media": [list(m) for m in self.media],
-                "editing": self.editing}
+                "editing": self.editing, "full_album": self.full_album}
 
     @classmethod
     def from_json(cls, data: dict) -> EventDraft:
@@ -65,7 +66,7 @@ class EventDraft:
                    occurred_at=data.get("occurred_at"), place_text=data.get("place_text"),
                    description=data.get("description", ""), people=data.get("people"),
                    media=[(m[0], m[1]) for m in data.get("media", [])],
-                   editing=data.get("editing", False))
+                   editing=data.get("editing", False), full_album=data.get("full_album"))
 
 
 @dataclass(frozen=True)

@@ -405,6 +405,14 @@ class OutboxRepo:
             (_iso(datetime.now(UTC) - within),))
         return bool(rows)
 
+    async def tip_relayed(self, user_id: int, message_id: int) -> int | None:
+        """The tip whose answer was copied to ``user_id`` as message ``message_id``."""
+        rows = await self._db.conn.execute_fetchall(
+            "SELECT tip_id FROM outbox WHERE kind = 'tip.answer' AND user_id = ?"
+            " AND message_id = ? AND status = 'sent' ORDER BY id DESC LIMIT 1",
+            (user_id, message_id))
+        return rows[0][0] if rows else None
+
     async def get(self, item_id: int) -> OutboxItem | None:
         """One row by id."""
         rows = await self._db.conn.execute_fetchall(

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import re
+import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, tzinfo
@@ -24,6 +25,11 @@ from functools import cache
 from importlib import resources
 
 # --- Periods -------------------------------------------------------------------------------
+
+# The years a reporting period may fall in: what a person could mean. Typed or forged
+# periods outside (0001, 9999) are refused as unreadable instead of overflowing the calendar
+# a step later (the period after 9999-W52 has no date).
+YEARS = range(1900, 2201)
 
 
 class PeriodKind(StrEnum):
@@ -98,8 +104,11 @@ class Period:
 
     @classmethod
     def from_key(cls, key: str) -> Period:
-        """The period named by :attr:`key`; ValueError for anything else (``2025-W53``)."""
+        """The period named by :attr:`key`; ValueError for anything else (``2025-W53``, a
+        year outside :data:`YEARS`)."""
         # [0-9] rather than \d: \d also matches Arabic-Indic and other digits.
+        if (m := re.match(r"[0-9]{4}", key)) and int(m[0]) not in YEARS:
+            raise ValueError(f"a period in year {m[0]}: not one a person could mean")
         if m := re.fullmatch(r"([0-9]{4})-W([0-9]{2})", key):
             try:
                 start = date.fromisocalendar(int(m[1]), int(m[2]), 1)
@@ -143,14 +152,16 @@ def parse_period(text: str, kind: PeriodKind, today: date) -> Period | None:
     found: Period | None = None
     try:
         if m := re.fullmatch(r"([0-9]{1,2})/([0-9]{1,2})/([0-9]{4})", typed):
+            if int(m[3]) not in YEARS:
+                return None
             return period_of(kind, date(int(m[3]), int(m[2]), int(m[1])))
         if m := re.fullmatch(r"W([0-9]{1,2})", typed):
             year = today.isocalendar().year
             found = Period(PeriodKind.WEEK, date.fromisocalendar(year, int(m[1]), 1))
         elif m := re.fullmatch(r"([0-9]{1,2})[/ ]([0-9]{4})", typed):
-            found = Period(PeriodKind.MONTH, date(int(m[2]), int(m[1]), 1))
+            found = Period.from_key(f"{m[2]}-{int(m[1]):02d}")
         elif m := re.fullmatch(r"Q([1-4])[/ ]([0-9]{4})", typed):
-            found = Period(PeriodKind.QUARTER, date(int(m[2]), 3 * int(m[1]) - 2, 1))
+            found = Period.from_key(f"{m[2]}-Q{m[1]}")
         else:
             found = Period.from_key(typed)
     except ValueError:
@@ -226,7 +237,9 @@ def parse_count(text: str, locale: str) -> tuple[int | None, CountProblem | None
     decimal; for ``en`` "1,403" is 1403 and "1.5" a decimal. Groups after the first have
     exactly three digits, and one number uses one kind of separator.
     """
-    body = text.strip()
+    # Marks that show nothing (a zero-width space, a direction mark copied with the number)
+    # are not part of what was typed.
+    body = "".join(ch for ch in text if unicodedata.category(ch) != "Cf").strip()
     if not body:
         return None, CountProblem.EMPTY
     if any(ch.isdigit() and ch not in _ASCII_DIGITS for ch in body):

@@ -146,6 +146,7 @@ class Draft:
     name: str | None = None
     editing: bool = False
     commune_asked: bool = False  # "which commune?" was answered (perhaps "not known")
+    full_album: str | None = None  # an album that ran past the media limit (said once)
 
     def to_json(self) -> dict:
         """A JSON-ready dict."""
@@ -159,5 +160,5 @@ class Draft:
         return cls(**known)
 
     def has_files(self) -> bool:
-        """Whether any attachment was sent as a file (which keeps EXIF/GPS metadata)."""
-        return any(kind == "document" for kind, _ in self.media)
+        """Whether any attachment was sent as a file (which keeps EXIF/GPS or ID3 metadata)."""
+        return any(kind in ("document", "audio") for kind, _ in self.media)

@@ -356,11 +356,12 @@ class TipRepo:
 
     async def add_answer(
         self, tip_id: int, now: datetime, *, text: str, media: str | None, message_id: int,
-        fallback: list[int],
+        fallback: list[int], head: bool = True,
     ) -> int:
         """The sender answered (or wrote again): recorded, and copied under every card of the
-        tip — to ``fallback`` (the tip's recipients) if nobody holds a card yet. How many
-        coordinators it goes to."""
+        tip — to ``fallback`` (the tip's recipients) if nobody holds a card yet. ``head``: a
+        line saying whose answer it is comes first (not again for the rest of an album).
+        How many coordinators it goes to."""
         def run(conn: sqlite3.Connection) -> int:
             with transaction(conn):
                 detail = {"text": text, "media": media}
@@ -371,24 +372,27 @@ class TipRepo:
                     "SELECT user_id FROM tip_cards WHERE tip_id = ? ORDER BY user_id",
                     (tip_id,))] or fallback
                 add_items(conn, [now_item("tip.answer", f"tip:{tip_id}", user_id,
-                                          {"message_id": message_id}, tip_id=tip_id,
-                                          seq=message_id) for user_id in holders], now)
+                                          {"message_id": message_id, "head": head},
+                                          tip_id=tip_id, seq=message_id)
+                                 for user_id in holders], now)
                 return len(holders)
 
         told = await self._db.run_sync(run)
         self._db.outbox_added()
         return told
 
-    async def open_questions(self, user_id: int) -> list[tuple[int, str]]:
-        """(id, code) of the user's open tips with a question not answered since: where a
-        message they send outside any flow is the answer."""
+    async def open_questions(self, user_id: int) -> list[tuple[int, str, datetime]]:
+        """(id, code, when asked) of the user's open tips with a question not answered since:
+        where a message they send outside any flow may be the answer."""
         rows = await self._db.conn.execute_fetchall(
-            "SELECT t.id, t.code FROM tips t WHERE t.sender_tag = ? AND t.status != 'closed'"
+            "SELECT t.id, t.code, (SELECT at FROM tip_history WHERE tip_id = t.id"
+            "   AND kind = 'ask' ORDER BY id DESC LIMIT 1) AS asked"
+            " FROM tips t WHERE t.sender_tag = ? AND t.status != 'closed'"
             " AND (SELECT MAX(id) FROM tip_history WHERE tip_id = t.id AND kind = 'ask')"
             "   > COALESCE((SELECT MAX(id) FROM tip_history WHERE tip_id = t.id"
             "               AND kind = 'answer'), 0)"
-            " ORDER BY t.created_at DESC", (self.sender_tag(user_id),))
-        return [(r[0], r[1]) for r in rows]
+            " ORDER BY asked DESC", (self.sender_tag(user_id),))
+        return [(r[0], r[1], datetime.fromisoformat(r[2])) for r in rows]
 
     async def assign(self, tip_id: int, actor_id: int, assignee_id: int, now: datetime, *,
                      notices: Sequence[NewItem] = ()) -> None:

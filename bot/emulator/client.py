@@ -507,6 +507,19 @@ class UserHandle(ChatReader):
         content: dict[str, Any] = {"video": self._emu.media_dict(rec)}
         return self._send(self._with(content, caption, media_group_id))
 
+    def send_video_note(self, data: bytes = b"\x00\x00\x00\x18ftypmp42",
+                        duration: int = 5) -> MessageView:
+        """Send a round video message (no caption: Telegram allows none)."""
+        rec = self._emu.store_file(data, "video_note", mime_type="video/mp4", duration=duration)
+        return self._send({"video_note": self._emu.media_dict(rec)})
+
+    def send_audio(self, data: bytes = b"ID3\x03audio", filename: str = "ghi_am.mp3",
+                   caption: str | None = None, duration: int = 30) -> MessageView:
+        """Send an audio file (a recording shared as music, not a voice note)."""
+        rec = self._emu.store_file(data, "audio", mime_type="audio/mpeg", file_name=filename,
+                                   duration=duration)
+        return self._send(self._with({"audio": self._emu.media_dict(rec)}, caption, None))
+
     def send_voice(self, data: bytes = b"OggS\x00voice", duration: int = 2) -> MessageView:
         """Send a voice note (content is not inspected)."""
         rec = self._emu.store_file(data, "voice", mime_type="audio/ogg", duration=duration)

@@ -257,7 +257,7 @@ _CAPTIONED = ("photo", "document", "video", "voice", "audio", "animation")
 _MEDIA_METHODS = {
     f"send{kind}": kind
     for kind in ("photo", "document", "video", "voice", "audio", "animation", "sticker")
-}
+} | {"sendvideonote": "video_note"}
 
 
 class Emulator(GroupChats):
@@ -556,6 +556,8 @@ class Emulator(GroupChats):
             base.update(width=rec.width, height=rec.height, duration=rec.duration)
         if rec.kind in {"voice", "audio"}:
             base["duration"] = rec.duration
+        if rec.kind == "video_note":  # a round video: a square of ``length`` pixels
+            base.update(length=rec.width or 240, duration=rec.duration)
         if rec.mime_type:
             base["mime_type"] = rec.mime_type
         if rec.file_name and rec.kind in {"document", "video", "audio", "animation"}:
@@ -1117,11 +1119,12 @@ class Emulator(GroupChats):
         self, bot: BotState, p: dict[str, Any], files: dict[str, Upload], kind: str
     ) -> Any:
         chat = self._writable_chat(p)
-        caption = self._caption(p) if kind not in {"sticker"} else {}
+        caption = self._caption(p) if kind not in {"sticker", "video_note"} else {}
         markup = self._markup(p)
         self._reply_to(chat, p)
         rec = self._input_file(p, files, kind, kind)
-        if p.get("duration") is not None and rec.kind in {"video", "voice", "audio", "animation"}:
+        if p.get("duration") is not None and rec.kind in {"video", "voice", "audio", "animation",
+                                                          "video_note"}:
             rec.duration = _int(p["duration"], "duration")
         self._rate(chat)
         content: dict[str, Any] = {kind: self.media_dict(rec), **caption}

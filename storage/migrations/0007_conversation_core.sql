@@ -60,3 +60,18 @@ CREATE INDEX outbox_kind ON outbox(kind, period_key, status);
 -- PTB's persistence is gone: conversation state lives in active_flows and drafts.
 DROP TABLE conversation_states;
 DROP TABLE persisted_data;
+
+-- Round video messages and audio files are part of a tip too (people send them as they
+-- would on Zalo); events take the same media as tips.
+CREATE TABLE tip_media_v2 (
+    tip_id   INTEGER NOT NULL REFERENCES tips(id),
+    seq      INTEGER NOT NULL,
+    kind     TEXT NOT NULL
+             CHECK (kind IN ('photo', 'video', 'voice', 'document', 'video_note', 'audio')),
+    file_id  TEXT NOT NULL,
+    PRIMARY KEY (tip_id, seq)
+);
+INSERT INTO tip_media_v2 (tip_id, seq, kind, file_id)
+    SELECT tip_id, seq, kind, file_id FROM tip_media;
+DROP TABLE tip_media;
+ALTER TABLE tip_media_v2 RENAME TO tip_media;
