@@ -173,12 +173,10 @@ async def type_chosen(turn: Turn, draft: EventDraft) -> None:
 
 async def when_chosen(turn: Turn, draft: EventDraft) -> None:
     """'Just now' or 'today'."""
-    found = pressed(turn.svc, turn.press.field(1))
-    if found is None:
+    if pressed(turn, draft):
+        await _advance(turn, draft)
+    else:
         await show(turn, draft)
-        return
-    draft.occurred_kind, draft.occurred_at = found
-    await _advance(turn, draft)
 
 
 async def skip_place(turn: Turn, draft: EventDraft) -> None:
@@ -203,9 +201,7 @@ async def photos_done(turn: Turn, draft: EventDraft) -> None:
 
 async def when_typed(turn: Turn, draft: EventDraft) -> None:
     """A date."""
-    found = typed(turn)
-    if found is not None:
-        draft.occurred_kind, draft.occurred_at = found
+    if typed(turn, draft):
         await _advance(turn, draft, in_place=False)
 
 

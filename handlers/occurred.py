@@ -14,26 +14,33 @@ OLDEST_YEARS = 10
 _DATE = re.compile(r"^\s*(\d{1,2})\s*[/.-]\s*(\d{1,2})\s*[/.-]\s*(\d{4})\s*$")
 
 
-def pressed(svc: Services, which: str | None) -> tuple[str, str] | None:
-    """(kind, ISO moment or day) for the "now" or "today" button; None for anything else."""
+def pressed(turn: Turn, draft) -> bool:
+    """The "now" or "today" button: set on ``draft`` (its ``occurred_kind`` and
+    ``occurred_at``); False for a button that is neither."""
+    svc = turn.svc
     now = svc.now()
+    which = turn.press.field(1)
     if which == "now":
-        return "now", now.isoformat()
-    if which == "today":
-        return "today", now.astimezone(svc.timezone).date().isoformat()
-    return None
+        draft.occurred_kind, draft.occurred_at = "now", now.isoformat()
+    elif which == "today":
+        draft.occurred_kind = "today"
+        draft.occurred_at = now.astimezone(svc.timezone).date().isoformat()
+    else:
+        return False
+    return True
 
 
-def typed(turn: Turn) -> tuple[str, str] | None:
-    """("date", ISO day) for a typed date; else None, and the person is told why."""
+def typed(turn: Turn, draft) -> bool:
+    """A typed date: set on ``draft``; else False, and the person is told why."""
     svc = turn.svc
     today = svc.now().astimezone(svc.timezone).date()
     day, problem = parse_day(turn.text, today)
     if day is None:
         turn.say(turn.tr(f"tips.when.{problem}", today=formats.day(today, turn.me.locale),
                          years=turn.number(OLDEST_YEARS)))
-        return None
-    return "date", day.isoformat()
+        return False
+    draft.occurred_kind, draft.occurred_at = "date", day.isoformat()
+    return True
 
 
 def parse_day(text: str, today: date) -> tuple[date | None, str]:

@@ -704,19 +704,15 @@ async def unit_selected(turn: Turn, draft: Draft) -> None:
 
 async def when_chosen(turn: Turn, draft: Draft) -> None:
     """'Just now' or 'today'."""
-    found = pressed(turn.svc, turn.press.field(1))
-    if found is None:
+    if pressed(turn, draft):
+        await _advance(turn, draft)
+    else:
         await show(turn, draft)
-        return
-    draft.occurred_kind, draft.occurred_at = found
-    await _advance(turn, draft)
 
 
 async def when_typed(turn: Turn, draft: Draft) -> None:
     """A date typed as dd/mm/yyyy: not in the future, not absurdly old."""
-    found = typed(turn)
-    if found is not None:
-        draft.occurred_kind, draft.occurred_at = found
+    if typed(turn, draft):
         await _advance(turn, draft, in_place=False)
 
 

@@ -150,6 +150,17 @@ async def collect(user, done, timeout: float = 20.0) -> list:
     return got
 
 
+def is_card(code: str):
+    """``done`` for :func:`collect`: the card of tip ``code`` has arrived."""
+    return lambda got: any(code in (m.text or "") and m.buttons for m in got)
+
+
+async def card_for(user, code: str):
+    """The card of ``code`` once it has reached ``user`` (the messages before it are read)."""
+    got = await collect(user, is_card(code))
+    return next(m for m in got if code in (m.text or "") and m.buttons)
+
+
 def has(kind: str):
     """``done`` for :func:`collect`: a message with a photo/document has arrived."""
     return lambda got: any(getattr(m, kind) for m in got)

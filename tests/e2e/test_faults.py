@@ -11,8 +11,8 @@ from __future__ import annotations
 from bot.emulator.core import tiny_png
 from storage.models import Role
 from storage.tip_lifecycle import Status
-from tests.conftest import Harness, collect
-from tests.e2e.test_routing import ask, card_for
+from tests.conftest import Harness, card_for, collect
+from tests.e2e.test_routing import ask
 from tests.e2e.test_tips import CODE, enter_resident
 
 

@@ -9,8 +9,7 @@ The emulator refuses what Telegram refuses (over 4,096 characters): no call may 
 from __future__ import annotations
 
 from storage.models import Role
-from tests.conftest import Harness, collect
-from tests.e2e.test_routing import card_for
+from tests.conftest import Harness, card_for, collect
 from tests.e2e.test_tips import CODE, enter_resident
 
 LIMIT = 4096

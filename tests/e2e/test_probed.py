@@ -8,8 +8,8 @@ import pytest
 from bot.emulator.core import tiny_png
 from storage.models import Role
 from storage.tip_lifecycle import Resolution, Status
-from tests.conftest import Harness, collect, has
-from tests.e2e.test_routing import ask, card_for, setup
+from tests.conftest import Harness, card_for, collect, has
+from tests.e2e.test_routing import ask, setup
 from tests.e2e.test_tips import enter_resident, file_tip
 
 GENERIC = "Xin lỗi, đã có lỗi"

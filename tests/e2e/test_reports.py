@@ -9,7 +9,7 @@ from bot.emulator.core import tiny_png
 from storage.models import Role
 from storage.reporting import Period
 from storage.users import Contact
-from tests.conftest import Harness
+from tests.conftest import Harness, collect
 
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
 WEDNESDAY = datetime(2026, 11, 18, 10, 0, tzinfo=VN)  # week 47 (16–22/11); week 46 still open
@@ -291,7 +291,8 @@ async def test_an_event_reaches_the_coordinator_at_once(harness: Harness):
     bay.press(review, "🚨 Gửi cho cán bộ xã")
     assert "1 cán bộ" in (await bay.next_edit(review)).text
 
-    arrived = await minh.messages_until_quiet(quiet=0.3)
+    arrived = await collect(minh, lambda ms: any("Ngã ba chợ An Phú" in (m.text or "")
+                                                 for m in ms))
     assert arrived[0].photo is not None
     card = arrived[-1]
     for expected in ("Gây rối", "Ấp An Phú", "Ngã ba chợ An Phú", "6", "xô xát", "Bảy"):

@@ -13,14 +13,8 @@ import json
 
 from bot.emulator.core import tiny_png
 from storage.models import Role
-from tests.conftest import Harness, collect
+from tests.conftest import Harness, card_for, collect
 from tests.e2e.test_tips import CODE, enter_resident, file_tip
-
-
-async def card_for(user, code: str):
-    """The card of ``code`` once it has reached ``user``."""
-    got = await collect(user, lambda ms: any(code in (m.text or "") and m.buttons for m in ms))
-    return next(m for m in got if code in (m.text or "") and m.buttons)
 
 
 async def ask(coordinator, card, question: str) -> None:

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from storage.models import Role
 from storage.users import Contact
-from tests.conftest import ADMIN_ID, Harness
+from tests.conftest import ADMIN_ID, Harness, card_for
 from tests.e2e.test_tips import CODE, enter_resident, file_tip
 
 
@@ -64,7 +64,10 @@ async def test_inbox_marks_overdue_and_tip_shows_the_card(harness: Harness):
     thuy, _ = await enter_resident(harness)
     first = await file_tip(thuy)
     second = await file_tip(thuy, category="Cờ bạc", hamlet="Ấp Phước Hậu")
-    assert len(await minh.messages_until_quiet(quiet=0.3)) == 2  # the two cards
+    await card_for(minh, first)
+    await card_for(minh, second)
+    cards = [m for m in minh.messages() if m.buttons and CODE.search(m.text or "")]
+    assert sorted(CODE.search(m.text)[0] for m in cards) == sorted([first, second])
     svc = harness.services
     real_now = svc.now
     svc.now = lambda: real_now() + timedelta(hours=30)  # past the 24 h to acknowledge
@@ -94,8 +97,7 @@ async def test_duplicates_suggested_and_merging_tells_both_senders(harness: Harn
     other, _ = await enter_resident(harness, 3777003)
     first = await file_tip(thuy, category="Cờ bạc")
     second = await file_tip(other, category="Cờ bạc")
-    cards = await minh.messages_until_quiet(quiet=0.3)
-    card = cards[-1]
+    card = await card_for(minh, second)
     assert second in card.text and f"Có thể trùng: {first}" in card.text
     minh.press(card, "🏁 Kết thúc")
     await minh.wait_until(lambda: "Trùng với tin báo khác" in card.button_texts)
@@ -118,8 +120,8 @@ async def test_assign_note_tag_and_typed_duplicate_code(harness: Harness):
     hanh = await coordinator(harness, 2004, "Hạnh")
     thuy, _ = await enter_resident(harness)
     code = await file_tip(thuy)
-    card = (await minh.messages_until_quiet(quiet=0.3))[-1]
-    hanh.skip_messages()
+    card = await card_for(minh, code)
+    await card_for(hanh, code)
 
     minh.press(card, "👥 Giao")
     await minh.wait_until(lambda: "Cán bộ Hạnh" in card.button_texts)
@@ -165,7 +167,7 @@ async def test_blocking_a_sender_without_learning_who(harness: Harness):
     minh = await coordinator(harness)
     thuy, _ = await enter_resident(harness)
     code = await file_tip(thuy)
-    card = (await minh.messages_until_quiet(quiet=0.3))[-1]
+    card = await card_for(minh, code)
     minh.press(card, "🚫 Chặn người gửi")
     explain = await minh.next_message()
     assert code in explain.text and "không biết" in explain.text

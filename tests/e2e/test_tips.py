@@ -9,7 +9,7 @@ from datetime import timedelta
 from bot.emulator.core import tiny_png
 from storage.models import Role
 from storage.tip_lifecycle import Resolution, Status
-from tests.conftest import ADMIN_ID, Harness
+from tests.conftest import ADMIN_ID, Harness, card_for, collect, is_card
 
 CODE = re.compile(r"TB-[346789ACDEFGHJKMNPQRTUVWXY]{5}")
 # The anonymous sender: nothing of this may reach a coordinator.
@@ -60,7 +60,6 @@ async def test_anonymous_tip_with_album_and_location_from_start_to_close(harness
                         media_group_id="album-1")
     album = await thuy.next_message()
     assert "3 ảnh" in album.text
-    assert await thuy.messages_until_quiet(quiet=1.2) == []  # one acknowledgement per album
 
     thuy.press(album, "Tiếp ➡️")
     step3 = await thuy.next_message()
@@ -98,9 +97,12 @@ async def test_anonymous_tip_with_album_and_location_from_start_to_close(harness
     await thuy.wait_until(lambda: thuy.pinned is not None)
     assert code in thuy.pinned.text
 
+    # One acknowledgement for the album, not one per photo.
+    assert sum(1 for m in thuy.messages() if "3 ảnh" in (m.text or "")
+               and "Gửi thêm" in (m.text or "")) == 1
     # The coordinator of the commune gets the album, the location and the card at once;
     # the coordinator of another commune gets nothing.
-    arrived = await minh.messages_until_quiet(quiet=0.5)
+    arrived = await collect(minh, is_card(code))
     card = arrived[-1]
     assert [m.media_group_id is not None for m in arrived if m.photo] == [True] * 3
     assert any(m.location for m in arrived)
@@ -189,15 +191,15 @@ async def test_named_tip_shows_the_name_and_the_relay_works_both_ways(harness: H
         coordinator.skip_messages()
     named, _ = await enter_resident(harness, 3777002)
     code = await file_tip(named, anonymous=False)
-    card = (await minh.messages_until_quiet(quiet=0.3))[-1]
+    card = await card_for(minh, code)
     assert code in card.text and "Thúy" in card.text and "Đặng" in card.text  # as agreed
     assert "thuy_secret_77" not in card.text and "3777002" not in card.text
 
     # An anonymous tip from someone else: the relay must not reveal either side.
     thuy, _ = await enter_resident(harness)
     code = await file_tip(thuy, category="Cờ bạc")
-    card = (await minh.messages_until_quiet(quiet=0.3))[-1]
-    hanh_card = (await hanh.messages_until_quiet(quiet=0.3))[-1]
+    card = await card_for(minh, code)
+    hanh_card = await card_for(hanh, code)
     assert code in card.text and code in hanh_card.text
     minh.press(card, "❓ Hỏi người gửi")
     prompt = await minh.next_message()
