@@ -228,15 +228,6 @@ class Turn:
         """A file."""
         self._out.append(_Out("document", caption or "", data=data, filename=filename))
 
-    def discard(self) -> None:
-        """Forget what was collected (the handler changed its mind)."""
-        self._out.clear()
-
-    @property
-    def pending(self) -> int:
-        """How many messages are collected."""
-        return len(self._out)
-
     async def flush(self) -> None:
         """Send what was collected, in order: the button's answer first."""
         query = self.query

@@ -301,10 +301,5 @@ def cancel_saying(key: str, markup: Any = None) -> Handler:
     return cancel
 
 
-def running(turn: Turn) -> State | None:
-    """The flow the engine is running for this turn, if any."""
-    return turn.state
-
-
 # How a person takes each long flow up again (told when it is left for later).
 _COMMANDS = {"tip": "newtip", "report": "report", "event": "event", "invite": "invite"}

@@ -29,6 +29,7 @@ from storage.crypto import Vault
 from storage.db import Database, stamp, transaction
 
 _CACHE_LIMIT = 100_000  # drafts kept unsealed in memory before the cache starts over
+_RECENT = 16  # updates remembered per person (those Telegram might send again after a crash)
 
 
 class Flows:
@@ -38,7 +39,7 @@ class Flows:
         self._db = db
         self._vault = vault
         self._active: dict[bytes, str] | None = None  # owner → kind, loaded once
-        self._last: dict[bytes, int] = {}  # owner → the update that last changed their flow
+        self._recent: dict[bytes, list[int]] = {}  # owner → updates that changed their flow
         self._stored: dict[str, set[bytes]] | None = None  # kind → owners with a draft
         self._drafts: dict[tuple[str, bytes], str] = {}  # unsealed JSON text
 
@@ -54,13 +55,13 @@ class Flows:
     async def _index(self) -> tuple[dict[bytes, str], dict[str, set[bytes]]]:
         if self._active is None or self._stored is None:
             def run(conn: sqlite3.Connection) -> tuple[list, list]:
-                return (conn.execute("SELECT owner_hash, kind, last_update"
+                return (conn.execute("SELECT owner_hash, kind, recent_updates"
                                      " FROM active_flows").fetchall(),
                         conn.execute("SELECT kind, owner_hash FROM drafts").fetchall())
 
             active, drafts = await self._db.run_sync(run)
             self._active = {bytes(r[0]): r[1] for r in active}
-            self._last = {bytes(r[0]): r[2] for r in active if r[2] is not None}
+            self._recent = {bytes(r[0]): json.loads(r[2]) for r in active}
             stored: dict[str, set[bytes]] = {}
             for kind, owner in drafts:
                 stored.setdefault(kind, set()).add(bytes(owner))
@@ -75,11 +76,10 @@ class Flows:
         return active.get(self._owner(tg_id))
 
     async def applied(self, tg_id: int, update_id: int) -> bool:
-        """Whether this update (or a later one) already changed the user's active flow: a
-        Telegram update delivered again after a crash."""
+        """Whether this update already changed the user's active flow: a Telegram update
+        delivered again after a crash."""
         await self._index()
-        last = self._last.get(self._owner(tg_id))
-        return last is not None and update_id <= last
+        return update_id in self._recent.get(self._owner(tg_id), ())
 
     async def has_draft(self, tg_id: int, kind: str) -> bool:
         """Whether the user has a draft of ``kind`` (active or left for later)."""
@@ -121,6 +121,10 @@ class Flows:
         text = json.dumps(data, ensure_ascii=False)
         sealed = self._vault.seal_json(data, context=key)
         at = stamp(now)
+        active, stored = await self._index()
+        recent = list(self._recent.get(owner, ()))
+        if update_id is not None and update_id not in recent:
+            recent = [*recent, update_id][-_RECENT:]
 
         def run(conn: sqlite3.Connection) -> None:
             with transaction(conn):
@@ -130,20 +134,18 @@ class Flows:
                     " updated_at = excluded.updated_at", (kind, key, sealed, at))
                 if activate:
                     conn.execute(
-                        "INSERT INTO active_flows (owner_hash, kind, last_update, updated_at)"
+                        "INSERT INTO active_flows (owner_hash, kind, recent_updates, updated_at)"
                         " VALUES (?, ?, ?, ?) ON CONFLICT (owner_hash) DO UPDATE SET"
                         " kind = excluded.kind, updated_at = excluded.updated_at,"
-                        " last_update = COALESCE(excluded.last_update, last_update)",
-                        (owner, kind, update_id, at))
+                        " recent_updates = excluded.recent_updates",
+                        (owner, kind, json.dumps(recent), at))
 
-        active, stored = await self._index()
         await self._db.run_sync(run)
         stored.setdefault(kind, set()).add(key)
         self._remember(kind, key, text)
         if activate:
             active[owner] = kind
-            if update_id is not None:
-                self._last[owner] = update_id
+            self._recent[owner] = recent
 
     async def finish(self, tg_id: int, kind: str, *, keep: bool = False) -> None:
         """The flow of ``kind`` is over: its draft is dropped (unless ``keep``) and, if it was
@@ -165,7 +167,7 @@ class Flows:
             self._drafts.pop((kind, key), None)
         if active.get(owner) == kind:
             del active[owner]
-            self._last.pop(owner, None)
+            self._recent.pop(owner, None)
 
     def finishing(self, tg_id: int, kind: str) -> Callable[[sqlite3.Connection], None]:
         """The statements of :meth:`finish` for another repository's transaction (filing a
@@ -188,7 +190,7 @@ class Flows:
         self._drafts.pop((kind, key), None)
         if self._active is not None and self._active.get(owner) == kind:
             del self._active[owner]
-            self._last.pop(owner, None)
+            self._recent.pop(owner, None)
 
     async def purge(self, older_than: datetime) -> int:
         """Drop drafts untouched since ``older_than`` (abandoned), and the active rows left
@@ -205,5 +207,5 @@ class Flows:
         dropped = await self._db.run_sync(run)
         self._active = self._stored = None
         self._drafts.clear()
-        self._last.clear()
+        self._recent.clear()
         return dropped

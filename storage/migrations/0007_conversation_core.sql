@@ -5,13 +5,15 @@
 -- Its kind names the flow (tip, report, event, invite, answer, desk, offer) whose draft, in
 -- drafts, holds the step. Both are written in one transaction before the bot answers, so a
 -- restart, or a SIGKILL at any moment, resumes exactly where this table says.
--- last_update: the Telegram update that last changed the flow. Telegram sends an update again
--- when the bot died before confirming it; one already applied is then only shown, not redone.
+-- recent_updates: the Telegram updates that last changed the flow (a JSON list of ids).
+-- Telegram sends an update again when the bot died before confirming it; one already applied
+-- is then only shown, not redone. A list, not "the highest id": ids are not always
+-- increasing (after a week without updates Telegram starts from a random one).
 CREATE TABLE active_flows (
-    owner_hash   BLOB PRIMARY KEY,
-    kind         TEXT NOT NULL,
-    last_update  INTEGER,
-    updated_at   TEXT NOT NULL
+    owner_hash      BLOB PRIMARY KEY,
+    kind            TEXT NOT NULL,
+    recent_updates  TEXT NOT NULL DEFAULT '[]',
+    updated_at      TEXT NOT NULL
 );
 
 -- The outbox, rebuilt:

@@ -251,5 +251,12 @@ async def test_flows_are_written_at_once_sealed_and_purged(repos, tmp_path: Path
     assert await flows.draft(7, "report") is None and await flows.has_draft(7, "tip")
     raw = b"".join(p.read_bytes() for p in tmp_path.iterdir() if p.name.startswith("tips.db"))
     assert "bí mật chưa gửi".encode() not in raw  # sealed
+    # Updates that changed the flow are remembered (Telegram may send one again after a
+    # crash); a lower id is not one of them (ids restart at random after a quiet week).
+    await flows.save(7, "tip", draft.to_json(), T0, update_id=500)
+    await flows.save(7, "tip", draft.to_json(), T0, update_id=501)
+    again = Flows(flows._db, Vault(SECRET))
+    assert await again.applied(7, 500) and await again.applied(7, 501)
+    assert not await again.applied(7, 12) and not await again.applied(7, 502)
     assert await flows.purge(T0 + timedelta(days=1)) == 1
     assert await flows.draft(7, "tip") is None
