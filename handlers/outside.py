@@ -133,16 +133,19 @@ class OfferDraft:
     step: str = "offer"
     body: str = ""
     media: list[tuple[str, str]] = field(default_factory=list)
+    shown: bool = False  # the offer was shown once (with the emergency numbers)
 
     def to_json(self) -> dict:
         """For storing."""
-        return {"step": self.step, "body": self.body, "media": [list(m) for m in self.media]}
+        return {"step": self.step, "body": self.body, "media": [list(m) for m in self.media],
+                "shown": self.shown}
 
     @classmethod
     def from_json(cls, data: dict) -> OfferDraft:
         """From storage."""
         return cls(step=data.get("step", "offer"), body=data.get("body", ""),
-                   media=[(m[0], m[1]) for m in data.get("media", [])])
+                   media=[(m[0], m[1]) for m in data.get("media", [])],
+                   shown=bool(data.get("shown", False)))
 
 
 async def _offer(turn: Turn) -> None:
@@ -179,23 +182,28 @@ def _take(turn: Turn, draft: OfferDraft) -> bool:
     return bool(draft.body or draft.media)
 
 
-def offer_prompt(me: Who, stored: dict) -> tuple[str, InlineKeyboardMarkup]:
-    """'Gửi nội dung này thành tin báo?' with what it holds, and the two buttons."""
+def offer_prompt(me: Who, stored: dict, *, first: bool = False
+                 ) -> tuple[str, InlineKeyboardMarkup]:
+    """'Gửi nội dung này thành tin báo?' with what it holds, and the two buttons (the
+    emergency numbers the first time)."""
     draft = OfferDraft.from_json(stored)
     parts = []
     if draft.body:
         parts.append(me.tr("tips.count.chars", n=formats.number(len(draft.body), me.locale)))
     if draft.media:
         parts.append(media_counts(me.locale, draft.media))
-    text = me.tr("offer.ask", parts=", ".join(parts)) + "\n\n" + me.tr("emergency")
+    text = me.tr("offer.ask", parts=", ".join(parts))
+    if first:
+        text += "\n\n" + me.tr("emergency")
     rows = [[button(me.tr("offer.btn.yes"), data(PREFIX, "yes"))],
             [button(me.tr("offer.btn.no"), data(PREFIX, "no"))]]
     return text, InlineKeyboardMarkup(rows)
 
 
 async def show(turn: Turn, draft: OfferDraft) -> None:
-    """The offer, with what it holds so far."""
-    text, markup = offer_prompt(turn.me, draft.to_json())
+    """The offer, with what it holds so far (the emergency numbers the first time)."""
+    text, markup = offer_prompt(turn.me, draft.to_json(), first=not draft.shown)
+    draft.shown = True
     turn.show(text, markup, in_place=False)
 
 
@@ -234,7 +242,8 @@ no = flows.cancel_saying("offer.dropped")
 
 FLOW = flows.register(flows.Flow(
     kind="offer", prefix=PREFIX, load=OfferDraft.from_json, show=show, label=label,
-    unexpected=not_content, short=True, cancel=no, album=offer_prompt,
+    unexpected=not_content, short=True, cancel=no,
+    album=lambda me, stored: offer_prompt(me, stored, first=not stored.get("shown")),
     buttons={"yes": yes, "no": no},
 ))
 FLOW.step("offer", text=more, media=more)
