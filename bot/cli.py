@@ -9,11 +9,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import re
+import sqlite3
 import sys
 from datetime import datetime, timedelta
 from pathlib import Path
 
 from bot.settings import Settings, SettingsError, load_settings
+from storage.db import UnusableDatabase, describe
 
 _DURATION = re.compile(r"^(\d+)([dhm])$")
 
@@ -90,7 +92,8 @@ def build_parser() -> argparse.ArgumentParser:
     poster.add_argument("--bot-username", help="the bot's username (default: asked from Telegram)")
 
     backup = sub.add_parser("backup", help="an online backup of the database (safe while running)")
-    backup.add_argument("file", type=Path, help="where to write the copy")
+    backup.add_argument("file", type=Path,
+                        help="where to write the copy (a file, or a folder for a dated file)")
 
     reminders = sub.add_parser(
         "send-reminders", help="remind reporters whose report for the period is missing",
@@ -162,6 +165,14 @@ def main(argv: list[str] | None = None) -> int:
     except SettingsError as exc:
         print(f"binhyen: {exc}", file=sys.stderr)
         return 2
+    except UnusableDatabase as exc:
+        print(f"binhyen: BINHYEN_DB: {exc}", file=sys.stderr)
+        return 2
+    except sqlite3.OperationalError as exc:
+        # Past opening: another process held the lock longer than the busy timeout.
+        print(f"binhyen: BINHYEN_DB: {settings.db}: {describe(exc, settings.db)}",
+              file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         return 130
 
@@ -191,3 +202,7 @@ async def _send_reminders(args: argparse.Namespace, settings: Settings) -> int:
     from bot.reminders import command  # imports the handlers' wording: only when asked
 
     return await command(args, settings)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import os
+import sqlite3
 import sys
+from pathlib import Path
 
 from telegram import Bot
 from telegram.error import TelegramError
@@ -12,7 +15,7 @@ from bot.settings import Settings, SettingsError
 from handlers.enrolment import poster_payload
 from locales import t
 from storage.crypto import Vault
-from storage.db import Database
+from storage.db import Database, probe
 from storage.invitations import InvitationRepo
 from storage.models import Role
 from storage.units import UnitRepo, UnitsCsvError, parse_units_csv
@@ -25,6 +28,7 @@ def _fail(message: str) -> int:
 
 async def run(args: argparse.Namespace, settings: Settings) -> int:
     """The bot against Telegram (polling, or webhook when configured)."""
+    probe(settings.db)  # a bad BINHYEN_DB is refused before the bot is even imported
     from bot.app import run_until_signalled
 
     settings.secret()  # fail before connecting if the key is missing
@@ -34,6 +38,8 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
 
 async def sandbox(args: argparse.Namespace, settings: Settings) -> int:
     """The local emulator, the bot and the web chat page."""
+    if "db" in settings.model_fields_set:  # the operator's own file: refuse it at once
+        probe(settings.db)
     from bot.sandbox import run_sandbox
 
     await run_sandbox(settings)
@@ -144,16 +150,49 @@ async def poster(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def backup(args: argparse.Namespace, settings: Settings) -> int:
-    """Copy the database with SQLite's online backup."""
+    """Copy the database with SQLite's online backup (safe while the bot runs).
+
+    A folder as target gets a dated file inside it; an existing backup is replaced, any
+    other existing file is refused; the copy is written beside the target and renamed into
+    place, so a backup cut short never looks whole.
+    """
+    from storage.db import utcnow
+
     if not settings.db.exists():
         return _fail(f"{settings.db}: no such database")
+    target = args.file
+    if target.is_dir():
+        target = target / f"binhyen-{utcnow().astimezone(settings.zone):%Y%m%d-%H%M}.db"
+    refusal = backup_refusal(target, settings.db)
+    if refusal:
+        return _fail(f"{target}: {refusal}")
+    partial = target.with_name(target.name + ".partial")
     db = await Database.open(settings.db, migrate=False)
     try:
-        await db.backup(args.file)
+        await db.backup(partial)
+        partial.replace(target)
+    except (OSError, sqlite3.Error) as exc:
+        partial.unlink(missing_ok=True)
+        return _fail(f"{target}: the backup could not be written ({exc})")
     finally:
         await db.close()
-    print(f"backed up {settings.db} to {args.file}", file=sys.stderr)
+    print(f"backed up {settings.db} to {target}", file=sys.stderr)
     return 0
+
+
+def backup_refusal(target: Path, live: Path) -> str | None:
+    """Why ``target`` must not receive a backup of ``live``, or None."""
+    if not target.parent.is_dir():
+        return f"the folder {target.parent} does not exist"
+    if target.exists():
+        if target.resolve() == live.resolve():
+            return "is the live database itself; give another file"
+        with target.open("rb") as fh:
+            if fh.read(16) not in (b"", b"SQLite format 3\x00"):
+                return "exists and is not a database; it was left as it is"
+    if not os.access(target.parent, os.W_OK):
+        return f"the folder {target.parent} is not writable"
+    return None
 
 
 # ---------------------------------------------------------------------- digests and schedules

@@ -18,10 +18,8 @@ from datetime import date, datetime
 from bot import notices, reminders
 from bot.digest import Digest, Span, SpanKind, span_from_key, span_of
 from bot.digest_build import build, overdue_tips
-from bot.digest_chart import chart_png
 from bot.digest_labels import span_label
 from bot.digest_text import digest_messages, overdue_lines
-from bot.digest_workbook import workbook_xlsx
 from bot.outbox import Part
 from bot.schedule import (
     DEFAULTS,
@@ -200,6 +198,11 @@ async def digest_parts(svc: Services, user_id: int, root_ids: list[int],
 
 async def render_digest(digest: Digest, locale: str, svc: Services) -> list[Part]:
     """Texts, then the chart and the workbook (rendered off the event loop)."""
+    # matplotlib and openpyxl take most of a second to import: the first digest pays it,
+    # not every start-up.
+    from bot.digest_chart import chart_png
+    from bot.digest_workbook import workbook_xlsx
+
     texts = digest_messages(digest, locale, svc.timezone)
     png = await asyncio.to_thread(chart_png, digest, locale)
     xlsx = await asyncio.to_thread(workbook_xlsx, digest, locale, tz=svc.timezone)

@@ -180,13 +180,17 @@ async def start_sandbox(settings: Settings, *, port: int | None = None) -> tuple
     register_demo_users(emulator)
     server = EmulatorServer(emulator, port=settings.sandbox_port if port is None else port)
     await server.start()
-    local = sandbox_settings(settings, server)
-    db = await Database.open(local.db)
     try:
-        await seed_demo(db, Vault(local.secret()))
-    finally:
-        await db.close()
-    running = await start_bot(local)
+        local = sandbox_settings(settings, server)
+        db = await Database.open(local.db)
+        try:
+            await seed_demo(db, Vault(local.secret()))
+        finally:
+            await db.close()
+        running = await start_bot(local)
+    except BaseException:
+        await server.stop()  # a bad database file must not leave the emulator listening
+        raise
     return emulator, server, running
 
 

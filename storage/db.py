@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import re
 import sqlite3
 from collections.abc import Iterator
@@ -74,6 +75,84 @@ def stamp(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat()
 
 
+BUSY_TIMEOUT_MS = 5000  # how long a write waits for another process holding the lock
+
+
+class UnusableDatabase(Exception):
+    """The database file cannot be used; the message is one line for the operator."""
+
+    def __init__(self, path: Path, reason: str) -> None:
+        super().__init__(f"{path}: {reason}")
+        self.path = path
+        self.reason = reason
+
+
+def check_path(path: Path) -> None:
+    """Refuse, before SQLite tries, a path that cannot be our database file."""
+    if path.is_dir():
+        raise UnusableDatabase(path, "is a folder, not a database file")
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.is_dir():
+        raise UnusableDatabase(path, f"the folder {folder} does not exist")
+    if path.exists():
+        if not os.access(path, os.R_OK | os.W_OK):
+            raise UnusableDatabase(path, "cannot be read and written (check its permissions)")
+        with path.open("rb") as fh:
+            head = fh.read(16)
+        if head and head != b"SQLite format 3\x00":
+            raise UnusableDatabase(path, "is not an SQLite database (some other file?)")
+    if not os.access(folder, os.W_OK):
+        # SQLite writes its journal (-wal, -shm) beside the file: the folder must be writable.
+        raise UnusableDatabase(path, f"the folder {folder} is not writable")
+
+
+_TABLES = ("SELECT name FROM sqlite_master WHERE type = 'table'"
+           " AND name NOT LIKE 'sqlite_%' ORDER BY name")
+
+
+def refuse_foreign(path: Path, tables: list[str]) -> None:
+    """An SQLite file must be ours (it has ``schema_migrations``) or empty."""
+    if tables and "schema_migrations" not in tables:
+        shown = ", ".join(tables[:3]) + (", …" if len(tables) > 3 else "")
+        raise UnusableDatabase(path, f"holds tables that are not Bình Yên's ({shown});"
+                                     " point BINHYEN_DB at our own file")
+
+
+def probe(path: Path) -> None:
+    """Everything :meth:`Database.open` would refuse that can be seen without writing.
+
+    Synchronous and cheap, for the long-running commands to call before they import and start
+    everything else; read-only, so a fresh path stays absent.
+    """
+    check_path(path)
+    if not path.exists():
+        return
+    try:
+        conn = sqlite3.connect(f"{path.absolute().as_uri()}?mode=ro", uri=True,
+                               timeout=BUSY_TIMEOUT_MS / 1000)
+        try:
+            refuse_foreign(path, [row[0] for row in conn.execute(_TABLES)])
+        finally:
+            conn.close()
+    except sqlite3.Error as exc:
+        raise UnusableDatabase(path, describe(exc, path)) from None
+
+
+def describe(exc: sqlite3.Error, path: Path) -> str:
+    """What an SQLite error opening ``path`` means, in one line."""
+    text = str(exc).lower()
+    if "locked" in text or "busy" in text:
+        return (f"is locked by another process (waited {BUSY_TIMEOUT_MS / 1000:g} s);"
+                " is another bot or command running on it?")
+    if "not a database" in text or "malformed" in text:
+        return "is not a Bình Yên database, or it is damaged"
+    if "readonly" in text or "read-only" in text:
+        return "is read-only"
+    if "unable to open" in text:
+        return "cannot be opened (check the folder and its permissions)"
+    return f"cannot be used ({exc})"
+
+
 class Database:
     """One aiosqlite connection with our pragmas; the repositories share it."""
 
@@ -90,17 +169,34 @@ class Database:
 
     @classmethod
     async def open(cls, path: Path | str, *, migrate: bool = True) -> Database:
-        """Open (creating if needed) and bring the schema up to date."""
+        """Open (creating if needed) and bring the schema up to date.
+
+        Raises :class:`UnusableDatabase`, whose message is one line for the operator, when the
+        path cannot hold our database (a folder, a missing folder, a file that is not SQLite,
+        no permission, locked by another process); the connection's thread is closed first,
+        so nothing is left running.
+        """
         path = Path(path)
+        check_path(path)
         conn = await aiosqlite.connect(path, isolation_level=None)
-        conn.row_factory = sqlite3.Row
-        await conn.execute("PRAGMA journal_mode=WAL")
-        await conn.execute("PRAGMA foreign_keys=ON")
-        await conn.execute("PRAGMA busy_timeout=5000")
-        await conn.execute("PRAGMA synchronous=NORMAL")
-        db = cls(conn, path)
-        if migrate:
-            await db.migrate()
+        try:
+            conn.row_factory = sqlite3.Row
+            await conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+            # Read before anything is written into the file (WAL mode is written into it).
+            tables = [row[0] for row in await conn.execute_fetchall(_TABLES)]
+            refuse_foreign(path, tables)
+            await conn.execute("PRAGMA journal_mode=WAL")
+            await conn.execute("PRAGMA foreign_keys=ON")
+            await conn.execute("PRAGMA synchronous=NORMAL")
+            db = cls(conn, path)
+            if migrate:
+                await db.migrate()
+        except sqlite3.Error as exc:
+            await conn.close()
+            raise UnusableDatabase(path, describe(exc, path)) from None
+        except BaseException:
+            await conn.close()
+            raise
         return db
 
     async def close(self) -> None:
@@ -115,8 +211,16 @@ class Database:
         )
         rows = await self.conn.execute_fetchall("SELECT version FROM schema_migrations")
         done = {row[0] for row in rows}
+        if migrations is None:
+            migrations = load_migrations()
+            known = max((m.version for m in migrations), default=0)
+            if done and max(done) > known:
+                # Written by a newer release: running old code on it would misread it.
+                raise UnusableDatabase(self.path, f"was brought to schema {max(done):04d} by a"
+                                                  f" newer Bình Yên; this one knows up to"
+                                                  f" {known:04d}: run the newer release")
         applied = []
-        for migration in migrations if migrations is not None else load_migrations():
+        for migration in migrations:
             if migration.version in done:
                 continue
             await self._apply(migration)
