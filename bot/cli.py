@@ -202,7 +202,3 @@ async def _send_reminders(args: argparse.Namespace, settings: Settings) -> int:
     from bot.reminders import command  # imports the handlers' wording: only when asked
 
     return await command(args, settings)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

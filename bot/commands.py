@@ -9,9 +9,9 @@ import sys
 from pathlib import Path
 
 from telegram import Bot
-from telegram.error import TelegramError
+from telegram.error import InvalidToken, TelegramError
 
-from bot.settings import Settings, SettingsError
+from bot.settings import TOKEN_REJECTED, Settings, SettingsError
 from handlers.enrolment import poster_payload
 from locales import t
 from storage.crypto import Vault
@@ -32,7 +32,10 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
     from bot.app import run_until_signalled
 
     settings.secret()  # fail before connecting if the key is missing
-    await run_until_signalled(settings)
+    try:
+        await run_until_signalled(settings)
+    except InvalidToken:  # its message holds the whole token: never print it
+        raise SettingsError(TOKEN_REJECTED) from None
     return 0
 
 
@@ -86,8 +89,11 @@ async def _bot_username(args: argparse.Namespace, settings: Settings) -> str:
     try:
         async with bot:
             return bot.username
+    except InvalidToken:  # its message holds the whole token: never print it
+        raise SettingsError(TOKEN_REJECTED) from None
     except TelegramError as exc:
-        raise SettingsError(f"BINHYEN_TOKEN: Telegram did not accept it ({exc})") from None
+        raise SettingsError(f"cannot reach the Bot API at {settings.bot_api_url} ({exc});"
+                            " or pass --bot-username") from None
 
 
 async def invite(args: argparse.Namespace, settings: Settings) -> int:
@@ -241,7 +247,7 @@ async def export(args: argparse.Namespace, settings: Settings) -> int:
 
 async def send_digest(args: argparse.Namespace, settings: Settings) -> int:
     """``send-digest [--period P] [--unit CODE]``: enqueue, then send until done."""
-    from telegram.error import InvalidToken, NetworkError
+    from telegram.error import NetworkError
 
     from bot import deliveries, reminders
     from bot.app import make_services
@@ -293,8 +299,8 @@ async def send_digest(args: argparse.Namespace, settings: Settings) -> int:
                   base_file_url=settings.file_url())
         try:
             await bot.initialize()
-        except InvalidToken as exc:
-            raise SettingsError(f"BINHYEN_TOKEN: Telegram did not accept it ({exc})") from None
+        except InvalidToken:  # its message holds the whole token: never print it
+            raise SettingsError(TOKEN_REJECTED) from None
         except NetworkError as exc:
             return _fail(f"cannot reach the Bot API at {settings.bot_api_url} ({exc})")
         try:

@@ -25,7 +25,7 @@ from datetime import datetime, time, timedelta, tzinfo
 
 from bot.outbox import OutboxSender, Part, Quiet
 from bot.schedule import QUIET_END, QUIET_START, in_quiet_hours
-from bot.settings import Settings, SettingsError
+from bot.settings import TOKEN_REJECTED, Settings, SettingsError
 from handlers.reports import period_label
 from handlers.services import Services
 from locales import formats, t
@@ -190,8 +190,8 @@ async def command(args: argparse.Namespace, settings: Settings) -> int:
         bot = Bot(token, base_url=settings.bot_api_url, base_file_url=settings.file_url())
         try:
             await bot.initialize()  # getMe: a wrong token or URL stops here, before anything
-        except InvalidToken as exc:
-            raise SettingsError(f"BINHYEN_TOKEN: Telegram did not accept it ({exc})") from None
+        except InvalidToken:  # its message holds the whole token: never print it
+            raise SettingsError(TOKEN_REJECTED) from None
         except NetworkError as exc:
             print(f"binhyen: cannot reach the Bot API at {settings.bot_api_url} ({exc})",
                   file=sys.stderr)

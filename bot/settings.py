@@ -26,6 +26,10 @@ SANDBOX_SECRET_KEY = "sandbox-only-not-secret-0123456789abcdef"
 _TOKEN_RE = re.compile(r"^\d+:[A-Za-z0-9_-]{20,}$")
 
 
+TOKEN_REJECTED = ("BINHYEN_TOKEN: Telegram rejected this token; copy it again from BotFather"
+                  " (/mybots, API Token)")
+
+
 class SettingsError(Exception):
     """A setting is missing or malformed; the message is one line for the operator."""
 

@@ -481,7 +481,7 @@ def _acknowledge(turn: Turn, draft: Draft) -> None:
 
 def acknowledge_later(turn: Turn, group: str, kind: str = "tip") -> None:
     """Albums arrive as one update per item: acknowledge once, when the last has come."""
-    name = f"album:{turn.tg_id}"
+    name = f"album:{turn.me.user.id}"  # a row id: job names reach the scheduler's log
     queue = turn.context.job_queue
     for job in queue.get_jobs_by_name(name):
         job.schedule_removal()

@@ -48,6 +48,45 @@ async def test_run_against_a_custom_bot_api_keeps_the_token_out_of_logs(tmp_path
     assert "bot @binhyen_proc_bot started (polling)" in logs
 
 
+async def test_a_rejected_or_malformed_token_is_one_line_without_the_token(
+    tmp_path: Path
+) -> None:
+    """One character off (rejected by Telegram), or not a token at all: one line, exit 2."""
+    from bot.settings import TOKEN_REJECTED
+
+    emu = Emulator()
+    emu.add_bot(TOKEN, username="binhyen_proc_bot")
+    server = EmulatorServer(emu)
+    await server.start()
+    one_off = TOKEN[:-1] + ("a" if TOKEN[-1] != "a" else "b")
+    try:
+        for token, expected in ((one_off, f"binhyen: {TOKEN_REJECTED}"),
+                                ("7000000003 PROCESS-test-token", "binhyen: BINHYEN_TOKEN: does not"
+                                 " look like a bot token from BotFather (123456:ABC-...)")):
+            env = {
+                "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+                "BINHYEN_TOKEN": token,
+                "BINHYEN_SECRET_KEY": "process-test-secret-0123456789abcdef",
+                "BINHYEN_BOT_API_URL": server.base_url,
+                "BINHYEN_DB": str(tmp_path / "proc.db"),
+                "BINHYEN_LOG_LEVEL": "DEBUG",
+            }
+            proc = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "bot", "run", env=env, cwd=tmp_path,
+                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+            )
+            stdout, stderr = await asyncio.wait_for(proc.communicate(), timeout=60)
+            logs = stdout.decode() + stderr.decode()
+            assert proc.returncode == 2, logs
+            assert token.split(":")[-1] not in logs and "PROCESS-test" not in logs, logs
+            assert "Traceback" not in logs, logs
+            # At DEBUG the start-up lines come first; the error is the last line, and alone.
+            assert logs.splitlines()[-1] == expected, logs
+            assert sum(line.startswith("binhyen:") for line in logs.splitlines()) == 1
+    finally:
+        await server.stop()
+
+
 async def test_webhook_mode_receives_updates_from_the_bot_api(tmp_path: Path) -> None:
     """With BINHYEN_WEBHOOK_URL the bot registers its webhook and answers what is POSTed."""
     import socket

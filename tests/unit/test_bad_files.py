@@ -179,7 +179,7 @@ def test_the_process_exits_with_one_line(env: Path, command: list[str], token: s
                    BINHYEN_SANDBOX_PORT="0")
     if token:
         environ["BINHYEN_TOKEN"] = token
-    done = subprocess.run([sys.executable, "-m", "bot.cli", *command], env=environ,
+    done = subprocess.run([sys.executable, "-m", "bot", *command], env=environ,
                           capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode == 2, done.stderr
     lines = [line for line in done.stderr.splitlines()
