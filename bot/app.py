@@ -29,6 +29,7 @@ from bot.outbox import OutboxSender
 from bot.settings import Settings
 from bot.updates import ChatOrderedProcessor
 from handlers import errors, router
+from handlers.callbacks import Signer
 from handlers.commands import set_default_commands
 from handlers.services import Services
 from handlers.tip_recipients import uncovered
@@ -78,6 +79,7 @@ def make_services(
         events=EventRepo(db),
         flows=Flows(db, vault),
         outbox=OutboxRepo(db, vault),
+        buttons=Signer(vault.button_key),
     )
     if now is not None:
         svc.now = now
@@ -98,7 +100,7 @@ async def post_init(app: Application) -> None:
     sender = OutboxSender(app.bot, outbox, svc.users, deliveries.make_render(svc),
                           address=lambda item: notices.address(svc, item),
                           now=lambda: svc.now(),  # tests move the clock after start
-                          pace_clock=time.monotonic, chat_burst=CHAT_BURST,
+                          pace_clock=time.monotonic, chat_burst=CHAT_BURST, buttons=svc.buttons,
                           # Nothing scheduled goes out at night: it waits for the morning.
                           quiet=reminders.quiet_until(svc.timezone, prefixes=(
                               "reminder.", "digest.", "overdue")))

@@ -305,7 +305,8 @@ async def send_digest(args: argparse.Namespace, settings: Settings) -> int:
             return _fail(f"cannot reach the Bot API at {settings.bot_api_url} ({exc})")
         try:
             sender = OutboxSender(bot, repo, svc.users, deliveries.make_render(svc), now=now,
-                                  quiet=reminders.quiet_until(tz, prefixes=(kind,)))
+                                  quiet=reminders.quiet_until(tz, prefixes=(kind,)),
+                                  buttons=svc.buttons)
             await sender.drain(kind, deadline=reminders.quiet_begins(now(), tz))
         finally:
             await bot.shutdown()

@@ -45,7 +45,7 @@ import logging
 import os
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
@@ -68,6 +68,7 @@ from telegram.error import (
     TelegramError,
 )
 
+from handlers.callbacks import Signer, has_callbacks
 from storage.outbox import IMMEDIATE, OutboxItem, OutboxRepo
 from storage.users import UserRepo
 
@@ -183,6 +184,7 @@ class OutboxSender:
         sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
         quiet: Quiet | None = None,
         pace_clock: Callable[[], float] | None = None,
+        buttons: Signer | None = None,
     ) -> None:
         if rate <= 0 or per_chat_interval < 0 or concurrency < 1 or chat_burst < 1:
             raise ValueError("rate must be > 0, per_chat_interval ≥ 0, concurrency ≥ 1,"
@@ -192,6 +194,7 @@ class OutboxSender:
         self._users = users
         self._render = render
         self._address = address or self._user_address
+        self._buttons = buttons
         self._interval = 1.0 / rate
         self._per_chat = per_chat_interval
         self._burst = chat_burst
@@ -390,6 +393,10 @@ class OutboxSender:
             reply = ReplyParameters(target, allow_sending_without_reply=True)
         html = {"parse_mode": ParseMode.HTML}
         kind = part.kind
+        if self._buttons is not None:  # each button signed for the person it goes to
+            part = replace(part, markup=self._buttons.markup(part.markup, chat_id))
+        elif has_callbacks(part.markup):
+            raise ValueError("a keyboard with callback buttons needs the sender's signer")
         if kind == "text":
             sent = await bot.send_message(chat_id, part.text or "", reply_markup=part.markup,
                                           reply_parameters=reply, link_preview_options=_NO_PREVIEW,

@@ -208,7 +208,8 @@ async def command(args: argparse.Namespace, settings: Settings) -> int:
             note = f" ({recovered} taken up from an interrupted run)" if recovered else ""
             enqueued = await enqueue_report_reminders(svc, clock(), occasion=args.occasion)
             before = await repo.counts(kind, period.key)
-            sender = OutboxSender(bot, repo, svc.users, render, now=clock, quiet=quiet_until(tz))
+            sender = OutboxSender(bot, repo, svc.users, render, now=clock, quiet=quiet_until(tz),
+                                  buttons=svc.buttons)
             await sender.drain(kind, deadline=quiet_begins(clock(), tz))
             after = await repo.counts(kind, period.key)
         finally:

@@ -244,25 +244,26 @@ class Turn:
     async def _send(self, item: _Out, index: int) -> None:
         bot = self.context.bot
         chat = self.chat_id
+        markup = self.svc.buttons.markup(item.markup, self.tg_id)  # signed for this person
         try:
             if item.kind == "show":
                 try:
-                    await self.query.edit_message_text(item.text, reply_markup=item.markup)
+                    await self.query.edit_message_text(item.text, reply_markup=markup)
                 except BadRequest as exc:
                     if "not modified" in exc.message.lower():
                         return
                     log.debug("could not edit a step in place: %s", exc)
                     await self._drop(self.query.message)
-                    await bot.send_message(chat, item.text, reply_markup=item.markup)
+                    await bot.send_message(chat, item.text, reply_markup=markup)
             elif item.kind == "drop_keyboard":
                 await self._drop(self.query.message)
             elif item.kind == "markup":
                 try:
-                    await self.query.edit_message_reply_markup(item.markup)
+                    await self.query.edit_message_reply_markup(markup)
                 except BadRequest as exc:  # unchanged, or too old: the buttons stay
                     log.debug("keyboard not swapped: %s", exc)
             elif item.kind == "message":
-                await bot.send_message(chat, item.text, reply_markup=item.markup)
+                await bot.send_message(chat, item.text, reply_markup=markup)
             elif item.kind == "photo":
                 await bot.send_photo(chat, InputFile(item.data, filename=item.filename),
                                      caption=item.text or None)
@@ -281,6 +282,7 @@ class Turn:
             # The person is owed this answer (an invitation's link, a workbook): the outbox
             # keeps trying, from the file's bytes if it is one.
             log.info("a reply could not be sent (%s); the outbox takes it", exc)
+            # Unsigned: the outbox sender signs what it sends.
             payload: dict = {"text": item.text, "markup": _markup_dict(item.markup)}
             if item.data is not None:
                 payload.update(file=base64.b64encode(item.data).decode(), kind=item.kind,

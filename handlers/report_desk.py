@@ -48,14 +48,16 @@ def _period(svc: Services, stored: StoredSet, text: str) -> Period | None:
     return parse_period(text, stored.spec.period, today)
 
 
-def _key_period(key: str | None) -> Period | None:
-    """A period named by a button (None when it is not one a person could mean)."""
+def _key_period(key: str | None, stored: StoredSet) -> Period | None:
+    """A period named by a button, if it is one of the set's calendar (a week for a weekly
+    set); None for anything else, however it was made."""
     if not key:
         return None
     try:
-        return Period.from_key(key)  # refuses years no one could mean (reporting.YEARS)
+        period = Period.from_key(key)  # refuses years no one could mean (reporting.YEARS)
     except ValueError:
         return None
+    return period if period.kind is stored.spec.period else None
 
 
 def _more(turn: Turn):
@@ -74,9 +76,9 @@ async def completeness(turn: Turn) -> None:
         return
     stored = svc.reports.sets()[0]
     if turn.press is not None:
-        period = _key_period(turn.press.action)
+        period = _key_period(turn.press.action, stored)
         if period is None:
-            turn.answer(turn.tr("callback.stale"), alert=True)
+            turn.answer(turn.tr("callback.invalid"), alert=True)
             return
     else:
         period = _period(svc, stored, " ".join(turn.args))
@@ -175,9 +177,10 @@ def _pick_hamlet(turn: Turn, tree: UnitTree, hamlets: list[int], period: Period,
 
 async def hamlet_page(turn: Turn) -> None:
     """Another page of hamlets."""
-    period, page = _key_period(turn.press.action), turn.press.int(1)
+    period = _key_period(turn.press.action, turn.svc.reports.sets()[0])
+    page = turn.press.int(1)
     if not _allowed(turn.me) or period is None or page is None:
-        turn.answer(turn.tr("callback.stale"), alert=True)
+        turn.answer(turn.tr("callback.invalid"), alert=True)
         return
     tree = await turn.svc.units.tree()
     _pick_hamlet(turn, tree, await _hamlets(turn.svc, turn.me, tree), period, page)
@@ -186,13 +189,17 @@ async def hamlet_page(turn: Turn) -> None:
 async def view_pressed(turn: Turn) -> None:
     """A hamlet (or another period of it)."""
     svc = turn.svc
-    unit, period = turn.press.int(0), _key_period(turn.press.field(1))
+    stored = svc.reports.sets()[0]
+    unit, period = turn.press.int(0), _key_period(turn.press.field(1), stored)
+    if period is None:
+        turn.answer(turn.tr("callback.invalid"), alert=True)
+        return
     tree = await svc.units.tree()
-    if not _allowed(turn.me) or unit is None or period is None \
+    if not _allowed(turn.me) or unit is None \
             or unit not in await _hamlets(svc, turn.me, tree):
         turn.answer(turn.tr("report.unit_not_found"), alert=True)
         return
-    await _show(turn, svc.reports.sets()[0], unit, period)
+    await _show(turn, stored, unit, period)
 
 
 async def _show(turn: Turn, stored: StoredSet, unit_id: int, period: Period, *,
@@ -259,15 +266,15 @@ async def _show(turn: Turn, stored: StoredSet, unit_id: int, period: Period, *,
 async def reopen(turn: Turn) -> None:
     """Reopen a locked period for one hamlet; its reporters are told until when."""
     svc = turn.svc
-    unit_id, period = turn.press.int(0), _key_period(turn.press.field(1))
+    stored = svc.reports.sets()[0]
+    unit_id, period = turn.press.int(0), _key_period(turn.press.field(1), stored)
+    if period is None:  # a period of another length, or none: not this set's
+        turn.answer(turn.tr("callback.invalid"), alert=True)
+        return
     tree = await svc.units.tree()
-    if not _allowed(turn.me) or unit_id is None or period is None \
+    if not _allowed(turn.me) or unit_id is None \
             or unit_id not in await _hamlets(svc, turn.me, tree):
         turn.answer(turn.tr("report.unit_not_found"), alert=True)
-        return
-    stored = svc.reports.sets()[0]
-    if period.kind is not stored.spec.period:  # a period of another length: not this set's
-        turn.answer(turn.tr("callback.stale"), alert=True)
         return
     now = svc.now()
     if await svc.reports.open_until(stored.code, period, unit_id, now, svc.timezone) is None:

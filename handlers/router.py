@@ -197,10 +197,11 @@ async def _still(turn: Turn) -> None:
 
 
 async def _press(turn: Turn) -> None:
-    press = parse(turn.query.data)
+    # Signed for this person by this deployment, and a shape the bot sends: else expired.
+    press = parse(turn.svc.buttons.open(turn.query.data, turn.tg_id))
     turn.press = press
     if press is None:
-        turn.answer(turn.tr("callback.stale"), alert=True)
+        turn.answer(turn.tr("callback.invalid"), alert=True)
         return
     flow = flows.BY_PREFIX.get(press.kind)
     if flow is not None:

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 
 from telegram.ext import ContextTypes
 
+from handlers.callbacks import Signer
 from storage.audit import AuditRepo
 from storage.db import Database
 from storage.events import EventRepo
@@ -51,6 +52,8 @@ class Services:
     flows: Flows
     # Everything the bot owes someone (storage.outbox); the sender is the composition root's.
     outbox: OutboxRepo
+    # Signs every button for the person it is sent to, and checks presses (handlers.callbacks).
+    buttons: Signer
     # (user id, root unit ids, kind, which) → the messages of a summary (bot.deliveries);
     # ValueError for a period that cannot be read.
     summaries: Callable[[int, list[int], str, str | None], Awaitable[list]] | None = None

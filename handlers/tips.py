@@ -505,7 +505,8 @@ async def _album_done(context) -> None:
     stored = await svc.flows.draft(job.user_id, flow.kind)
     found = flow.album(who_of(user, svc, job.user_id), stored) if stored else None
     if found is not None:
-        await context.bot.send_message(job.chat_id, found[0], reply_markup=found[1])
+        await context.bot.send_message(job.chat_id, found[0],
+                                       reply_markup=svc.buttons.markup(found[1], job.user_id))
 
 
 def album_prompt(me, stored: dict):

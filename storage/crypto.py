@@ -32,6 +32,7 @@ class Vault:
     def __init__(self, secret: str) -> None:
         self._hash_key = _derive(secret, b"identity-hmac-v1")
         self._aead = AESGCM(_derive(secret, b"payload-aesgcm-v1"))
+        self.button_key = _derive(secret, b"callback-hmac-v1")  # handlers.callbacks.Signer
 
     def hash_id(self, value: int | str) -> bytes:
         """A stable keyed hash (16 bytes) of an identifier, for lookups."""

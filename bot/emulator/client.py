@@ -579,6 +579,14 @@ class UserHandle(ChatReader):
         """Press an inline callback button (by text or callback_data) in a bot message."""
         return _press(self._emu, self.state, self._view(message), button)
 
+    def press_forged(self, message: MessageView | int, data: str) -> CallbackQueryRef:
+        """Press a bot message with any ``callback_data``, as a modified client can: Telegram
+        hands the bot whatever data the client sends, button or not."""
+        view = self._view(message)
+        qid = self._emu.press_button(self.state, view.record, {"callback_data": data})
+        return CallbackQueryRef(id=qid, data=data, message_id=view.message_id,
+                                user_id=self.state.id, _emulator=self._emu)
+
     # ---------------------------------------------------------------- blocking
     def block(self) -> None:
         """Block the bot (its sends to this user now fail with 403)."""

@@ -66,7 +66,8 @@ async def _main() -> None:
                 repo = OutboxRepo(db)
                 bot = Bot(TOKEN, base_url=server.base_url, base_file_url=server.base_file_url)
                 async with bot:
-                    sender = OutboxSender(bot, repo, svc.users, render, now=now)
+                    sender = OutboxSender(bot, repo, svc.users, render, now=now,
+                                          buttons=svc.buttons)
                     t0 = time.perf_counter()
                     await sender.drain(KIND)
                     elapsed = time.perf_counter() - t0
