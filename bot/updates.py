@@ -13,7 +13,7 @@ All our handlers are for private chats, where chat and user are the same.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from telegram import Update
@@ -30,7 +30,7 @@ _GATE = 1 << 20
 class ChatOrderedProcessor(BaseUpdateProcessor):
     """At most ``limit`` updates at once, never two of the same chat."""
 
-    __slots__ = ("_chats", "_limit", "_running")
+    __slots__ = ("_chats", "_limit", "_running", "observer")
 
     def __init__(self, limit: int) -> None:
         super().__init__(max_concurrent_updates=_GATE)
@@ -39,6 +39,8 @@ class ChatOrderedProcessor(BaseUpdateProcessor):
         self._limit = limit
         self._running = asyncio.Semaphore(limit)
         self._chats = KeyedLocks()
+        # Told the id of each update once it has been handled (tests wait on it); or None.
+        self.observer: Callable[[int], None] | None = None
 
     @property
     def limit(self) -> int:
@@ -48,12 +50,16 @@ class ChatOrderedProcessor(BaseUpdateProcessor):
     async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
         """Wait for the chat's earlier updates, then for a free slot, then process."""
         chat = update.effective_chat if isinstance(update, Update) else None
-        if chat is None:  # nothing to keep in order with
-            async with self._running:
+        try:
+            if chat is None:  # nothing to keep in order with
+                async with self._running:
+                    await coroutine
+                return
+            async with self._chats.hold(chat.id), self._running:
                 await coroutine
-            return
-        async with self._chats.hold(chat.id), self._running:
-            await coroutine
+        finally:
+            if self.observer is not None and isinstance(update, Update):
+                self.observer(update.update_id)
 
     async def initialize(self) -> None:
         """Nothing to set up."""

@@ -6,8 +6,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import sqlite3
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import UTC, timedelta
 from pathlib import Path
 
 import pytest
@@ -55,6 +56,7 @@ class Harness:
         self.db_path = tmp_path / "bot.db"
         self.running: Running | None = None
         self.settings: Settings | None = None
+        self.processed: set[int] = set()  # ids of the updates the bot has handled, any run
 
     async def start(self, **overrides: object) -> None:
         """Start (or start again) the bot on the same database."""
@@ -68,6 +70,7 @@ class Harness:
                 **{"schedule": False, **overrides},
             )
         self.running = await start_bot(self.settings)
+        self.running.app.update_processor.observer = self.processed.add
 
     async def restart(self, **overrides: object) -> None:
         """Stop, change settings if asked, and start again on the same database."""
@@ -82,6 +85,33 @@ class Harness:
         if self.running is not None:
             await stop_bot(self.running)
             self.running = None
+
+    def idle(self) -> bool:
+        """Nothing in flight: every update handled, no outbox item sending or due (scheduled
+        kinds held for the night aside), no album waiting to be acknowledged."""
+        if not set(self.emu.produced()) <= self.processed or self.running is None:
+            return False
+        if any(job.name and job.name.startswith("album:")
+               for job in self.running.app.job_queue.jobs()):
+            return False
+        conn = sqlite3.connect(self.db_path)
+        try:
+            busy = conn.execute(
+                "SELECT COUNT(*) FROM outbox WHERE status = 'sending' OR (status = 'pending'"
+                " AND next_try_at <= ? AND kind NOT LIKE 'reminder.%'"
+                " AND kind NOT LIKE 'digest.%' AND kind NOT LIKE 'overdue%')",
+                (self.services.now().astimezone(UTC).isoformat(timespec="microseconds"),)
+            ).fetchone()[0]
+        finally:
+            conn.close()
+        return busy == 0
+
+    async def settle(self, timeout: float = 30.0) -> None:
+        """Wait until :meth:`idle`: the emulator's and the bot's idle signal, not a quiet
+        window; a check that "nothing else arrived" is sound only after this."""
+        if not await self.emu.wait_until(self.idle, timeout):
+            raise TimeoutError(f"the bot was still busy after {timeout} s: handled "
+                               f"{len(self.processed)} of {len(self.emu.produced())} updates")
 
     @property
     def services(self) -> Services:

@@ -420,6 +420,10 @@ class Emulator(GroupChats):
         finally:
             self._waiters.discard(fut)
 
+    def produced(self) -> list[int]:
+        """The id of every update queued for the bot so far (whether fetched or not)."""
+        return list(self._bot().produced)
+
     async def wait_until(
         self, predicate: Callable[[], Any], timeout: float, poll: float | None = 0.05
     ) -> bool:
@@ -490,6 +494,7 @@ class Emulator(GroupChats):
         update = {"update_id": bot.next_update_id, kind: payload}
         bot.next_update_id += 1
         bot.updates.append(update)
+        bot.produced.append(update["update_id"])
         self._notify()
         return update
 

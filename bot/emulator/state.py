@@ -268,6 +268,8 @@ class BotState:
     first_name: str
     updates: list[dict[str, Any]] = field(default_factory=list)
     next_update_id: int = 1
+    # Every update id ever queued, for tests that wait until the bot has handled them all.
+    produced: list[int] = field(default_factory=list)
     allowed_updates: frozenset[str] = DEFAULT_ALLOWED_UPDATES
     webhook_url: str = ""
     webhook_secret: str | None = None
