@@ -25,6 +25,7 @@ from telegram.constants import ParseMode
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, Defaults, TypeHandler
 
 from bot import deliveries, jobs, notices, reminders
+from bot import outbox as sending
 from bot.outbox import OutboxSender
 from bot.settings import Settings
 from bot.updates import ChatOrderedProcessor
@@ -101,6 +102,10 @@ async def post_init(app: Application) -> None:
                           address=lambda item: notices.address(svc, item),
                           now=lambda: svc.now(),  # tests move the clock after start
                           pace_clock=time.monotonic, chat_burst=CHAT_BURST, buttons=svc.buttons,
+                          # read at start, so that a test can shorten them
+                          read_timeout=sending.READ_TIMEOUT,
+                          unanswered_delay=(sending.UNANSWERED_DELAY_NOW,
+                                            sending.UNANSWERED_DELAY),
                           # Nothing scheduled goes out at night: it waits for the morning.
                           quiet=reminders.quiet_until(svc.timezone, prefixes=(
                               "reminder.", "digest.", "overdue")))
@@ -142,6 +147,9 @@ def build_application(
                            link_preview_options=LinkPreviewOptions(is_disabled=True)))
         .post_init(post_init)
         .concurrent_updates(ChatOrderedProcessor(settings.concurrent_updates))
+        # A reply Telegram is slow to confirm is waited for: taken for lost, it would go to
+        # the outbox and arrive twice (the outbox's own sends wait as long).
+        .read_timeout(sending.READ_TIMEOUT)
     )
     if rate_limiter:
         builder = builder.rate_limiter(AIORateLimiter(max_retries=3))

@@ -31,11 +31,17 @@ first Bot API call and marked 'sent' (committed) right after Telegram's answer t
 a several-part item commits each part as it goes (``parts_sent``). The Bot API has no
 idempotency key, so Telegram may deliver a message whose answer never reaches us — the
 process dies between the two, or the answer times out or the connection drops after
-Telegram acted. Such a part is sent again: after a crash at most the parts in flight
-(≤ ``concurrency`` items, one part each), after a timeout that one part. Edits and pins
-repeated are harmless (the second edit is "not modified"); a repeated new message (a card, a
-notice, a reminder) arrives twice. Nothing is lost: a part is marked done only once
-Telegram said it was accepted.
+Telegram acted. A slow answer is waited for (``READ_TIMEOUT``, 30 s, where PTB waits 5 s:
+a Telegram that answered after 6 s once got a reporter the same reminder twice). A send that
+still goes unanswered (the read timed out, or the connection broke after the request went
+out; a 5xx is an answer, and means not sent) is counted on its item (``unanswered``, which
+``send-reminders`` reports) and made again once after a pause; a scheduled item unanswered a
+second time is given up as "may have arrived", an immediate one (a card) goes on, since
+losing it is worse than a second copy. So a message arrives twice only when Telegram
+delivered it and its answer was lost: after a crash at most the parts in flight
+(≤ ``concurrency`` items, one part each), otherwise the unanswered ones counted. Edits and
+pins repeated are harmless (the second edit is "not modified"). Nothing is lost: a part is
+marked done only once Telegram said it was accepted.
 """
 
 from __future__ import annotations
@@ -49,6 +55,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
+import httpx
 from telegram import (
     Bot,
     InputFile,
@@ -83,6 +90,14 @@ MAX_BACKOFF = 600.0
 MAX_ATTEMPTS = 8
 MAX_ATTEMPTS_NOW = 16
 POLL = 1.0  # seconds between looks at the outbox when nothing wakes the sender
+# How long a send waits for Telegram's answer: six times PTB's 5 s. A slow Bot API that
+# answers after 6 s must not be taken for a failure (the message arrived; sent again, it
+# arrived twice: the reminder a reporter once got twice).
+READ_TIMEOUT = 30.0
+# After a send Telegram never answered (it may have arrived): the pause before the one
+# more try, per lane (a card must still come soon; a reminder can wait a minute).
+UNANSWERED_DELAY_NOW = 5.0
+UNANSWERED_DELAY = 60.0
 BEAT = 10.0  # seconds between the running sender's "alive" notes
 SENDER_NAME = "bot"
 PREVIOUS = -1  # Part.reply_to / Part.message_id: the message the part before made
@@ -151,6 +166,14 @@ def seconds(value: timedelta | float) -> float:
     return value.total_seconds() if isinstance(value, timedelta) else float(value)
 
 
+def may_have_arrived(exc: TelegramError) -> bool:
+    """Whether Telegram may have acted on a request whose answer never came: the request went
+    out whole and then the answer timed out or the connection broke. A 5xx is an answer (it
+    was not done); a connection never made, or a pool timeout, sent nothing."""
+    cause = exc.__cause__
+    return isinstance(cause, (httpx.ReadTimeout, httpx.RemoteProtocolError, httpx.ReadError))
+
+
 def _describe(exc: TelegramError) -> str:
     return f"{type(exc).__name__}: {exc.message}"
 
@@ -185,6 +208,8 @@ class OutboxSender:
         quiet: Quiet | None = None,
         pace_clock: Callable[[], float] | None = None,
         buttons: Signer | None = None,
+        read_timeout: float = READ_TIMEOUT,
+        unanswered_delay: tuple[float, float] = (UNANSWERED_DELAY_NOW, UNANSWERED_DELAY),
     ) -> None:
         if rate <= 0 or per_chat_interval < 0 or concurrency < 1 or chat_burst < 1:
             raise ValueError("rate must be > 0, per_chat_interval ≥ 0, concurrency ≥ 1,"
@@ -195,6 +220,8 @@ class OutboxSender:
         self._render = render
         self._address = address or self._user_address
         self._buttons = buttons
+        self._timeouts = {"read_timeout": read_timeout}
+        self._unanswered_delay = unanswered_delay
         self._interval = 1.0 / rate
         self._per_chat = per_chat_interval
         self._burst = chat_burst
@@ -348,6 +375,8 @@ class OutboxSender:
                 log.error("the Bot API refused the token: the outbox sender stops")
                 raise
             except TelegramError as exc:  # TimedOut, NetworkError (5xx included), others
+                if may_have_arrived(exc) and parts[index].kind not in ("edit", "pin"):
+                    return await self._unanswered(item, exc)
                 return await self._retry(item, exc)
             if index + 1 < len(parts):
                 await self._repo.mark_progress(item.id, self._now(), index + 1, message_id)
@@ -392,6 +421,7 @@ class OutboxSender:
         if target is not None:
             reply = ReplyParameters(target, allow_sending_without_reply=True)
         html = {"parse_mode": ParseMode.HTML}
+        wait = self._timeouts  # longer than a slow Telegram takes (READ_TIMEOUT)
         kind = part.kind
         if self._buttons is not None:  # each button signed for the person it goes to
             part = replace(part, markup=self._buttons.markup(part.markup, chat_id))
@@ -400,7 +430,7 @@ class OutboxSender:
         if kind == "text":
             sent = await bot.send_message(chat_id, part.text or "", reply_markup=part.markup,
                                           reply_parameters=reply, link_preview_options=_NO_PREVIEW,
-                                          **html)
+                                          **html, **wait)
             return sent.message_id
         if kind == "edit":
             message_id = self._target(part.message_id, previous)
@@ -408,22 +438,23 @@ class OutboxSender:
                 raise ValueError("an edit part needs a message id")
             await bot.edit_message_text(part.text or "", chat_id=chat_id, message_id=message_id,
                                         reply_markup=part.markup,
-                                        link_preview_options=_NO_PREVIEW, **html)
+                                        link_preview_options=_NO_PREVIEW, **html, **wait)
             return message_id
         if kind == "pin":
             message_id = self._target(part.message_id, previous)
             if message_id is None:
                 raise ValueError("a pin part needs a message id")
-            await bot.pin_chat_message(chat_id, message_id, disable_notification=True)
+            await bot.pin_chat_message(chat_id, message_id, disable_notification=True, **wait)
             return previous
         if kind == "location":
             assert part.location is not None
-            sent = await bot.send_location(chat_id, *part.location, reply_parameters=reply)
+            sent = await bot.send_location(chat_id, *part.location, reply_parameters=reply,
+                                           **wait)
             return sent.message_id
         if kind == "copy":
             assert part.source is not None
             copied = await bot.copy_message(chat_id, part.source[0], part.source[1],
-                                            reply_parameters=reply)
+                                            reply_parameters=reply, **wait)
             return copied.message_id
         if kind == "album":
             media = [InputMediaPhoto(fid) if k == "photo" else
@@ -432,7 +463,7 @@ class OutboxSender:
             if part.text and media:  # the caption of an album is its first item's
                 first = media[0]
                 media[0] = type(first)(first.media, caption=part.text, parse_mode=ParseMode.HTML)
-            sent_all = await bot.send_media_group(chat_id, media, reply_parameters=reply)
+            sent_all = await bot.send_media_group(chat_id, media, reply_parameters=reply, **wait)
             return sent_all[-1].message_id
         media = part.file_id
         if media is None:
@@ -441,10 +472,11 @@ class OutboxSender:
             media = InputFile(part.data, filename=part.filename)  # type: ignore[assignment]
         send = getattr(bot, f"send_{kind}")  # send_photo, send_document, send_video, …
         if kind == "video_note":  # a round video takes no caption
-            sent = await send(chat_id, media, reply_markup=part.markup, reply_parameters=reply)
+            sent = await send(chat_id, media, reply_markup=part.markup, reply_parameters=reply,
+                              **wait)
         else:
             sent = await send(chat_id, media, caption=part.text, reply_markup=part.markup,
-                              reply_parameters=reply, **html)
+                              reply_parameters=reply, **html, **wait)
         return sent.message_id
 
     async def _fail(self, item: OutboxItem, exc: TelegramError, *,
@@ -458,6 +490,31 @@ class OutboxSender:
             # it), so nobody keeps being sent to until a restart.
             self._users.forget()
         return True
+
+    async def _unanswered(self, item: OutboxItem, exc: TelegramError) -> bool:
+        """Telegram took the request and never answered: the message may have arrived.
+
+        Counted on the item. It is sent again once, after a pause; a scheduled item (a
+        reminder, a digest) that goes unanswered a second time is given up ("may have
+        arrived"), since twice unanswered most likely means twice delivered; an immediate one
+        (a card, a notice, a relay) goes on being tried, each time after the pause, because
+        losing it is worse than a second copy.
+        """
+        error = f"unanswered: {_describe(exc)}"
+        now = self._now()
+        if item.lane != IMMEDIATE and item.unanswered >= 1:
+            log.warning("outbox item %d (%s) unanswered twice; it may have arrived: given up",
+                        item.id, item.kind)
+            await self._repo.mark_unanswered(item.id, now, now, error)
+            await self._repo.mark_failed(item.id, now, error)
+            return True
+        if item.attempts + 1 >= max_attempts(item.lane):
+            return await self._retry(item, exc)
+        pause = self._unanswered_delay[0 if item.lane == IMMEDIATE else 1]
+        log.warning("outbox item %d (%s): Telegram did not answer (%s); it may have arrived:"
+                    " sent again in %.0f s", item.id, item.kind, error, pause)
+        await self._repo.mark_unanswered(item.id, now, now + timedelta(seconds=pause), error)
+        return False
 
     async def _retry(self, item: OutboxItem, exc: TelegramError) -> bool:
         attempts = item.attempts + 1

@@ -212,6 +212,7 @@ async def command(args: argparse.Namespace, settings: Settings) -> int:
                                   buttons=svc.buttons)
             await sender.drain(kind, deadline=quiet_begins(clock(), tz))
             after = await repo.counts(kind, period.key)
+            unanswered = await repo.unanswered(kind, period.key)
         finally:
             await bot.shutdown()
     finally:
@@ -220,5 +221,8 @@ async def command(args: argparse.Namespace, settings: Settings) -> int:
             f" {after['failed'] - before['failed']} failed{note}")
     if left := after["pending"] + after["sending"]:
         line += f"; {left} left for after the quiet hours"
+    if unanswered:
+        line += (f"; {unanswered} sends Telegram never answered (sent again once: those"
+                 " people may have it twice)")
     print(line)
     return 0

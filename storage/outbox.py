@@ -49,7 +49,7 @@ STATUSES = ("pending", "sending", "sent", "failed")
 IMMEDIATE, SCHEDULED = 0, 1
 
 _COLUMNS = ("id, kind, period_key, user_id, payload, status, attempts, parts_sent, next_try_at,"
-            " created_at, sent_at, message_id, error, lane, tip_id, dedupe")
+            " created_at, sent_at, message_id, error, lane, tip_id, dedupe, unanswered")
 _SEALED = "_sealed"
 
 
@@ -119,6 +119,7 @@ class OutboxItem:
     lane: int = SCHEDULED
     tip_id: int | None = None
     dedupe: str = ""
+    unanswered: int = 0  # sends Telegram never answered: the message may have arrived
 
     @property
     def person(self) -> tuple[str, int]:
@@ -213,7 +214,7 @@ class OutboxRepo:
 
     def _item(self, row: sqlite3.Row | tuple) -> OutboxItem:
         (id_, kind, period_key, user_id, payload, status, attempts, parts_sent, next_try_at,
-         created_at, sent_at, message_id, error, lane, tip_id, dedupe) = tuple(row)
+         created_at, sent_at, message_id, error, lane, tip_id, dedupe, unanswered) = tuple(row)
         recipient = str(user_id) if user_id is not None else f"s{tip_id}"
         return OutboxItem(
             id=id_, kind=kind, period_key=period_key, user_id=user_id,
@@ -222,7 +223,7 @@ class OutboxRepo:
             created_at=datetime.fromisoformat(created_at),
             sent_at=datetime.fromisoformat(sent_at) if sent_at else None,
             message_id=message_id, error=error, parts_sent=parts_sent, lane=lane,
-            tip_id=tip_id, dedupe=dedupe)
+            tip_id=tip_id, dedupe=dedupe, unanswered=unanswered)
 
     @property
     def ready(self) -> asyncio.Event:
@@ -325,6 +326,23 @@ class OutboxRepo:
             "UPDATE outbox SET status = 'pending', attempts = attempts + 1, next_try_at = ?,"
             " updated_at = ?, error = ? WHERE id = ?",
             (_iso(next_try_at), _iso(now), error, item_id))
+
+    async def mark_unanswered(self, item_id: int, now: datetime, next_try_at: datetime,
+                              error: str) -> None:
+        """A send Telegram never answered (the message may have arrived): counted, pending
+        again at ``next_try_at``, one more attempt."""
+        await self._db.conn.execute_insert(
+            "UPDATE outbox SET status = 'pending', attempts = attempts + 1,"
+            " unanswered = unanswered + 1, next_try_at = ?, updated_at = ?, error = ?"
+            " WHERE id = ?", (_iso(next_try_at), _iso(now), error, item_id))
+
+    async def unanswered(self, kind: str, period_key: str) -> int:
+        """How many sends of a kind and period Telegram never answered (each may have arrived,
+        and then arrived twice once sent again)."""
+        rows = await self._db.conn.execute_fetchall(
+            "SELECT COALESCE(SUM(unanswered), 0) FROM outbox WHERE kind = ? AND period_key = ?",
+            (kind, period_key))
+        return int(rows[0][0])
 
     async def postpone(self, item_id: int, now: datetime, until: datetime) -> None:
         """Not now (quiet hours): pending again until ``until``; no attempt is counted."""

@@ -17,6 +17,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from zoneinfo import ZoneInfo
 
+import httpx
 import pytest
 from telegram.error import BadRequest, Forbidden, InvalidToken, NetworkError, RetryAfter, TimedOut
 
@@ -775,3 +776,61 @@ async def test_the_running_sender_wakes_when_a_row_is_added(world: World,
     stop.set()
     await asyncio.wait_for(running, 5)
     assert [c.text for c in world.bot.sent(CHATS[0])] == ["card"]
+
+
+# ---------------------------------------------------------------------- unanswered sends
+
+
+def unanswered() -> TimedOut:
+    """What PTB raises when Telegram took the request and the answer never came."""
+    exc = TimedOut()
+    exc.__cause__ = httpx.ReadTimeout("timed out")
+    return exc
+
+
+async def test_an_unanswered_reminder_is_counted_and_sent_again_once_after_a_pause(
+    world: World
+) -> None:
+    world.bot.errors[CHATS[0]] = [unanswered()]
+    await world.enqueue(CHATS[:1], kind="reminder.friday")
+    start = world.clock.now()
+    sender = world.sender(unanswered_delay=(5.0, 60.0))
+    assert await sender.run_once() == 0
+    status, attempts, next_try_at, error, _ = await world.status(CHATS[0], "reminder.friday")
+    assert (status, attempts) == ("pending", 1) and error.startswith("unanswered: TimedOut")
+    assert datetime.fromisoformat(next_try_at) == start + timedelta(seconds=60)
+    world.clock.advance(timedelta(seconds=60))
+    assert await sender.run_once() == 1
+    assert await world.repo.unanswered("reminder.friday", "2026-W47") == 1  # may be twice
+    assert [c.chat_id for c in world.bot.calls] == [CHATS[0]] * 2
+
+
+async def test_a_reminder_unanswered_twice_is_given_up_as_may_have_arrived(world: World) -> None:
+    world.bot.errors[CHATS[0]] = [unanswered(), unanswered()]
+    await world.enqueue(CHATS[:1], kind="reminder.friday")
+    sender = world.sender(unanswered_delay=(5.0, 60.0))
+    assert await sender.run_once() == 0
+    world.clock.advance(timedelta(seconds=60))
+    assert await sender.run_once() == 1
+    status, _, _, error, _ = await world.status(CHATS[0], "reminder.friday")
+    assert status == "failed" and error.startswith("unanswered")
+    assert await world.repo.unanswered("reminder.friday", "2026-W47") == 2
+    assert len(world.bot.calls) == 2  # not a third copy
+
+
+async def test_an_unanswered_card_goes_on_being_tried_and_a_5xx_is_an_answer(
+    world: World
+) -> None:
+    world.bot.errors[CHATS[0]] = [unanswered()] * 3
+    world.bot.errors[CHATS[1]] = [NetworkError("Bad Gateway")]  # Telegram answered: not sent
+    items = [NewItem("tip.card", "t1", world.ids[c], {"text": "card"}, lane=IMMEDIATE)
+             for c in CHATS[:2]]
+    await world.repo.enqueue(items, world.clock.now())
+    sender = world.sender(unanswered_delay=(5.0, 60.0))
+    for _ in range(3):
+        await sender.run_once()
+        world.clock.advance(timedelta(seconds=5))
+    assert await sender.run_once() >= 1
+    assert await world.repo.counts("tip.card", "t1") == {
+        "pending": 0, "sending": 0, "sent": 2, "failed": 0}
+    assert await world.repo.unanswered("tip.card", "t1") == 3  # the 5xx is not counted
