@@ -8,6 +8,9 @@ makes unavoidable (Telegram delivered, the answer was lost) is counted where it 
 
 from __future__ import annotations
 
+import pytest
+
+from bot import outbox as sending
 from bot.emulator.core import tiny_png
 from storage.models import Role
 from storage.tip_lifecycle import Status
@@ -97,17 +100,38 @@ async def test_an_album_and_a_card_through_502s_429s_and_a_dropped_connection(ha
     assert [f.hits for f in faults] == [1, 4, 1]
 
 
-async def test_a_timeout_after_telegram_delivered_the_card(harness: Harness):
-    """The one unavoidable duplicate: Telegram delivered, the answer never came back."""
+async def test_a_slow_telegram_is_waited_for_not_sent_twice(harness: Harness):
+    """Telegram delivers the card but answers after 6 s (PTB's own read timeout is 5 s, which
+    once sent a reporter the same reminder twice): the outbox waits, and there is one card."""
     minh, hanh, thuy = await people(harness)
     fault = harness.emu.faults.add("sendMessage", chat_id=minh.id, delay=6, after=True)
     code, review = await send_tip(thuy)
     await card_for(hanh, code)  # at once: the slow call holds nobody up
-    assert len(cards_of(minh, code)) <= 1
     await thuy.wait_until(lambda: code in review.text)
+    await minh.wait_until(lambda: len(cards_of(minh, code)) == 1, timeout=20)
+    await harness.settle()
+    assert fault.hits == 1 and len(cards_of(minh, code)) == 1
+    tip = await harness.services.tips.by_code(code)
+    assert await harness.services.outbox.unanswered("tip.card", f"tip:{tip.id}") == 0
+
+
+async def test_an_answer_that_never_comes_is_counted_and_sent_again_once(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+):
+    """What remains: Telegram delivered, its answer never came back. The send is counted as
+    unanswered and made again after a pause; the coordinator has the card twice, and the
+    second copy is the one kept current."""
+    monkeypatch.setattr(sending, "READ_TIMEOUT", 1.0)
+    monkeypatch.setattr(sending, "UNANSWERED_DELAY_NOW", 0.5)
+    await harness.restart()
+    minh, hanh, thuy = await people(harness)
+    fault = harness.emu.faults.add("sendMessage", chat_id=minh.id, delay=3, after=True)
+    code, _ = await send_tip(thuy)
+    await card_for(hanh, code)
     await minh.wait_until(lambda: len(cards_of(minh, code)) == 2, timeout=20)
     assert fault.hits == 1
-    # The second copy is the one kept current.
+    tip = await harness.services.tips.by_code(code)
+    assert await harness.services.outbox.unanswered("tip.card", f"tip:{tip.id}") == 1
     latest = cards_of(minh, code)[-1]
     hanh.press(cards_of(hanh, code)[0], "✅ Tiếp nhận")
     await minh.wait_until(lambda: "Đã tiếp nhận" in latest.text)
@@ -145,6 +169,7 @@ async def test_a_500_on_the_receipt_and_on_every_notice(harness: Harness):
     assert relay_fault.hits == 1
     tip = await harness.services.tips.by_code(code)
     assert tip.status is Status.ACKNOWLEDGED
+    await harness.settle()  # the answer was seen before the sender marked the copy sent
     counts = await harness.services.db.conn.execute_fetchall(
         "SELECT status, COUNT(*) FROM outbox WHERE lane = 0 GROUP BY status")
     assert dict(counts) == {"sent": dict(counts)["sent"]}  # nothing failed, nothing pending
