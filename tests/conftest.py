@@ -44,6 +44,15 @@ def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.chdir(tmp_path)
 
 
+@pytest.fixture(autouse=True, scope="session")
+def chart_fonts() -> None:
+    """matplotlib builds its font cache on first import, which on a fresh machine (an empty
+    MPLCONFIGDIR) takes seconds; build it once here, before any test waits for a chart."""
+    from matplotlib import font_manager
+
+    assert font_manager.fontManager.ttflist  # the cache exists and lists fonts
+
+
 class Harness:
     """The emulator, a database file, and the real bot started against them."""
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from datetime import datetime
 from io import BytesIO
 from zoneinfo import ZoneInfo
@@ -25,15 +24,11 @@ def moment(day: int, hour: int, minute: int = 0) -> datetime:
 
 
 async def settled(harness: Harness, kind: str) -> dict[str, int]:
-    """The outbox rows of ``kind`` by status once none is pending or in flight (≤ 5 s)."""
-    for _ in range(50):
-        rows = await harness.services.db.conn.execute_fetchall(
-            "SELECT status, COUNT(*) FROM outbox WHERE kind = ? GROUP BY status", (kind,))
-        found = {r[0]: r[1] for r in rows}
-        if not found.get("pending") and not found.get("sending"):
-            return found
-        await asyncio.sleep(0.1)
-    return found
+    """The outbox rows of ``kind`` by status once the bot is idle (nothing pending or due)."""
+    await harness.settle()
+    rows = await harness.services.db.conn.execute_fetchall(
+        "SELECT status, COUNT(*) FROM outbox WHERE kind = ? GROUP BY status", (kind,))
+    return {r[0]: r[1] for r in rows}
 
 
 async def kinds(harness: Harness) -> list[tuple[str, str, int]]:
