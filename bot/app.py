@@ -89,9 +89,11 @@ def make_services(
 
 
 async def post_init(app: Application) -> None:
-    """Load the indicator sets; start the outbox sender; set the residents' command menu;
+    """Seal tips filed before content was sealed; load the indicator sets; start the outbox
+    sender; set the residents' command menu;
     warn about hamlets nobody coordinates."""
     svc = app.bot_data["services"]
+    await svc.tips.seal_clear_rows()  # tips filed before content was sealed, once
     await svc.reports.sync_sets(indicator_sets())
     outbox = svc.outbox
     resent = await outbox.recover(svc.now())

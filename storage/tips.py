@@ -5,10 +5,16 @@ transaction with its history row, its audit entry and the messages it owes (outb
 an edit of every coordinator's card, a notice to the sender), so a crash loses all of it
 or none. The sender is linked only through a keyed hash and a sealed id (see
 migrations/0002_tips.sql); messages to them name the tip, never the person.
+
+What a resident wrote is sealed at rest (migrations/0009_tip_content_sealed.sql): the body,
+place text, coordinates and media file ids in one blob bound to the tip's code, and the text
+of notes, questions and answers in their history rows, bound to the tip and the kind of row.
+Category, status, unit and times stay in the clear for the queries that count tips.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import sqlite3
@@ -26,6 +32,9 @@ from storage.tip_lifecycle import Draft, Resolution, Status, TipPolicy, can_move
 _CODE_ATTEMPTS = 8
 _DUPLICATES_SHOWN = 5
 _CACHE_LIMIT = 100_000  # users remembered per cache before the least useful are dropped
+SEALED_HISTORY = ("note", "ask", "answer")  # history rows that carry what someone wrote
+_SEALED = "sealed"  # the one key of a sealed history detail
+_RESEAL_BATCH = 2_000
 log = logging.getLogger(__name__)
 
 
@@ -129,6 +138,10 @@ class TipRepo:
         tag = self.sender_tag(user_id)
         name = None if draft.anonymous else draft.name
 
+        content = {"body": draft.body, "place_text": draft.place_text,
+                   "latitude": draft.latitude, "longitude": draft.longitude,
+                   "media": [list(m) for m in draft.media]}
+
         def run(conn: sqlite3.Connection) -> tuple[sqlite3.Row, list[tuple[int, str]]]:
             for _ in range(_CODE_ATTEMPTS):
                 code = new_code()
@@ -138,21 +151,15 @@ class TipRepo:
                 try:
                     with transaction(conn):
                         cur = conn.execute(
-                            "INSERT INTO tips (code, category, status, unit_id, place_text,"
-                            " latitude, longitude, occurred_kind, occurred_at, body, anonymous,"
+                            "INSERT INTO tips (code, category, status, unit_id,"
+                            " occurred_kind, occurred_at, body, content, anonymous,"
                             " sender_tag, sender_sealed, created_at)"
-                            " VALUES (?, ?, 'new', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                            (code, draft.category, draft.unit_id, draft.place_text,
-                             draft.latitude, draft.longitude, draft.occurred_kind,
-                             draft.occurred_at, draft.body, int(bool(draft.anonymous)), tag,
-                             sealed, stamp(now)),
+                            " VALUES (?, ?, 'new', ?, ?, ?, '', ?, ?, ?, ?, ?)",
+                            (code, draft.category, draft.unit_id, draft.occurred_kind,
+                             draft.occurred_at, self.seal_content(code, content),
+                             int(bool(draft.anonymous)), tag, sealed, stamp(now)),
                         )
                         tip_id = int(cur.lastrowid or 0)
-                        conn.executemany(
-                            "INSERT INTO tip_media (tip_id, seq, kind, file_id)"
-                            " VALUES (?, ?, ?, ?)",
-                            [(tip_id, i, kind, fid) for i, (kind, fid) in enumerate(draft.media)],
-                        )
                         _history(conn, tip_id, now, None, "status", None, Status.NEW, {}, True)
                         conn.execute(AUDIT_SQL, audit_params(
                             None, "tip.create", f"tip:{tip_id}",
@@ -210,7 +217,7 @@ class TipRepo:
         found = await self._db.run_sync(run)
         if found is None:
             return None
-        return self._tip(found[0]), [_entry(r) for r in found[1]]
+        return self._tip(found[0]), [self._entry(found[0]["id"], r) for r in found[1]]
 
     async def mine(self, user_id: int, limit: int = 20) -> list[Tip]:
         """The user's tips, newest first."""
@@ -237,7 +244,7 @@ class TipRepo:
         rows = await self._db.conn.execute_fetchall(
             _HISTORY + (" AND public = 1" if public_only else "") + " ORDER BY id", (tip_id,),
         )
-        return [_entry(r) for r in rows]
+        return [self._entry(tip_id, r) for r in rows]
 
     async def likely_duplicates(self, tip: Tip) -> list[tuple[int, str]]:
         """Other tips of the same category and unit within the duplicate window: (id, code)."""
@@ -342,11 +349,14 @@ class TipRepo:
     ) -> None:
         """Record a note, a question or a merge in the tip's history (audited), with the
         messages it owes: ``edit_cards`` (the cards show it), ``notices``."""
+        # The audit log says that a note was written and by whom, not what it says.
+        audited = {k: v for k, v in detail.items() if k != "text"}
+
         def run(conn: sqlite3.Connection) -> None:
             with transaction(conn):
-                _history(conn, tip_id, now, actor_id, kind, None, None, detail, False)
+                self._history(conn, tip_id, now, actor_id, kind, detail)
                 conn.execute(AUDIT_SQL, audit_params(actor_id, f"tip.{kind}", f"tip:{tip_id}",
-                                                     detail))
+                                                     audited))
                 edits = _card_edits(conn, tip_id) if edit_cards else []
                 add_items(conn, [*edits, *notices], now, self._vault)
 
@@ -365,7 +375,7 @@ class TipRepo:
         def run(conn: sqlite3.Connection) -> int:
             with transaction(conn):
                 detail = {"text": text, "media": media}
-                _history(conn, tip_id, now, None, "answer", None, None, detail, False)
+                self._history(conn, tip_id, now, None, "answer", detail)
                 conn.execute(AUDIT_SQL, audit_params(None, "tip.answer", f"tip:{tip_id}",
                                                      {"media": media}))
                 holders = [r[0] for r in conn.execute(
@@ -472,20 +482,114 @@ class TipRepo:
         )
         return cur.rowcount
 
+    async def seal_clear_rows(self) -> int:
+        """Seal what tips filed before migration 0009 hold in the clear (their content, the
+        text of their notes, questions and answers) and drop note and question text from the
+        audit log; returns how many rows were sealed. Run at start, before any tip is read.
+
+        Freed space is overwritten (secure_delete) and the WAL truncated, so the old text
+        is not left in the file's free pages or its log."""
+        def run(conn: sqlite3.Connection) -> int:
+            done = 0
+            conn.execute("PRAGMA secure_delete = ON")
+            try:
+                while True:
+                    with transaction(conn):
+                        batch = conn.execute(
+                            f"{_SELECT} WHERE t.content IS NULL LIMIT ?", (_RESEAL_BATCH,)
+                        ).fetchall()
+                        for row in batch:
+                            media = [m.split(":", 1)
+                                     for m in (row["media"] or "").split("|") if m]
+                            content = {"body": row["body"], "place_text": row["place_text"],
+                                       "latitude": row["latitude"],
+                                       "longitude": row["longitude"], "media": media}
+                            conn.execute(
+                                "UPDATE tips SET content = ?, body = '', place_text = NULL,"
+                                " latitude = NULL, longitude = NULL WHERE id = ?",
+                                (self.seal_content(row["code"], content), row["id"]))
+                            conn.execute("DELETE FROM tip_media WHERE tip_id = ?", (row["id"],))
+                        # The same terms as the partial index tip_history_clear.
+                        history = conn.execute(
+                            "SELECT id, tip_id, kind, detail FROM tip_history"
+                            " WHERE kind IN ('note', 'ask', 'answer')"
+                            " AND detail NOT LIKE '{\"sealed\":%' LIMIT ?",
+                            (_RESEAL_BATCH,)).fetchall()
+                        for h in history:
+                            conn.execute("UPDATE tip_history SET detail = ? WHERE id = ?", (
+                                self._seal_detail(h["tip_id"], h["kind"],
+                                                  json.loads(h["detail"])), h["id"]))
+                        if history:  # their audit entries were written with the text
+                            conn.execute(
+                                "UPDATE audit_log SET detail = json_remove(detail, '$.text')"
+                                " WHERE action IN ('tip.note', 'tip.ask')"
+                                " AND json_extract(detail, '$.text') IS NOT NULL")
+                    done += len(batch) + len(history)
+                    if len(batch) < _RESEAL_BATCH and len(history) < _RESEAL_BATCH:
+                        break
+            finally:
+                conn.execute("PRAGMA secure_delete = OFF")
+            if done:
+                conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            return done
+
+        sealed = await self._db.run_sync(run)
+        if sealed:
+            log.info("sealed %d tip rows written before content was sealed", sealed)
+        return sealed
+
+    def seal_content(self, code: str, content: dict) -> bytes:
+        """A tip's body, place, coordinates and media, sealed to its code."""
+        return self._vault.seal_json(content, context=_content_context(code))
+
+    def _seal_detail(self, tip_id: int, kind: str, detail: dict) -> str:
+        sealed = self._vault.seal_json(detail, context=_history_context(tip_id, kind))
+        # Written as '{"sealed":…' exactly: the partial index tip_history_clear looks for it.
+        return json.dumps({_SEALED: base64.b64encode(sealed).decode()}, separators=(",", ":"))
+
+    def _history(self, conn: sqlite3.Connection, tip_id: int, now: datetime,
+                 actor_id: int | None, kind: str, detail: dict) -> None:
+        """A history row that is not a status change; what someone wrote is sealed."""
+        if kind in SEALED_HISTORY:
+            conn.execute(
+                "INSERT INTO tip_history (tip_id, at, actor_id, kind, detail, public)"
+                " VALUES (?, ?, ?, ?, ?, 0)",
+                (tip_id, stamp(now), actor_id, kind, self._seal_detail(tip_id, kind, detail)))
+        else:
+            _history(conn, tip_id, now, actor_id, kind, None, None, detail, False)
+
+    def _entry(self, tip_id: int, r: sqlite3.Row) -> HistoryEntry:
+        detail = json.loads(r["detail"])
+        if r["kind"] in SEALED_HISTORY and _SEALED in detail:
+            detail = self._vault.open_json(base64.b64decode(detail[_SEALED]),
+                                           context=_history_context(tip_id, r["kind"]))
+        return HistoryEntry(
+            at=datetime.fromisoformat(r["at"]), actor_id=r["actor_id"], kind=r["kind"],
+            from_status=Status(r["from_status"]) if r["from_status"] else None,
+            to_status=Status(r["to_status"]) if r["to_status"] else None,
+            detail=detail, public=bool(r["public"]),
+        )
+
     def _tip(self, row: sqlite3.Row) -> Tip:
         name = None
         if not row["anonymous"] and row["sender_sealed"] is not None:
             data = self._vault.open_json(row["sender_sealed"], context=_context(row["code"]))
             name = data.get("name") if isinstance(data, dict) else None
-        media = tuple(tuple(m.split(":", 1)) for m in (row["media"] or "").split("|") if m)
+        if row["content"] is not None:
+            content = self._vault.open_json(row["content"], context=_content_context(row["code"]))
+            assert isinstance(content, dict)
+            media = tuple(tuple(m) for m in content["media"])
+        else:  # filed before 0009 and not sealed yet (seal_clear_rows runs at start)
+            content = {k: row[k] for k in ("body", "place_text", "latitude", "longitude")}
+            media = tuple(tuple(m.split(":", 1)) for m in (row["media"] or "").split("|") if m)
         return Tip(
             id=row["id"], code=row["code"], category=row["category"],
             status=Status(row["status"]),
             resolution=Resolution(row["resolution"]) if row["resolution"] else None,
-            unit_id=row["unit_id"], place_text=row["place_text"],
-            latitude=row["latitude"], longitude=row["longitude"],
+            unit_id=row["unit_id"], place_text=content["place_text"],
+            latitude=content["latitude"], longitude=content["longitude"],
             occurred_kind=row["occurred_kind"], occurred_at=row["occurred_at"],
-            body=row["body"], anonymous=bool(row["anonymous"]), sender_name=name,
+            body=content["body"], anonymous=bool(row["anonymous"]), sender_name=name,
             reachable=row["sender_sealed"] is not None,
             assignee_id=row["assignee_id"], duplicate_of=row["duplicate_of"],
             created_at=datetime.fromisoformat(row["created_at"]),
@@ -495,12 +599,13 @@ class TipRepo:
         )
 
 
-# One query per tip read: media and tags folded in with group_concat ('|' cannot occur in
-# Telegram file ids, and tags are cleaned of it).
+# One query per tip read: tags folded in with group_concat (tags are cleaned of '|'), and
+# media the same way for a tip not sealed yet ('|' cannot occur in Telegram file ids); a
+# sealed tip's media are in its content, and the CASE keeps SQLite from reading tip_media.
 _SELECT = (
     "SELECT t.*,"
-    " (SELECT group_concat(kind || ':' || file_id, '|') FROM"
-    "   (SELECT kind, file_id FROM tip_media WHERE tip_id = t.id ORDER BY seq)) AS media,"
+    " CASE WHEN t.content IS NULL THEN (SELECT group_concat(kind || ':' || file_id, '|') FROM"
+    "   (SELECT kind, file_id FROM tip_media WHERE tip_id = t.id ORDER BY seq)) END AS media,"
     " (SELECT group_concat(tag, '|') FROM tip_tags WHERE tip_id = t.id) AS tags"
     " FROM tips t"
 )
@@ -510,17 +615,16 @@ _HISTORY = ("SELECT at, actor_id, kind, from_status, to_status, detail, public F
             " WHERE tip_id = ?")
 
 
-def _entry(r: sqlite3.Row) -> HistoryEntry:
-    return HistoryEntry(
-        at=datetime.fromisoformat(r["at"]), actor_id=r["actor_id"], kind=r["kind"],
-        from_status=Status(r["from_status"]) if r["from_status"] else None,
-        to_status=Status(r["to_status"]) if r["to_status"] else None,
-        detail=json.loads(r["detail"]), public=bool(r["public"]),
-    )
-
-
 def _context(code: str) -> bytes:
     return b"tip:" + code.encode()
+
+
+def _content_context(code: str) -> bytes:
+    return b"tip-content:" + code.encode()
+
+
+def _history_context(tip_id: int, kind: str) -> bytes:
+    return f"tip-history:{tip_id}:{kind}".encode()
 
 
 def _when(value: str | None) -> datetime | None:

@@ -200,17 +200,20 @@ async def _seed_tips(db: Database, svc, user_ids: list[int]) -> None:
                       if mine else filler)
             created = start + timedelta(minutes=n * 1.05)
             closed = created + timedelta(days=3) if n % 3 else None
+            content = svc.tips.seal_content(_code(n), {  # sealed like every filed tip
+                "body": "Một tin báo cũ để đo hiệu năng.", "place_text": None,
+                "latitude": None, "longitude": None, "media": []})
             yield (_code(n), rng.choice(cats), "closed" if closed else "acknowledged",
                    "resolved" if closed else None, rng.choice(hamlets), "today",
-                   created.date().isoformat(), "Một tin báo cũ để đo hiệu năng.", 1, tag, sealed,
+                   created.date().isoformat(), "", content, 1, tag, sealed,
                    created.isoformat(), closed.isoformat() if closed else None)
 
     def run(conn) -> None:
         conn.execute("BEGIN")
         conn.executemany(
             "INSERT INTO tips (code, category, status, resolution, unit_id, occurred_kind,"
-            " occurred_at, body, anonymous, sender_tag, sender_sealed, created_at, closed_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows())
+            " occurred_at, body, content, anonymous, sender_tag, sender_sealed, created_at,"
+            " closed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows())
         conn.execute("COMMIT")
         conn.execute("ANALYZE")
 

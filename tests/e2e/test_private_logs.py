@@ -47,57 +47,74 @@ def log_text():
             logging.getLogger(name).setLevel(level)
 
 
+async def walk_anonymous_tip(harness: Harness, *, photo: bytes | None = None,
+                             note: str | None = None) -> str:
+    """A resident with a full name, username and phone files an anonymous tip with a
+    location (and ``photo``), the coordinator acknowledges it (adds ``note``) and asks a
+    question, and the resident answers; the tip's code."""
+    await harness.load_units()
+    khoi = await harness.enter_as(COORDINATOR["id"], COORDINATOR["first"], Role.COORDINATOR,
+                                  "TANHOA")
+    khoi.skip_messages()
+    user = harness.user(RESIDENT["id"], RESIDENT["first"], last_name=RESIDENT["last"],
+                        username=RESIDENT["username"])
+    user.send("/start")
+    user.press(await user.next_message(), "Tiếng Việt")
+    await user.next_message()
+    user.send_contact(RESIDENT["phone"])  # a contact outside any flow: answered, not kept
+    await collect(user, lambda got: bool(got) and "📝 Gửi tin báo" in got[-1].button_texts)
+
+    user.send("/newtip")
+    step1 = await user.next_message()
+    user.press(step1, "Trộm cắp")
+    await user.next_edit(step1)
+    user.send(TIP_TEXT)
+    if photo is not None:
+        user.send_photo(photo)
+        await user.next_message()
+    user.press(await user.next_message(), "Tiếp ➡️")
+    await user.next_message()
+    user.reply_keyboard_press("📍 Gửi vị trí hiện tại", latitude=LATITUDE, longitude=LONGITUDE)
+    assert f"{LATITUDE:.5f}" in (await user.next_message()).text
+    user.reply_keyboard_press("Tiếp ➡️")
+    await user.next_message()
+    step = await user.next_message()
+    if "xã, phường nào" in step.text:
+        user.press(step, "Xã Tân Hòa")
+        step = await user.next_edit(step)
+    user.press(step, "Hôm nay")
+    anon = await user.next_edit(step)
+    user.press(anon, "🔒 Gửi ẩn danh")
+    review = await user.next_edit(anon)
+    user.press(review, "✅ Gửi tin báo")
+    receipt = await user.next_edit(review)
+    code = receipt.text.split("TB-", 1)[1][:5]
+    card = await card_for(khoi, f"TB-{code}")
+    khoi.press(card, "✅ Tiếp nhận")
+    await user.next_message()
+    if note is not None:
+        khoi.press(card, "🗒 Ghi chú")
+        await khoi.next_message()
+        khoi.send(note)
+        assert "Đã ghi chú" in (await khoi.next_message()).text
+    await ask(khoi, card, "Bao nhiêu người?")
+    question = await user.next_message()
+    user.press(question, "✍️ Trả lời")
+    await user.next_message()
+    user.send(ANSWER)
+    assert "Đã chuyển câu trả lời" in (await user.next_message()).text
+    await khoi.next_message()
+    assert ANSWER in (await khoi.next_message()).text
+    return f"TB-{code}"
+
+
 async def test_a_whole_anonymous_tip_at_debug_leaves_no_trace_of_anyone(
     tmp_path: Path, log_text: io.StringIO
 ) -> None:
     harness = Harness(tmp_path)
     await harness.start()
     try:
-        await harness.load_units()
-        khoi = await harness.enter_as(COORDINATOR["id"], COORDINATOR["first"], Role.COORDINATOR,
-                                      "TANHOA")
-        khoi.skip_messages()
-        user = harness.user(RESIDENT["id"], RESIDENT["first"], last_name=RESIDENT["last"],
-                            username=RESIDENT["username"])
-        user.send("/start")
-        user.press(await user.next_message(), "Tiếng Việt")
-        await user.next_message()
-        user.send_contact(RESIDENT["phone"])  # a contact outside any flow: answered, not kept
-        await collect(user, lambda got: bool(got) and "📝 Gửi tin báo" in got[-1].button_texts)
-
-        user.send("/newtip")
-        step1 = await user.next_message()
-        user.press(step1, "Trộm cắp")
-        await user.next_edit(step1)
-        user.send(TIP_TEXT)
-        user.press(await user.next_message(), "Tiếp ➡️")
-        await user.next_message()
-        user.reply_keyboard_press("📍 Gửi vị trí hiện tại", latitude=LATITUDE, longitude=LONGITUDE)
-        assert f"{LATITUDE:.5f}" in (await user.next_message()).text
-        user.reply_keyboard_press("Tiếp ➡️")
-        await user.next_message()
-        step = await user.next_message()
-        if "xã, phường nào" in step.text:
-            user.press(step, "Xã Tân Hòa")
-            step = await user.next_edit(step)
-        user.press(step, "Hôm nay")
-        anon = await user.next_edit(step)
-        user.press(anon, "🔒 Gửi ẩn danh")
-        review = await user.next_edit(anon)
-        user.press(review, "✅ Gửi tin báo")
-        receipt = await user.next_edit(review)
-        code = receipt.text.split("TB-", 1)[1][:5]
-        card = await card_for(khoi, f"TB-{code}")
-        khoi.press(card, "✅ Tiếp nhận")
-        await user.next_message()
-        await ask(khoi, card, "Bao nhiêu người?")
-        question = await user.next_message()
-        user.press(question, "✍️ Trả lời")
-        await user.next_message()
-        user.send(ANSWER)
-        assert "Đã chuyển câu trả lời" in (await user.next_message()).text
-        await khoi.next_message()
-        assert ANSWER in (await khoi.next_message()).text
+        await walk_anonymous_tip(harness)
     finally:
         await harness.stop()
         await harness.server.stop()
