@@ -55,6 +55,7 @@ async def test_reminders_go_to_missing_reporters_only_once_and_never_at_night(ha
     assert await kinds(harness) == [("reminder.friday", "2026-W47", sau_id)]
     reminder = await sau.next_message(timeout=8)
     assert "Ấp Phước Hậu" in reminder.text and "/report" in reminder.text
+    await harness.settle()
     assert bay.unread() == 0  # filed already
 
     assert await deliveries.tick(svc, moment(22, 22)) == 0  # Sunday night: quiet hours

@@ -297,6 +297,7 @@ async def test_an_event_reaches_the_coordinator_at_once(harness: Harness):
     card = arrived[-1]
     for expected in ("Gây rối", "Ấp An Phú", "Ngã ba chợ An Phú", "6", "xô xát", "Bảy"):
         assert expected in card.text, expected
+    await harness.settle()
     assert khoa.unread() == 0
     events = await harness.services.events.between(
         [(await harness.services.units.by_code("TH-ANPHU")).id],

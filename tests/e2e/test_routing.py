@@ -53,6 +53,7 @@ async def test_an_answer_left_unsent_does_not_swallow_a_new_tip(harness: Harness
     assert draft.body == "Có sòng bạc ở nhà văn hóa ấp."  # the new tip got the text
     tip = await harness.services.tips.by_code(code)
     assert [h.kind for h in await harness.services.tips.history(tip.id)] == ["status", "ask"]
+    await harness.settle()
     assert minh.unread() == 0  # and the coordinator got nothing
 
 
@@ -248,6 +249,7 @@ async def test_a_reporter_replaced_mid_event_cannot_send_it(harness: Harness):
     assert "không còn phụ trách" in (await bay.callback_answer(pressed))["text"]
     rows = await harness.services.db.conn.execute_fetchall("SELECT COUNT(*) FROM events")
     assert rows[0][0] == 0
+    await harness.settle()
     assert minh.unread() == 0
     assert CODE.search(review.text) is None
 

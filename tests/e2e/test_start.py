@@ -131,4 +131,5 @@ async def test_stale_button_is_answered_not_ignored(harness: Harness) -> None:
     cq = minh.press(step1, "người báo cáo")
     answer = await minh.callback_answer(cq)
     assert "đã kết thúc" in answer["text"]
+    await harness.settle()
     assert minh.unread() == 0  # nothing else happened

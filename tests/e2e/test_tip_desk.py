@@ -190,6 +190,7 @@ async def test_a_tip_with_no_unit_goes_to_the_admins(harness: Harness):
     code = await file_tip(thuy, hamlet=None)
     card = await admin.next_message()
     assert code in card.text and "không rõ" in card.text
+    await harness.settle()
     assert minh.unread() == 0
     admin.send("/inbox")
     assert code in (await admin.next_message()).text

@@ -110,6 +110,7 @@ async def test_anonymous_tip_with_album_and_location_from_start_to_close(harness
                      "Hạn tiếp nhận"):
         assert expected in card.text, expected
     assert card.button_texts[:2] == ["✅ Tiếp nhận", "🔎 Xác minh"]
+    await harness.settle()
     assert khoa.unread() == 0
     assert_no_sender_trace(arrived)
 
