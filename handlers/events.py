@@ -208,10 +208,13 @@ async def when_typed(turn: Turn, draft: EventDraft) -> None:
 async def place_typed(turn: Turn, draft: EventDraft) -> None:
     """Where, in words."""
     text = turn.text
+    if not text:  # nothing that shows (spaces, invisible marks): Skip is the button for that
+        turn.say(turn.tr("tips.where.empty"))
+        return
     if len(text) > MAX_PLACE:
         turn.say(turn.tr("tips.where.too_long", max=turn.number(MAX_PLACE)))
         return
-    draft.place_text = text or None
+    draft.place_text = text
     await _advance(turn, draft, in_place=False)
 
 

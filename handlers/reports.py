@@ -428,8 +428,11 @@ async def sure_pressed(turn: Turn, draft: ReportDraft) -> None:
 
 
 async def confirm_typed(turn: Turn, draft: ReportDraft) -> None:
-    """A new number typed instead of answering "are you sure?": taken as the answer."""
-    draft.pending = None
+    """A new number typed instead of answering "are you sure?": taken as the answer (what is
+    not a number is refused, and the question stays)."""
+    _, problem = parse_count(turn.message.text or "", turn.me.locale)
+    if problem is None:
+        draft.pending = None
     await value_typed(turn, draft)
 
 

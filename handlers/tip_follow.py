@@ -176,9 +176,20 @@ async def answer_pressed(turn: Turn) -> None:
 async def ask_which(turn: Turn, choices: list[tuple[int, str]]) -> None:
     """A message while several questions are open (or one asked long ago): which tip is it
     about, or is it a new tip? The message waits, with any that follow."""
+    if _too_long(turn):
+        return
     draft = AnswerDraft(step="pick", choices=[[tip_id, code] for tip_id, code in choices[:20]])
     _keep(turn, draft)
     await flows.enter(turn, FLOW, draft)
+
+
+def _too_long(turn: Turn) -> bool:
+    """A message longer than an answer may be is not kept (it could be neither an answer nor,
+    whole, a tip): the person is told, as when answering."""
+    if len(turn.text) <= MAX_ANSWER:
+        return False
+    turn.say(turn.tr("tips.answer.too_long", max=turn.number(MAX_ANSWER)))
+    return True
 
 
 def _keep(turn: Turn, draft: AnswerDraft) -> None:
@@ -268,6 +279,8 @@ async def pick_more(turn: Turn, draft: AnswerDraft) -> None:
     msg = turn.message
     if msg is None or not (turn.text or any(getattr(msg, k) for k in MEDIA_KINDS)):
         await show(turn, draft)
+        return
+    if _too_long(turn):
         return
     _keep(turn, draft)
     if msg.media_group_id is None:
