@@ -94,12 +94,17 @@ async def begin_with(turn: Turn, body: str, media: list[tuple[str, str]]) -> Non
     is resumed) or the start of a new one."""
     found = await flows.load(turn, FLOW)
     draft = found or Draft()
-    limit = turn.svc.tip_policy.max_text
+    policy = turn.svc.tip_policy
     if body:
         joined = f"{draft.body}\n{body}" if draft.body else body
-        draft.body = joined[:limit]
-    room = turn.svc.tip_policy.max_media - len(draft.media)
-    draft.media.extend(media[:max(room, 0)])
+        if len(joined) > policy.max_text:  # kept in part, and said so: nothing cut unseen
+            turn.say(turn.tr("tips.what.cut", n=turn.number(len(joined)),
+                             max=turn.number(policy.max_text)))
+        draft.body = joined[:policy.max_text]
+    room = max(policy.max_media - len(draft.media), 0)
+    if len(media) > room:
+        turn.say(turn.tr("tips.what.too_many", max=turn.number(policy.max_media)))
+    draft.media.extend(media[:room])
     await flows.enter(turn, FLOW, draft)
 
 

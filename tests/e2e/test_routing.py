@@ -275,3 +275,35 @@ async def test_an_update_telegram_sends_again_is_not_applied_twice(harness: Harn
     thuy.send("Xe đậu ngoài sân.")  # the next, new update is taken as usual
     await thuy.next_message()
     assert (await harness.draft(3777001, "tip")).body == "Mất trộm bình ắc quy.\nXe đậu ngoài sân."
+
+
+async def test_an_offer_longer_than_a_tip_is_kept_in_part_and_said_so(harness: Harness):
+    """What is offered as a tip joins a draft left for later; past the tip's 4,000
+    characters the end is left out, and the resident is told (it was cut unseen)."""
+    minh, thuy = await setup(harness)
+    code = await file_tip(thuy)
+    await ask(minh, await card_for(minh, code), "Xe màu gì?")
+    question = await thuy.next_message()
+    part = "Người lạ đứng trước cổng nhà văn hóa. " * 80  # 3,040 characters
+    thuy.send("/newtip")
+    step1 = await thuy.next_message()
+    thuy.press(step1, "Cờ bạc")
+    await thuy.next_edit(step1)
+    thuy.send(part)
+    await thuy.next_message()
+    thuy.press(question, "✍️ Trả lời")  # the tip is left for later, the answer flow opens
+    await thuy.next_message()
+    thuy.send("Màu đỏ.")
+    done = await collect(thuy, lambda ms: any("✅ Xong" in m.button_texts for m in ms))
+    thuy.press(next(m for m in done if "✅ Xong" in m.button_texts), "✅ Xong")
+    await harness.settle()
+    thuy.send(part)
+    offer = await collect(thuy, lambda ms: any("📝 Gửi thành tin báo" in m.button_texts
+                                               for m in ms))
+    thuy.press(next(m for m in offer if "📝 Gửi thành tin báo" in m.button_texts),
+               "📝 Gửi thành tin báo")
+    await harness.settle()
+    said = [m.text for m in thuy.messages() if "phần cuối đã bị bỏ" in (m.text or "")]
+    assert len(said) == 1 and "6.079 ký tự" in said[0]  # each part arrives trimmed: 3,039
+    draft = await harness.draft(3777001, "tip")
+    assert len(draft.body) == 4000 and draft.body.startswith(part.strip())
