@@ -218,7 +218,7 @@ class Turn:
     def answer(self, text: str | None = None, *, alert: bool = False) -> None:
         """The answer to the pressed button (a toast, or an alert); the first one counts."""
         if self._answer is None:
-            self._answer = (text[:200] if text else None, alert)
+            self._answer = (cut_utf16(text, ANSWER_LIMIT) if text else None, alert)
 
     def photo(self, data: bytes, filename: str, caption: str | None = None) -> None:
         """A picture."""
@@ -310,6 +310,20 @@ def _markup_dict(markup: Any) -> dict | None:
 
 # Characters that show nothing: zero-width spaces and joiners, direction marks, the BOM,
 # soft hyphens, variation selectors. Text made only of these is empty.
+ANSWER_LIMIT = 200  # what Telegram shows of a press's answer, counted in UTF-16 units
+
+
+def cut_utf16(text: str, limit: int) -> str:
+    """``text`` cut to ``limit`` UTF-16 code units, as Telegram counts (an emoji is two),
+    without splitting a character."""
+    units = 0
+    for i, ch in enumerate(text):
+        units += 2 if ord(ch) > 0xFFFF else 1
+        if units > limit:
+            return text[:i]
+    return text
+
+
 _INVISIBLE = frozenset("\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180e\u200b\u200c\u200d"
                        "\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2060\u2061\u2062\u2063"
                        "\u2064\u2066\u2067\u2068\u2069\u206a\u206b\u206c\u206d\u206e\u206f"

@@ -94,3 +94,13 @@ def test_markup_is_signed_per_recipient_without_changing_the_shared_keyboard() -
     reply = ReplyKeyboardMarkup([["Tiếp ➡️"]])
     assert signer.markup(reply, 1001) is reply and not has_callbacks(reply)
     assert signer.markup(None, 1001) is None
+
+
+def test_a_press_answer_is_cut_as_telegram_counts_it() -> None:
+    """200 UTF-16 units: an emoji counts twice, and none is split in half."""
+    from handlers.common import ANSWER_LIMIT, cut_utf16
+
+    assert cut_utf16("a" * 250, ANSWER_LIMIT) == "a" * 200
+    assert cut_utf16("😀" * 150, ANSWER_LIMIT) == "😀" * 100
+    assert cut_utf16("a" + "😀" * 150, ANSWER_LIMIT) == "a" + "😀" * 99
+    assert cut_utf16("Đã tiếp nhận", ANSWER_LIMIT) == "Đã tiếp nhận"
