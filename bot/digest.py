@@ -119,10 +119,11 @@ class HamletRow:
     unit_id: int
     name: str
     commune: str
-    expected: int  # reports due in the span (weeks, months...)
+    expected: int  # reports the span asks for (its weeks, months... begun so far)
     filed: int  # of which filed
     late: int  # of which filed after the due time
     values: dict[str, int] = field(default_factory=dict)
+    missing: int = 0  # not filed and past the due time (one not due yet is neither)
 
 
 @dataclass(frozen=True)
@@ -165,7 +166,7 @@ class Digest:
 
     @property
     def reports_expected(self) -> int:
-        """Reports due in the span over every hamlet."""
+        """Reports the span asks for over every hamlet (a running period's too)."""
         return sum(h.expected for h in self.hamlets)
 
     @property
@@ -175,8 +176,13 @@ class Digest:
 
     @property
     def late_hamlets(self) -> list[HamletRow]:
-        """Hamlets with a report missing or filed late."""
-        return [h for h in self.hamlets if h.filed < h.expected or h.late]
+        """Hamlets with a report missing past its due time, or filed late."""
+        return [h for h in self.hamlets if h.missing or h.late]
+
+    @property
+    def reports_not_due(self) -> int:
+        """Reports not filed yet whose due time has not come."""
+        return sum(h.expected - h.filed - h.missing for h in self.hamlets)
 
 
 def change(now: int, before: int) -> int:

@@ -20,18 +20,19 @@ from storage.units import UnitTree
 
 
 def periods_in(kind: PeriodKind, span: Span, today) -> list[Period]:
-    """Report periods of ``kind`` that count in ``span`` and have ended before ``today``.
+    """Report periods of ``kind`` that count in ``span`` and have begun by ``today``.
 
     Weeks count in the span holding their Thursday (ISO), so every weekly report lands
-    in exactly one month, quarter, half-year and year. A period still running is left
-    out: its report is not due yet.
+    in exactly one month, quarter, half-year and year. A period still running is in:
+    a report filed for it counts as filed, the same as /completeness shows; whether it
+    is due yet is a separate question (:func:`build`).
     """
     first = period_of(kind, span.start - timedelta(days=6))
     found, period = [], first
     while period.start <= span.end:
         counts = (span.holds_week(period.start) if kind is PeriodKind.WEEK
                   else span.start <= period.start <= span.end)
-        if counts and period.end < today:
+        if counts and period.start <= today:
             found.append(period)
         period = period.next()
     return found
@@ -71,14 +72,17 @@ async def build(repo: DigestRepo, tree: UnitTree, roots: list[Unit], stored: Sto
     def name(unit_id: int | None) -> str:
         return tree.by_id[unit_id].name if unit_id in tree.by_id else "—"
 
+    due = {p.key: due_at(p, stored.spec.due_days, tz) for p in periods}
     rows = []
     for hamlet in hamlets:
-        filed = [p for p in periods if (hamlet.id, p.key) in reports.first_filed]
-        late = [p for p in filed
-                if reports.first_filed[(hamlet.id, p.key)] >= due_at(p, stored.spec.due_days, tz)]
+        first = {p.key: reports.first_filed.get((hamlet.id, p.key)) for p in periods}
+        filed = [key for key, at in first.items() if at is not None]
+        late = [key for key in filed if first[key] >= due[key]]
+        missing = [key for key, at in first.items() if at is None and now >= due[key]]
         rows.append(HamletRow(unit_id=hamlet.id, name=hamlet.name, commune=name(hamlet.parent_id),
                               expected=len(periods), filed=len(filed), late=len(late),
-                              values=dict(reports.sums.get(hamlet.id, {}))))
+                              values=dict(reports.sums.get(hamlet.id, {})),
+                              missing=len(missing)))
     by_category: dict[str, int] = {}
     by_status: dict[str, int] = {}
     for (category, status), n in tips.by_category_status.items():

@@ -64,15 +64,16 @@ def digest_messages(d: Digest, locale: str, tz: ZoneInfo) -> list[str]:
     lines += ["", tr("digest.text.reports", set=tr(f"indicatorset.{d.set_code}"),
                      n=formats.fraction(d.reports_filed, d.reports_expected, locale))]
     for hamlet in d.late_hamlets:
-        missing = hamlet.expected - hamlet.filed
         parts = []
-        if missing:
-            parts.append(tr("digest.text.missing", n=n(missing)))
+        if hamlet.missing:
+            parts.append(tr("digest.text.missing", n=n(hamlet.missing)))
         if hamlet.late:
             parts.append(tr("digest.text.late", n=n(hamlet.late)))
         lines.append(f"• {html.escape(hamlet.name)} ({html.escape(hamlet.commune)}): "
                      + ", ".join(parts))
-    if d.reports_expected and not d.late_hamlets:
+    if d.reports_not_due:
+        lines.append(tr("digest.text.not_due", n=n(d.reports_not_due)))
+    elif d.reports_expected and not d.late_hamlets:
         lines.append(tr("digest.text.all_in"))
 
     totals = d.totals

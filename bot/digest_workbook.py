@@ -43,7 +43,7 @@ _SIGNED = "+#,##0;-#,##0;0"  # a change shows its sign
 _THIN = Side(style="thin", color="808080")
 _BOX = Border(left=_THIN, right=_THIN, top=_THIN, bottom=_THIN)
 _HEAD_FILL = PatternFill("solid", fgColor="E7E6E6")
-_SHORT_FILL = PatternFill("solid", fgColor="FFF2CC")  # a hamlet that filed fewer than due
+_SHORT_FILL = PatternFill("solid", fgColor="FFF2CC")  # a hamlet with a report missing past due
 _BOLD = Font(bold=True)
 _TITLE = Font(bold=True, size=14)
 _NOTE = Font(italic=True, color="595959")
@@ -205,7 +205,7 @@ def _report_sheet(ws: Worksheet, d: Digest, locale: str, tz: ZoneInfo) -> None:
         _put(ws, row, 3, hamlet.commune)
         filed = _put(ws, row, 4, _filed(hamlet.filed, hamlet.expected, locale))
         filed.alignment = _CENTRE
-        if hamlet.filed < hamlet.expected:
+        if hamlet.missing:  # one not due yet is not short
             filed.fill = _SHORT_FILL
         for col, code in enumerate(d.indicators, start=first):
             _put(ws, row, col, hamlet.values.get(code))

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 from openpyxl import load_workbook
 
 from bot import deliveries
+from bot.digest import span_from_key
 from storage.models import Role
 from storage.reporting import Period
 from storage.schedules import ScheduleRepo
@@ -123,3 +124,50 @@ async def test_a_commune_moves_its_digest_and_a_coordinator_asks_for_a_summary(
     assert [bool(m.document) for m in arrived] == [True]  # the workbook alone
     minh.send("/summary tuần 2026-W99")
     assert "Không hiểu kỳ" in (await minh.next_message()).text
+
+
+async def test_a_running_week_shows_the_same_figures_everywhere(harness: Harness):
+    """Ông Bảy files the week that is running; /completeness, /reports, /summary, the digest
+    and the workbook all show it filed (1 of 2 hamlets) with the same figures. Before, the
+    summary and the digest left a running week out: 'đã nộp 0/0', every indicator 0."""
+    await harness.load_units()
+    svc = harness.services
+    wednesday = datetime(2026, 12, 2, 10, tzinfo=VN)  # week 49 (30/11–6/12) is running
+    at(harness, wednesday)
+    week = Period.from_key("2026-W49")
+    await reporter(harness, 2001, "Bảy")
+    minh = await harness.enter_as(2002, "Minh", Role.COORDINATOR, "TANHOA")
+    minh.skip_messages()
+    anphu = await svc.units.by_code("TH-ANPHU")
+    figures = {**PAST, "patrols": 1403, "propaganda_attendees": 227244}
+    await svc.reports.submit("antt", week, anphu.id, figures, (await svc.users.get(2001)).id,
+                             wednesday)
+
+    minh.send("/completeness")
+    completeness = (await minh.next_message()).text
+    minh.send("/reports 2026-W49 TH-ANPHU")
+    view = (await minh.next_message()).text
+    minh.send("/summary tuần now")
+    summary = await collect(minh, has("document"))
+    minh.send("/export 2026-W49")
+    exported = await collect(minh, has("document"))
+    tanhoa = await svc.units.by_code("TANHOA")
+    digest = await deliveries.digest_parts(svc, (await svc.users.get(2002)).id, [tanhoa.id],
+                                           span_from_key("2026-W49"))
+
+    assert "1/2 (50,0%)" in completeness and "Tuần 49/2026" in completeness
+    assert "1.403" in view and "227.244" in view
+    texts = {"summary": [m.text for m in summary if not m.photo and not m.document],
+             "digest": [p.text for p in digest if p.kind == "text"]}
+    for name, parts in texts.items():
+        text = "\n".join(parts)
+        assert "đã nộp 1/2 (50,0%)" in text, (name, text)
+        assert "1.403" in text and "227.244" in text, (name, text)
+        assert "Ấp Phước Hậu" not in text, (name, text)  # not due yet: not listed as late
+        assert "Chưa đến hạn nộp: 1 báo cáo." in text, (name, text)
+    for name, message in (("summary", summary[-1]), ("export", exported[-1])):
+        book = load_workbook(BytesIO(message.file_bytes()))
+        rows = [[c.value for c in row] for row in book.worksheets[0].iter_rows()]
+        anphu_row = next(r for r in rows if "Ấp An Phú" in r)
+        assert 1403 in anphu_row and 227244 in anphu_row, (name, anphu_row)
+        assert "1/1" in anphu_row, (name, anphu_row)

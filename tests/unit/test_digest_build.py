@@ -35,7 +35,9 @@ def test_weeks_count_where_their_thursday_is() -> None:
     # Thursday 3/12) — only W48 is November's.
     assert keys == ["2026-W45", "2026-W46", "2026-W47", "2026-W48"]
     early = [p.key for p in periods_in(PeriodKind.WEEK, november, date(2026, 11, 25))]
-    assert early == ["2026-W45", "2026-W46", "2026-W47"]  # W48 (to the 29th) still running
+    assert early == keys  # W48 (to the 29th) still running: in, its reports count
+    before = [p.key for p in periods_in(PeriodKind.WEEK, november, date(2026, 11, 22))]
+    assert before == ["2026-W45", "2026-W46", "2026-W47"]  # W48 not begun
 
 
 @pytest.fixture
@@ -99,6 +101,7 @@ async def test_the_november_summary_adds_up(data) -> None:
     anphu, phuochau = rows["Ấp An Phú"], rows["Ấp Phước Hậu"]
     assert (anphu.expected, anphu.filed, anphu.late) == (4, 4, 0)
     assert (phuochau.expected, phuochau.filed, phuochau.late) == (4, 2, 1)
+    assert (anphu.missing, phuochau.missing) == (0, 2)  # W46 and W48, both past due
     # W45..W48 → 2+3+4+5 for An Phú; Phước Hậu 10 twice.
     assert anphu.values["patrols"] == 14 and phuochau.values["patrols"] == 20
     assert d.totals["patrols"] == 34 and d.totals["security_incidents"] == 34
@@ -113,6 +116,19 @@ async def test_the_november_summary_adds_up(data) -> None:
     assert d.overdue_total == 2
     assert [(e.type, e.unit_name, e.people) for e in d.events] == [
         ("disorder", "Ấp An Phú", 3)]
+
+
+async def test_a_running_week_counts_what_was_filed_and_nothing_as_missing(data) -> None:
+    """W49 runs (NOW is its Tuesday): An Phú filed it, Phước Hậu not yet, which is not late.
+    The same figures /completeness shows for the week: 1/2 filed."""
+    repo, tree, roots, stored = data
+    week = span_of(SpanKind.WEEK, NOW.date())
+    d = await build(repo, tree, roots, stored, week, NOW, VN, TipPolicy())
+    rows = {h.name: h for h in d.hamlets}
+    assert (d.reports_filed, d.reports_expected, d.reports_not_due) == (1, 2, 1)
+    assert rows["Ấp An Phú"].values["patrols"] == 6 and d.totals["patrols"] == 6
+    assert (rows["Ấp Phước Hậu"].filed, rows["Ấp Phước Hậu"].missing) == (0, 0)
+    assert d.late_hamlets == []
 
 
 async def test_the_weekly_digest_covers_one_week(data) -> None:

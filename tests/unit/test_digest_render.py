@@ -69,7 +69,7 @@ def _digest() -> Digest:
         hamlets=[
             HamletRow(1, "Ấp An Phú", "Xã Tân Hòa", 4, 4, 0, _by_code(VALUES_A)),
             HamletRow(2, "Ấp Phước Hậu", "Xã Tân Hòa", 4, 4, 1, _by_code(VALUES_B)),
-            HamletRow(3, "Thôn Đông", "Xã Hòa Bình", 4, 2, 0, dict(VALUES_C)),
+            HamletRow(3, "Thôn Đông", "Xã Hòa Bình", 4, 2, 0, dict(VALUES_C), missing=2),
         ],
         totals_before=dict(zip(CODES[:-1], BEFORE, strict=True)),
         events=[
