@@ -205,13 +205,13 @@ def backup_refusal(target: Path, live: Path) -> str | None:
 
 
 def _span(text: str | None, settings: Settings, now=None):
-    from bot.digest import SpanKind, span_from_key, span_of
+    from bot.digest import SpanKind, span_from_text, span_of
     from storage.db import utcnow
 
+    today = (now or utcnow()).astimezone(settings.zone).date()
     if text is None:
-        today = (now or utcnow()).astimezone(settings.zone).date()
         return span_of(SpanKind.WEEK, today).previous()
-    return span_from_key(text)
+    return span_from_text(text, SpanKind.WEEK, today)
 
 
 async def export(args: argparse.Namespace, settings: Settings) -> int:

@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable
 from datetime import date, datetime
 
 from bot import notices, reminders
-from bot.digest import Digest, Span, SpanKind, span_from_key, span_of
+from bot.digest import Digest, Span, SpanKind, span_from_text, span_of
 from bot.digest_build import build, overdue_tips
 from bot.digest_labels import span_label
 from bot.digest_text import digest_messages, overdue_lines
@@ -224,7 +224,7 @@ def make_summaries(svc: Services) -> Callable[[int, list[int], str, str | None],
         elif which in ("now", "nay"):
             span = span_of(SpanKind(kind), today)
         else:
-            span = span_from_key(which)
+            span = span_from_text(which, SpanKind(kind), today)
         return await digest_parts(svc, user_id, root_ids, span)
 
     return summaries

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from enum import StrEnum
 
-from storage.reporting import YEARS, Period, PeriodKind, period_of
+from storage.reporting import YEARS, Period, PeriodKind, parse_period, period_of
 
 
 class SpanKind(StrEnum):
@@ -75,29 +75,33 @@ def span_of(kind: SpanKind, day: date) -> Span:
     return Span(kind, period.start, period.end)
 
 
-_KEY = re.compile(r"^(\d{4})(?:-(W\d{1,2}|\d{1,2}|Q[1-4]|H[12]))?$")
+_HALF = re.compile(r"^(?:([0-9]{4})-H([12])|H([12])[/ ]([0-9]{4}))$")
+_DAY = re.compile(r"^[0-9]{1,2}/[0-9]{1,2}/[0-9]{4}$")
 
 
-def span_from_key(key: str) -> Span:
-    """The span a key names ('2026-W47', '2026-11', '2026-Q4', '2026-H2', '2026').
-
-    ValueError for anything else (a week 53 in a year without one included).
-    """
-    match = _KEY.match(key.strip().upper())
-    if not match:
-        raise ValueError(f"not a period: {key!r}")
-    year, rest = int(match[1]), match[2]
-    if year not in YEARS:
-        raise ValueError(f"a period in year {year}: not one a person could mean")
-    if rest is None:
-        return span_of(SpanKind.YEAR, date(year, 1, 1))
-    if rest[0] == "W":
-        return span_of(SpanKind.WEEK, date.fromisocalendar(year, int(rest[1:]), 1))
-    if rest[0] == "Q":
-        return span_of(SpanKind.QUARTER, date(year, 3 * int(rest[1]) - 2, 1))
-    if rest[0] == "H":
-        return span_of(SpanKind.HALF, date(year, 1 if rest[1] == "1" else 7, 1))
-    return span_of(SpanKind.MONTH, date(year, int(rest), 1))
+def span_from_text(text: str, kind: SpanKind, today: date) -> Span:
+    """The span a person typed, in the one period grammar every command, button and flag
+    reads (storage.reporting.parse_period): a key (``2026-W47``, ``2026-11``, ``2026-Q4``,
+    ``2026``), ``W47`` (this ISO year), ``11/2026``, ``Q4/2026``, a half (``2026-H2``,
+    ``H2/2026``), or a day ``18/11/2026`` (the span of ``kind`` holding it). The form says
+    the kind; only a day takes ``kind``. ValueError for anything else."""
+    typed = " ".join(text.split()).upper()
+    if m := _HALF.match(typed):
+        year, half = (int(m[1]), m[2]) if m[1] else (int(m[4]), m[3])
+        if year not in YEARS:
+            raise ValueError(f"a period in year {year}: not one a person could mean")
+        return span_of(SpanKind.HALF, date(year, 1 if half == "1" else 7, 1))
+    if _DAY.match(typed):  # a half is the one span that is no reporting period
+        found = parse_period(typed, PeriodKind.MONTH if kind is SpanKind.HALF
+                             else PeriodKind(kind.value), today)
+        if found is not None:
+            return span_of(kind, found.start)
+    else:
+        for period_kind in PeriodKind:
+            found = parse_period(typed, period_kind, today)
+            if found is not None:
+                return span_of(SpanKind(found.kind.value), found.start)
+    raise ValueError(f"not a period: {text!r}")
 
 
 @dataclass(frozen=True)

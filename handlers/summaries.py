@@ -43,7 +43,7 @@ async def _answer(turn: Turn, *, workbook_only: bool) -> None:
     kind = "week"
     if words and words[0] in KINDS:
         kind = KINDS[words.pop(0)]
-    which = words[0] if words else None
+    which = " ".join(words) if words else None  # "Q4 2026" is one period
     roots = [u.id for u in await scope(svc, turn.me)]
     if not roots:
         turn.say(turn.tr("delivery.no_scope"))

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 from openpyxl import load_workbook
 
 from bot import deliveries
-from bot.digest import span_from_key
+from bot.digest import SpanKind, span_from_text
 from storage.models import Role
 from storage.reporting import Period
 from storage.schedules import ScheduleRepo
@@ -149,11 +149,12 @@ async def test_a_running_week_shows_the_same_figures_everywhere(harness: Harness
     view = (await minh.next_message()).text
     minh.send("/summary tuần now")
     summary = await collect(minh, has("document"))
-    minh.send("/export 2026-W49")
+    minh.send("/export W49")  # the form /completeness takes
     exported = await collect(minh, has("document"))
     tanhoa = await svc.units.by_code("TANHOA")
     digest = await deliveries.digest_parts(svc, (await svc.users.get(2002)).id, [tanhoa.id],
-                                           span_from_key("2026-W49"))
+                                           span_from_text("W49", SpanKind.WEEK,
+                                                          wednesday.date()))
 
     assert "1/2 (50,0%)" in completeness and "Tuần 49/2026" in completeness
     assert "1.403" in view and "227.244" in view

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.digest import SpanKind, span_from_key, span_of
+from bot.digest import SpanKind, span_from_text, span_of
 from bot.schedule import (
     DEFAULTS,
     Occasion,
@@ -96,6 +96,27 @@ def test_span_keys_round_trip() -> None:
     day = date(2026, 11, 21)
     for kind in SpanKind:
         span = span_of(kind, day)
-        assert span_from_key(span.key) == span
+        assert span_from_text(span.key, SpanKind.WEEK, day) == span  # the key says the kind
         assert span.next().previous() == span
     assert span_of(SpanKind.WEEK, date(2027, 1, 1)).key == "2026-W53"
+
+
+@pytest.mark.parametrize(("typed", "kind", "key"), [
+    ("W49", "week", "2026-W49"), ("w49", "month", "2026-W49"), ("2026-W47", "week", "2026-W47"),
+    ("11/2026", "week", "2026-11"), ("2026-11", "year", "2026-11"), ("Q4/2026", "week", "2026-Q4"),
+    ("q4 2026", "week", "2026-Q4"), ("2026", "week", "2026"), ("2026-H2", "week", "2026-H2"),
+    ("H1/2026", "week", "2026-H1"), ("18/11/2026", "week", "2026-W47"),
+    ("18/11/2026", "month", "2026-11"), ("18/11/2026", "half", "2026-H2"),
+    ("18/11/2026", "quarter", "2026-Q4"),
+])
+def test_one_period_grammar_for_every_command(typed: str, kind: str, key: str) -> None:
+    """What /completeness and /reports read (storage.reporting.parse_period), /summary,
+    /export and the command line read too; only a day takes the kind from the command."""
+    assert span_from_text(typed, SpanKind(kind), date(2026, 12, 2)).key == key
+
+
+@pytest.mark.parametrize("typed", ["", "junk", "2026-W99", "W60", "13/2026", "31/02/2026",
+                                   "9999", "2026-H3", "H1/9999", "Q5/2026"])
+def test_a_period_nobody_means_is_refused(typed: str) -> None:
+    with pytest.raises(ValueError):
+        span_from_text(typed, SpanKind.WEEK, date(2026, 12, 2))
