@@ -157,6 +157,16 @@ class Digest:
     totals_before: dict[str, int]  # indicator totals over the span before (trend)
     events: list[EventLine]
     overdue_total: int = 0  # overdue tips in all (``overdue`` lists the oldest of them)
+    before_filed: int = 0  # reports filed in the span before, of
+    before_expected: int = 0  # those it asked for: what ``totals_before`` rests on
+
+    @property
+    def before(self) -> str:
+        """What the comparison with the span before rests on: "none" (no report: there is
+        no earlier figure), "partial" (some of its reports) or "full"."""
+        if not self.before_filed:
+            return "none"
+        return "partial" if self.before_filed < self.before_expected else "full"
 
     @property
     def totals(self) -> dict[str, int]:

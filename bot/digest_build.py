@@ -94,6 +94,7 @@ async def build(repo: DigestRepo, tree: UnitTree, roots: list[Unit], stored: Sto
         set_code=stored.code, indicators=tuple(stored.codes), tips_by_category=by_category,
         tips_by_category_before=dict(tips.by_category_before), tips_by_status=by_status,
         overdue=overdue, overdue_total=tips.overdue_total, hamlets=rows,
-        totals_before=dict(reports.totals_before),
+        totals_before=dict(reports.totals_before), before_filed=reports.filed_before,
+        before_expected=len(hamlets) * len(periods_before),
         events=[EventLine(type=t, created_at=datetime.fromisoformat(at), unit_name=name(u),
                           people=p) for t, at, u, p in events.rows])

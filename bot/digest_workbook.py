@@ -221,14 +221,20 @@ def _report_sheet(ws: Worksheet, d: Digest, locale: str, tz: ZoneInfo) -> None:
     row += 1
 
     previous = t(locale, "digest.previous_span", span=span_label(locale, d.span.previous()))
+    if d.before == "none":
+        previous += " — " + t(locale, "digest.before.none")
+    elif d.before == "partial":
+        previous += " — " + t(locale, "digest.before.partial", n=_filed(
+            d.before_filed, d.before_expected, locale))
+    before_totals = {} if d.before == "none" else d.totals_before
     _label_row(ws, row, previous, 4, Font())
     for col, code in enumerate(d.indicators, start=first):
-        _put(ws, row, col, d.totals_before.get(code))
+        _put(ws, row, col, before_totals.get(code))
     row += 1
 
     _label_row(ws, row, t(locale, "digest.change"), 4, Font(italic=True))
     for col, code in enumerate(d.indicators, start=first):
-        before = d.totals_before.get(code)
+        before = before_totals.get(code)
         # No figure for the span before (a new indicator): no change to show.
         diff = None if before is None else change(totals[code], before)
         _put(ws, row, col, diff, _SIGNED)

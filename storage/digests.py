@@ -25,6 +25,7 @@ class ReportFigures:
     sums: dict[int, dict[str, int]] = field(default_factory=dict)
     first_filed: dict[tuple[int, str], datetime] = field(default_factory=dict)  # (unit, period)
     totals_before: dict[str, int] = field(default_factory=dict)
+    filed_before: int = 0  # reports filed for the periods before (what the trend rests on)
 
 
 @dataclass(frozen=True)
@@ -84,6 +85,7 @@ class DigestRepo:
             sums: dict[int, dict[str, int]] = {}
             filed: dict[tuple[int, str], datetime] = {}
             totals_before: dict[str, int] = {}
+            filed_before = 0
             if hamlet_ids and periods:
                 hamlets, keys = _marks(hamlet_ids), _marks(periods)
                 for unit_id, indicator_id, value in conn.execute(
@@ -109,7 +111,11 @@ class DigestRepo:
                         (set_id, *periods_before, *hamlet_ids)):
                     if indicator_id in codes:
                         totals_before[codes[indicator_id]] = value
-            reports = ReportFigures(sums, filed, totals_before)
+                filed_before = conn.execute(
+                    f"SELECT COUNT(*) FROM reports WHERE set_id = ? AND period_key IN ({keys})"
+                    f" AND unit_id IN ({hamlets})",
+                    (set_id, *periods_before, *hamlet_ids)).fetchone()[0]
+            reports = ReportFigures(sums, filed, totals_before, filed_before)
 
             events = conn.execute(
                 f"SELECT type, created_at, unit_id, people FROM events WHERE unit_id IN ({units})"

@@ -10,6 +10,8 @@ import pytest
 
 from bot.digest import SpanKind, span_of
 from bot.digest_build import build, periods_in
+from bot.digest_text import digest_messages
+from locales import t
 from storage.crypto import Vault
 from storage.db import Database
 from storage.digests import DigestRepo
@@ -140,3 +142,23 @@ async def test_the_weekly_digest_covers_one_week(data) -> None:
     assert d.totals_before["patrols"] == 3  # W46: An Phú only
     assert d.tips_by_category == {}
     assert [e.people for e in d.events] == [3]
+
+
+async def test_a_comparison_says_what_it_rests_on(data) -> None:
+    """October's summary has no September report to compare with: it says so and shows no
+    ▲ (it showed each figure as its own rise). November's October had 1 report of 10."""
+    repo, tree, roots, stored = data
+    october = await build(repo, tree, roots, stored, span_of(SpanKind.MONTH, date(2026, 10, 1)),
+                          NOW, VN, TipPolicy())
+    assert (october.before, october.before_filed) == ("none", 0)
+    text = "\n".join(digest_messages(october, "vi", VN))
+    totals = text.split(t("vi", "digest.text.totals"), 1)[1].split("\n\n", 1)[0]
+    assert totals.count("• ") == len(october.indicators)
+    assert "Chưa có báo cáo nào cho Tháng 9/2026" in text
+    assert "▲" not in totals and "▼" not in totals and "(=)" not in totals
+    november = await build(repo, tree, roots, stored, span_of(SpanKind.MONTH, date(2026, 11, 1)),
+                           NOW, VN, TipPolicy())
+    assert (november.before, november.before_filed, november.before_expected) == (
+        "partial", 1, 10)  # October's weeks W40–W44 in two hamlets; An Phú filed W44
+    text = "\n".join(digest_messages(november, "en", VN))
+    assert "Compared with Month 10/2026, for which only 1/10 (10.0%) reports were filed." in text
