@@ -233,7 +233,7 @@ def _render(d: Digest, locale: str) -> bytes:
         locale, "digest.chart.summary",
         filed=formats.fraction(d.reports_filed, d.reports_expected, locale),
         tips=formats.number(d.tips_total, locale),
-        overdue=formats.number(len(d.overdue), locale),
+        overdue=formats.number(d.overdue_total, locale),  # all, not the ones listed
         events=formats.number(len(d.events), locale),
     )  # fmt: skip
     line(y, summary, fonts.summary, _GREY)

@@ -58,7 +58,10 @@ def digest_messages(d: Digest, locale: str, tz: ZoneInfo) -> list[str]:
             f"{tr(f'tipstatus.{s}')} {n(d.tips_by_status[s])}"
             for s in STATUSES if d.tips_by_status.get(s))))
 
-    lines += ["", tr("digest.text.overdue", n=n(d.overdue_total))]
+    # Overdue as the bot knows it now, said so: a summary of an earlier span lists what is
+    # overdue today, not what was at the span's end.
+    lines += ["", tr("digest.text.overdue", n=n(d.overdue_total),
+                     moment=formats.moment(d.made_at, locale, tz))]
     lines += overdue_lines(d.overdue, d.overdue_total, locale, tz)
 
     lines += ["", tr("digest.text.reports", set=tr(f"indicatorset.{d.set_code}"),

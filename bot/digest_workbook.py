@@ -305,14 +305,15 @@ def _tips_sheet(ws: Worksheet, d: Digest, locale: str, tz: ZoneInfo) -> None:
 
 
 def _overdue_sheet(ws: Worksheet, d: Digest, locale: str, tz: ZoneInfo) -> None:
-    """Sheet 3: open tips past their deadline when the digest was made."""
+    """Sheet 3: open tips past their deadline when the digest was made (titled "now": a
+    summary of an earlier span lists what is overdue today)."""
     labels = [
         t(locale, "digest.col.code"), t(locale, "digest.col.category"),
         t(locale, "digest.col.status"), t(locale, "digest.col.hamlet"),
         t(locale, "digest.col.received"), t(locale, "digest.col.overdue"),
     ]  # fmt: skip
     name = t(locale, "digest.sheet.overdue")
-    _heading(ws, d, locale, tz, name, name, len(labels))
+    _heading(ws, d, locale, tz, name, t(locale, "digest.overdue.now"), len(labels))
     _header(ws, _HEAD_ROW, labels, [14, 30, 22, 24, 20, 18])
     row = _HEAD_ROW + 1
     for tip in d.overdue:

@@ -155,6 +155,8 @@ async def test_a_comparison_says_what_it_rests_on(data) -> None:
     totals = text.split(t("vi", "digest.text.totals"), 1)[1].split("\n\n", 1)[0]
     assert totals.count("• ") == len(october.indicators)
     assert "Chưa có báo cáo nào cho Tháng 9/2026" in text
+    # Overdue is what is overdue now (the tip of 3/11 too), and says so.
+    assert "Tin báo đang quá hạn (tính đến 07:30 01/12/2026): 2" in text
     assert "▲" not in totals and "▼" not in totals and "(=)" not in totals
     november = await build(repo, tree, roots, stored, span_of(SpanKind.MONTH, date(2026, 11, 1)),
                            NOW, VN, TipPolicy())

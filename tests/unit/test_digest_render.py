@@ -72,7 +72,7 @@ def _digest() -> Digest:
             HamletRow(3, "Thôn Đông", "Xã Hòa Bình", 4, 2, 0, dict(VALUES_C), missing=2),
         ],
         totals_before=dict(zip(CODES[:-1], BEFORE, strict=True)), before_filed=12,
-        before_expected=12,
+        before_expected=12, overdue_total=2,
         events=[
             EventLine("fire", _utc(19, 12, 30), "Ấp An Phú", 3),
             EventLine("theft", _utc(26, 23, 45), "Thôn Đông", 1),
