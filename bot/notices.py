@@ -206,7 +206,7 @@ async def _event(svc: Services, item: OutboxItem, locale: str) -> list[Part]:
         place += f" · «{html.escape(event.place_text)}»"
     name = (await svc.users.reach(event.reporter_id))[0].name or "—"
     text = t(locale, "event.card", type=t(locale, f"eventtype.{event.type}"), place=place,
-             when=occurred(locale, svc, event.occurred_kind, event.occurred_at),
+             when=occurred(locale, svc, event.occurred_kind, event.occurred_at, on_card=True),
              people=formats.number(event.people, locale),
              description=html.escape(event.description), reporter=html.escape(name),
              received=formats.moment(event.created_at, locale, svc.timezone))

@@ -17,7 +17,7 @@ from telegram import InlineKeyboardMarkup
 from handlers import flows
 from handlers.callbacks import data
 from handlers.common import Turn, button, cut, step_header
-from handlers.occurred import occurred, pressed, typed
+from handlers.occurred import WHEN, occurred, pressed, typed
 from handlers.tip_recipients import STAFF
 from handlers.tips import acknowledge_later
 from locales import formats
@@ -94,8 +94,8 @@ async def show(turn: Turn, draft: EventDraft, *, in_place: bool = True,
         rows.append([_b(turn.tr("flow.cancel"), "cancel")])
         body = turn.tr("event.type.ask") + "\n\n" + turn.tr("emergency")
     elif step == "when":
-        rows = [[_b(turn.tr("tips.when.now"), "when", "now"),
-                 _b(turn.tr("tips.when.today"), "when", "today")], _nav(turn)]
+        rows = [[_b(turn.tr(f"tips.when.{which}"), "when", which) for which in WHEN],
+                _nav(turn)]
         body = turn.tr("tips.when.ask")
     elif step == "place":
         rows = [_nav(turn, _b(turn.tr("event.btn.skip"), "skip"))]

@@ -84,7 +84,7 @@ def card_text(svc: Services, locale: str, tip: Tip, f: CardFacts, now: datetime)
     if tip.latitude is not None:
         head.append(tr("tipdesk.card.location", lat=f"{tip.latitude:.5f}",
                        lon=f"{tip.longitude:.5f}"))
-    head.append("🕒 " + occurred(locale, svc, tip.occurred_kind, tip.occurred_at))
+    head.append("🕒 " + occurred(locale, svc, tip.occurred_kind, tip.occurred_at, on_card=True))
     tail = []
     if tip.media:
         tail.append("📎 " + media_counts(locale, tip.media))

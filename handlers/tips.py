@@ -26,7 +26,7 @@ from telegram import (
 from handlers import flows
 from handlers.callbacks import data
 from handlers.common import Keyboard, Turn, button, pager, step_header
-from handlers.occurred import occurred, pressed, typed
+from handlers.occurred import WHEN, occurred, pressed, typed
 from handlers.services import Services
 from handlers.tip_card import escaped_within, media_counts
 from handlers.tip_recipients import recipients
@@ -184,8 +184,7 @@ def _keyboard(locale: str, step: str, editing: bool = False, sendable: bool = Tr
     elif step == "what":
         rows = [_nav(locale, next_=True)]
     elif step == "when":
-        rows = [[b("tips.when.now", "when", "now"), b("tips.when.today", "when", "today")],
-                _nav(locale)]
+        rows = [[b(f"tips.when.{which}", "when", which) for which in WHEN], _nav(locale)]
     else:  # review
         rows = [[b("tips.btn.send", "send")]] if sendable else []
         rows += [[b("tips.btn.edit.category", "edit", "category"),

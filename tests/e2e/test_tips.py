@@ -110,6 +110,7 @@ async def test_anonymous_tip_with_album_and_location_from_start_to_close(harness
                      "Hạn tiếp nhận"):
         assert expected in card.text, expected
     assert card.button_texts[:2] == ["✅ Tiếp nhận", "🔎 Xác minh"]
+    assert "vừa xảy ra" not in card.text  # a card is read later: the moment, not "just now"
     await harness.settle()
     assert khoa.unread() == 0
     assert_no_sender_trace(arrived)
@@ -349,13 +350,15 @@ async def test_wrong_input_at_every_step_is_answered_and_the_draft_kept(harness:
     step4 = await thuy.next_edit(commune)
     assert step4.text.startswith("Bước 4/6")
 
-    for typed, reason in (("hôm qua", "ngày/tháng/năm"), ("31/02/2026", "ngày/tháng/năm"),
-                          ("01/01/2099", "tương lai"), ("01/01/1990", "10 năm")):
+    assert step4.button_texts[:3] == ["Vừa xảy ra", "Hôm nay", "Hôm qua"]
+    for typed, reason in (("ngày mai", "Chưa đọc được"), ("31/02/2026", "Chưa đọc được"),
+                          ("22", "Chưa đọc được"), ("01/01/2099", "tương lai"),
+                          ("01/01/1990", "10 năm")):
         thuy.send(typed)
         assert reason in (await thuy.next_message()).text, typed
     thuy.send_sticker()
-    assert "ngày/tháng/năm" in (await thuy.next_message()).text
-    thuy.send("15/11/2026")
+    assert "Chưa đọc được" in (await thuy.next_message()).text
+    thuy.send("15/11/2026 khoảng 22h")  # as people write it, with a time of day
     step5 = await thuy.next_message()
     assert step5.text.startswith("Bước 5/6")
 
@@ -366,8 +369,8 @@ async def test_wrong_input_at_every_step_is_answered_and_the_draft_kept(harness:
     thuy.press(files, "🗑 Bỏ các tệp, gửi ẩn danh")
     review = await thuy.next_edit(files)
     assert review.text.startswith("Bước 6/6")
-    for expected in ("Lừa đảo", "giả danh công an", "Số 12 đường Lý Văn Lâm", "15/11/2026",
-                     "ẩn danh"):
+    for expected in ("Lừa đảo", "giả danh công an", "Số 12 đường Lý Văn Lâm",
+                     "22:00 15/11/2026", "ẩn danh"):
         assert expected in review.text, expected
     assert "tệp" not in review.text
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 import re
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
-from handlers.occurred import parse_day
+from handlers.occurred import parse_day, parse_when
 from handlers.tip_desk import parse_tags
 from locales import LOCALES, catalog
 from storage.crypto import Vault
@@ -32,6 +33,7 @@ from storage.units import UnitRepo, parse_units_csv
 from storage.users import UserRepo
 from tests.conftest import UNITS_CSV
 
+VN = ZoneInfo("Asia/Ho_Chi_Minh")
 SECRET = "unit-test-secret-0123456789abcdefghijkl"
 T0 = datetime(2026, 11, 21, 3, 0, tzinfo=UTC)
 
@@ -88,13 +90,53 @@ def test_categories_are_data_with_names_in_every_catalog() -> None:
     ("1-2-2026", (date(2026, 2, 1), "")),
     ("31/02/2026", (None, "bad")),
     ("21/11/26", (None, "bad")),
-    ("hôm qua", (None, "bad")),
+    ("hôm qua", (date(2026, 11, 20), "")),
     ("22/11/2026", (None, "future")),
     ("20/11/2016", (None, "too_old")),
     ("21/11/2016", (date(2016, 11, 21), "")),
 ])
 def test_typed_dates(text: str, expected: tuple) -> None:
     assert parse_day(text, date(2026, 11, 21)) == expected
+
+
+NOW = datetime(2026, 12, 2, 10, 15, tzinfo=VN)  # Wednesday morning
+
+
+def _at(day: int, hour: int, minute: int = 0, month: int = 12) -> datetime:
+    return datetime(2026, month, day, hour, minute, tzinfo=VN)
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("hôm qua", date(2026, 12, 1)), ("Hôm kia", date(2026, 11, 30)), ("hqua", date(2026, 12, 1)),
+    ("yesterday", date(2026, 12, 1)), ("30/11", date(2026, 11, 30)),
+    ("\u200bhôm qua.", date(2026, 12, 1)),
+    ("30/11 khoảng 22h", _at(30, 22, month=11)), ("30/11/2026, 22:30", _at(30, 22, 30, 11)),
+    ("22h", _at(1, 22)), ("22:30", _at(1, 22, 30)), ("khoảng 22h30", _at(1, 22, 30)),
+    ("8h", _at(2, 8)), ("10h15", _at(2, 10, 15)),  # a time alone: the last time it was
+    ("10 giờ tối", _at(1, 22)), ("3h chiều", _at(1, 15)), ("tối qua 21h", _at(1, 21)),
+    ("hôm qua lúc 9h sáng", _at(1, 9)), ("yesterday at 9pm", _at(1, 21)),
+])
+def test_days_and_times_as_people_type_them(text: str, expected) -> None:
+    assert parse_when(text, NOW) == (expected, "")
+
+
+@pytest.mark.parametrize(("text", "problem"), [
+    ("", "bad"), ("xyz", "bad"), ("22", "bad"), ("hôm qua 22", "bad"), ("25h", "bad"),
+    ("31/02", "bad"), ("21/11/26", "bad"), ("25/12", "future"), ("12:00", None),
+    ("2/12 11h", "future"), ("3/12/2026", "future"), ("1/1/2010", "too_old"),
+])
+def test_what_cannot_have_happened_is_refused_with_the_reason(text: str, problem) -> None:
+    found, why = parse_when(text, NOW)
+    if problem is None:  # 12:00 has not come yet today: yesterday's
+        assert found == _at(1, 12)
+    else:
+        assert (found, why) == (None, problem)
+
+
+def test_a_day_without_its_year_early_in_january_is_last_years() -> None:
+    january = datetime(2027, 1, 2, 9, tzinfo=VN)
+    assert parse_when("30/12", january) == (date(2026, 12, 30), "")
+    assert parse_when("30/12 22h", january) == (datetime(2026, 12, 30, 22, tzinfo=VN), "")
 
 
 def test_tags_are_cleaned() -> None:
