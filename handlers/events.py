@@ -18,9 +18,9 @@ from handlers import flows
 from handlers.callbacks import data
 from handlers.common import Turn, button, cut, step_header
 from handlers.occurred import WHEN, occurred, pressed, typed
+from handlers.tip_card import media_counts
 from handlers.tip_recipients import STAFF
 from handlers.tips import acknowledge_later
-from locales import formats
 from storage.events import MAX_DESCRIPTION, MAX_MEDIA, MAX_PEOPLE, EventDraft, event_types
 from storage.models import Role
 from storage.outbox import NewItem, now_item
@@ -111,7 +111,8 @@ async def show(turn: Turn, draft: EventDraft, *, in_place: bool = True,
         rows = [_nav(turn, _b(turn.tr(key), "photos"))]
         body = turn.tr("event.photos.ask", max=turn.number(MAX_MEDIA))
         if draft.media:
-            body += "\n" + turn.tr("event.photos.count", n=turn.number(len(draft.media)))
+            body += "\n" + turn.tr("event.photos.count",
+                                    parts=media_counts(turn.me.locale, draft.media))
     else:
         body = await _summary(turn, draft) + "\n\n" + turn.tr("event.review.ask")
         rows = [[_b(turn.tr("event.btn.send"), "send")], _nav(turn)]
@@ -277,7 +278,7 @@ async def photo(turn: Turn, draft: EventDraft) -> None:
         acknowledge_later(turn, msg.media_group_id, kind="event")
         return
     if draft.step != "photos":
-        turn.say(turn.tr("event.photos.count", n=turn.number(len(draft.media))))
+        turn.say(turn.tr("event.photos.count", parts=media_counts(turn.me.locale, draft.media)))
     await show(turn, draft, in_place=False)
 
 
@@ -321,10 +322,10 @@ def album_prompt(me, stored: dict):
     """After an album: how many photos there are now (and at the photos step its buttons)."""
     draft = EventDraft.from_json(stored)
     if draft.step != "photos":
-        return me.tr("event.photos.count", n=formats.number(len(draft.media), me.locale)), None
+        return me.tr("event.photos.count", parts=media_counts(me.locale, draft.media)), None
     rows = [[_b(me.tr("event.btn.photos_done"), "photos"), _b(me.tr("flow.back"), "back"),
              _b(me.tr("flow.cancel"), "cancel")]]
-    text = me.tr("event.photos.count", n=formats.number(len(draft.media), me.locale))
+    text = me.tr("event.photos.count", parts=media_counts(me.locale, draft.media))
     return text, InlineKeyboardMarkup(rows)
 
 

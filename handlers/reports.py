@@ -354,15 +354,16 @@ async def value_typed(turn: Turn, draft: ReportDraft) -> None:
         await show(turn, draft, in_place=False)
         return
     value, problem = parse_count(turn.message.text or "", turn.me.locale)
-    if problem is not None:
-        turn.say(turn.tr(f"report.count.{problem.value}") + "\n" + turn.tr("report.ask"))
+    if problem is not None:  # why, over the step again: its buttons under it
+        await show(turn, draft, notice=turn.tr(f"report.count.{problem.value}"),
+                   in_place=False)
         return
     await _accept(turn, draft, stored, value)
 
 
 async def value_other(turn: Turn, draft: ReportDraft) -> None:
     """A sticker, photo...: a number is wanted."""
-    turn.say(turn.tr("report.count.not_a_number") + "\n" + turn.tr("report.ask"))
+    await show(turn, draft, notice=turn.tr("report.count.not_a_number"), in_place=False)
 
 
 async def value_pressed(turn: Turn, draft: ReportDraft) -> None:
@@ -393,9 +394,10 @@ async def _accept(turn: Turn, draft: ReportDraft, stored: StoredSet, value: int,
     me = turn.me
     ceiling = draft.values.get(ind.at_most) if ind.at_most is not None else None
     if ceiling is not None and value > ceiling:
-        turn.say(me.tr("report.rule.at_most", name=indicator_name(me.locale, code),
-                       value=turn.number(value), other=indicator_name(me.locale, ind.at_most),
-                       other_value=turn.number(ceiling)) + "\n" + me.tr("report.ask"))
+        await show(turn, draft, in_place=False, notice=me.tr(
+            "report.rule.at_most", name=indicator_name(me.locale, code),
+            value=turn.number(value), other=indicator_name(me.locale, ind.at_most),
+            other_value=turn.number(ceiling)))
         return
     past = [h[code] for h in draft.history if code in h]
     if not confirmed and is_outlier(value, past):
@@ -509,6 +511,10 @@ async def send(turn: Turn, draft: ReportDraft) -> None:
     flows.end(turn, done=True)
     tree = await svc.units.tree()
     text = turn.tr("report.sent", what=_what(turn, tree, stored, draft), version=after.version)
+    # The figures stay in the confirmation: it is the reporter's copy of what was filed.
+    text += "\n\n" + "\n".join(
+        f"• {html.escape(indicator_name(me.locale, c))}: <b>{turn.number(after.values[c])}</b>"
+        for c in stored.codes if c in after.values)
     if before is not None and before.submitted_by != me.user.id:
         name = (await svc.users.reach(before.submitted_by))[0].name or "—"
         text += "\n" + turn.tr("report.replaced_theirs", name=html.escape(name),

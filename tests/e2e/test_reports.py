@@ -74,12 +74,16 @@ async def test_a_full_weekly_report_with_every_wrong_input_then_a_correction(har
     assert "Bước 4/11" in step.text and "hòa giải thành" in step.text
     for typed, reason in (("5", "không được lớn hơn"), ("-3", "âm"), ("1,5", "số nguyên"),
                           ("abc", "không phải là một số"), ("١٢", "0–9"), ("1.40", "3 chữ số"),
-                          ("", None)):
+                          ("1 20", "Mỗi lần chỉ gõ một số"), ("", None)):
         if typed:
             bay.send(typed)
-            assert reason in (await bay.next_message()).text, typed
+            reply = await bay.next_message()
+            # Why, over the step again, with the buttons the step offers under it.
+            assert reason in reply.text and "Bước 4/11" in reply.text, typed
+            assert "0" in reply.button_texts, typed
     bay.send_sticker()
-    assert "không phải là một số" in (await bay.next_message()).text
+    reply = await bay.next_message()
+    assert "không phải là một số" in reply.text and "0" in reply.button_texts
     draft = await harness.draft(2001, "report")
     assert draft.step == 3 and draft.values["mediation_cases"] == 3  # nothing lost
     bay.send("2")
@@ -94,6 +98,7 @@ async def test_a_full_weekly_report_with_every_wrong_input_then_a_correction(har
     bay.press(step, "✅ Nộp báo cáo")
     sent = await bay.next_edit(step)
     assert "Đã nộp" in sent.text and "lần 1" in sent.text
+    assert "Số vụ hòa giải thành: 2" in sent.text.replace("<b>", "").replace("</b>", "")
     anphu = await harness.services.units.by_code("TH-ANPHU")
     report = await harness.services.reports.get("antt", W47.key, anphu.id)
     assert report.values["propaganda_attendees"] == 1 and report.values["patrols"] == 0
