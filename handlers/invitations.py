@@ -102,7 +102,7 @@ async def may_invite(turn: Turn, draft: InviteDraft) -> str | None:
 async def show(turn: Turn, draft: InviteDraft) -> None:
     """The current step: the role, the unit (paged), or the confirmation."""
     if draft.step == "role":
-        rows = [[button(turn.tr(f"role.{r.value}"), data(PREFIX, "role", r.value))]
+        rows = [[button(turn.tr(f"role.btn.{r.value}"), data(PREFIX, "role", r.value))]
                 for r in _roles_for(turn.me)]
         rows.append(_nav(turn, back=False))
         turn.show(step_header(turn.me, 1, STEPS, turn.tr("invite.ask_role")),

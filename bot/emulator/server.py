@@ -31,8 +31,9 @@ from .faults import ConnectionDropped
 __all__ = ["DEMO_LOCATION", "EmulatorServer", "serialize_message"]
 
 STATIC_DIR = Path(__file__).with_name("static")
-# Fixed demo position used by the page's "share location" buttons (near the demo commune).
-DEMO_LOCATION = {"latitude": 10.0452, "longitude": 105.7469}
+# Fixed demo position used by the page's "share location" buttons: in Cà Mau, the demo
+# commune's province (it was in Cần Thơ).
+DEMO_LOCATION = {"latitude": 9.1527, "longitude": 105.1961}
 MAX_BODY = 64 * 1024 * 1024
 
 

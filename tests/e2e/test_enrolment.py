@@ -83,15 +83,15 @@ async def test_coordinator_makes_an_invitation_in_the_chat(harness: Harness) -> 
     minh.send("/invite")
     step1 = await minh.next_message()
     assert step1.text.startswith("Bước 1/3")
-    assert step1.button_texts == ["người báo cáo", "cán bộ điều phối", "✖ Hủy"]
-    minh.press(step1, "người báo cáo")
+    assert step1.button_texts == ["Người báo cáo", "Cán bộ điều phối", "✖ Hủy"]
+    minh.press(step1, "Người báo cáo")
     step2 = await minh.next_edit(step1)  # each step is shown in place of the last
     assert step2.text.startswith("Bước 2/3")
     assert "Ấp An Phú, Xã Tân Hòa" in step2.button_texts
     assert not any("Sóc Đồn" in b for b in step2.button_texts)  # outside his commune
     minh.press(step2, "◀ Quay lại")
     assert (await minh.next_edit(step2)).text.startswith("Bước 1/3")
-    minh.press(step1, "người báo cáo")
+    minh.press(step1, "Người báo cáo")
     step2 = await minh.next_edit(step1)
     minh.send("gõ chữ thay vì bấm nút")
     assert "chọn bằng các nút" in (await minh.next_message()).text
@@ -119,7 +119,7 @@ async def test_restart_mid_conversation_resumes_it(harness: Harness) -> None:
     minh = await harness.enter_as(3030, "Minh", Role.COORDINATOR, "TANHOA")
     minh.send("/invite")
     step1 = await minh.next_message()
-    minh.press(step1, "người báo cáo")
+    minh.press(step1, "Người báo cáo")
     step2 = await minh.next_edit(step1)
 
     await harness.stop()

@@ -108,7 +108,7 @@ async def test_an_invitation_and_a_workbook_survive_a_5xx(harness: Harness):
     minh = await harness.enter_as(2002, "Minh", Role.COORDINATOR, "TANHOA")
     minh.send("/invite")
     step = await minh.next_message()
-    minh.press(step, "người báo cáo")
+    minh.press(step, "Người báo cáo")
     step = await minh.next_edit(step)
     minh.press(step, "Ấp An Phú, Xã Tân Hòa")
     step = await minh.next_edit(step)

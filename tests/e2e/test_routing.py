@@ -196,7 +196,7 @@ async def test_a_coordinator_replaced_mid_invitation_can_no_longer_mint_one(harn
     minh = await harness.enter_as(2002, "Minh", Role.COORDINATOR, "TANHOA")
     minh.send("/invite")
     step1 = await minh.next_message()
-    minh.press(step1, "cán bộ điều phối")
+    minh.press(step1, "Cán bộ điều phối")
     step2 = await minh.next_edit(step1)
     minh.press(step2, "Xã Tân Hòa, Tỉnh Cà Mau")
     confirm = await minh.next_edit(step2)

@@ -128,7 +128,7 @@ async def test_stale_button_is_answered_not_ignored(harness: Harness) -> None:
     step1 = await minh.next_message()
     minh.send("/cancel")  # ends the flow; the step-1 message keeps its buttons
     assert "Đã hủy" in (await minh.next_message()).text
-    cq = minh.press(step1, "người báo cáo")
+    cq = minh.press(step1, "Người báo cáo")
     answer = await minh.callback_answer(cq)
     assert "đã kết thúc" in answer["text"]
     await harness.settle()

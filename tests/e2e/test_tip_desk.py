@@ -170,7 +170,7 @@ async def test_blocking_a_sender_without_learning_who(harness: Harness):
     card = await card_for(minh, code)
     minh.press(card, "🚫 Chặn người gửi")
     explain = await minh.next_message()
-    assert code in explain.text and "không biết" in explain.text
+    assert code in explain.text and "giữ kín" in explain.text
     minh.press(card, "🚫 Xác nhận chặn")
     assert "Đã chặn" in (await minh.next_message()).text
     await minh.wait_until(lambda: "bị chặn" in card.text)
