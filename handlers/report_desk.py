@@ -89,6 +89,7 @@ async def completeness(turn: Turn) -> None:
     tree = await svc.units.tree()
     hamlets = await _hamlets(svc, me, tree)
     submitted = await svc.reports.submitted(stored.code, period.key, hamlets)
+    staffed = await svc.users.count_members(hamlets, Role.REPORTER)
     now = svc.now()
     due = due_at(period, stored.spec.due_days, svc.timezone)
     lines = [turn.tr("report.completeness.head", set=turn.tr(f"indicatorset.{stored.code}"),
@@ -104,13 +105,17 @@ async def completeness(turn: Turn) -> None:
                      + formats.fraction(done, len(members), me.locale))
         for hamlet in members:
             lines.append(_status_line(turn, tree.by_id[hamlet].name, submitted.get(hamlet),
-                                      due, now))
+                                      due, now, staffed=bool(staffed.get(hamlet))))
     if len(groups) > 1:
         done = sum(1 for h in hamlets if h in submitted)
         lines.append("\n" + turn.tr("report.completeness.total",
                                     n=formats.fraction(done, len(hamlets), me.locale)))
     if not hamlets:
         lines.append(turn.tr("report.completeness.none"))
+    nobody = sum(1 for h in hamlets if h not in submitted and not staffed.get(h))
+    if nobody:  # a gap a reminder cannot close: someone has to be invited
+        lines.append("\n" + turn.tr("report.completeness.nobody_total",
+                                    n=turn.number(nobody)))
     rows = [[button("◀ " + period_label(me.locale, period.previous())[:28],
                     data("cmpl", period.previous().key)),
              button(period_label(me.locale, period.next())[:28] + " ▶",
@@ -118,9 +123,12 @@ async def completeness(turn: Turn) -> None:
     turn.show(fit(lines, _more(turn)), InlineKeyboardMarkup(rows))
 
 
-def _status_line(turn: Turn, name: str, first, due, now) -> str:
+def _status_line(turn: Turn, name: str, first, due, now, *, staffed: bool) -> str:
+    """One hamlet: filed (on time or late), not filed yet, late, or no reporter at all."""
     name = html.escape(cut(name, 80))
     if first is None:
+        if not staffed:
+            return turn.tr("report.completeness.no_reporter", unit=name)
         key = "report.completeness.missing_late" if now >= due else "report.completeness.missing"
         return turn.tr(key, unit=name)
     key = "report.completeness.late" if first >= due else "report.completeness.on_time"

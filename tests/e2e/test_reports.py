@@ -249,6 +249,14 @@ async def test_completeness_shows_who_reported_on_time_late_or_not_at_all(harnes
     minh.press(view, "Tuần 48/2026 (23/11–29/11) ▶")
     view = await minh.next_edit(view)
     assert "0/2 (0,0%)" in view.text and "▫️ Ấp An Phú — chưa nộp" in view.text
+    assert "chưa có người báo cáo" not in view.text  # both hamlets have a reporter
+    # Sáu's role ends: Phước Hậu is a gap no reminder can close, marked as such.
+    sau = await svc.users.get(2006)
+    await svc.users.end_role(sau.id, sau.memberships[0].id, reason="handover", actor_id=None)
+    minh.send("/completeness 2026-W47")
+    view = await minh.next_message()
+    assert "👤 Ấp Phước Hậu — chưa có người báo cáo" in view.text
+    assert "1 thôn, ấp chưa có người báo cáo" in view.text and "/invite" in view.text
     bay.send("/completeness")
     assert "cán bộ điều phối" in (await bay.next_message()).text
 
