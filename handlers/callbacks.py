@@ -46,6 +46,7 @@ KINDS: dict[str, tuple[str, ...]] = {
     "inbox": ("{int}",),
     "units": ("{int}",),
     "ans": ("{int}",),
+    "mine": ("{int}",),
     "cmpl": ("{period}",),
     "repl": ("{period}:{int}",),
     "repv": ("{int}:{period}",),

@@ -105,6 +105,7 @@ CALLBACKS = {
     "inbox": tip_desk.inbox,
     "tip": tip_desk.action,
     "ans": tip_follow.answer_pressed,
+    "mine": tip_follow.mine_pressed,
     "cmpl": report_desk.completeness,
     "repl": report_desk.hamlet_page,
     "repv": report_desk.view_pressed,

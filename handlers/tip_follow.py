@@ -20,7 +20,7 @@ from telegram import InlineKeyboardMarkup
 
 from handlers import flows
 from handlers.callbacks import data
-from handlers.common import Turn, button, fit
+from handlers.common import Turn, button, cut, fit
 from handlers.services import Services
 from handlers.tip_recipients import recipients
 from locales import formats
@@ -70,7 +70,21 @@ async def mytips(turn: Turn) -> None:
             f"{turn.tr(f'tipstatus.{tip.status.value}')} · "
             f"{formats.day(tip.created_at, turn.me.locale, svc.timezone)}")
     lines.append(turn.tr("tips.mine.hint"))
-    turn.say("\n".join(lines))
+    rows = [[button(f"{tip.code} · {cut(turn.tr(f'tipcat.{tip.category}'), 40)}",
+                    data("mine", tip.id))] for tip in tips]
+    turn.say("\n".join(lines), InlineKeyboardMarkup(rows))
+
+
+async def mine_pressed(turn: Turn) -> None:
+    """A tip's button under /mytips: what /status shows, for its sender only."""
+    svc = turn.svc
+    tip_id = turn.press.int(0)
+    tip = await svc.tips.get(tip_id) if tip_id is not None else None
+    found = await svc.tips.status_for_sender(tip.code, turn.me.user.id) if tip else None
+    if found is None:
+        turn.answer(turn.tr("tips.status.not_found"), alert=True)
+        return
+    turn.say(_history(svc, turn, *found))
 
 
 # ---------------------------------------------------------------------- answers

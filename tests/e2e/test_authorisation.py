@@ -57,7 +57,8 @@ ALLOWED: dict[str, frozenset[str]] = {
     "menu:invite": STAFF, "menu:units": STAFF_HERE, "menu:language": EVERYONE,
     "menu:help": EVERYONE,
     "lang": EVERYONE, "inbox": STAFF_HERE, "units": STAFF_HERE,
-    "ans": frozenset({"resident"}), "cmpl": STAFF_HERE, "repl": STAFF_HERE,
+    "ans": frozenset({"resident"}), "mine": frozenset({"resident"}), "cmpl": STAFF_HERE,
+    "repl": STAFF_HERE,
     "repv": STAFF_HERE, "repo": STAFF_HERE,
     "tip:show": STAFF_HERE, "tip:note": STAFF_HERE, "tip:st": STAFF_HERE,
     # A flow's buttons act only inside that person's own open flow (entering one is the
@@ -210,6 +211,7 @@ def probes() -> list[Probe]:
         Probe("inbox", press(lambda w, p: "inbox:0"), _has_code),
         Probe("units", press(lambda w, p: "units:0"), _seen(shows_the_hamlet)),
         Probe("ans", press(lambda w, p: f"ans:{w.tip_id}"), _desk_open),
+        Probe("mine", press(lambda w, p: f"mine:{w.tip_id}"), _status),
         Probe("cmpl", press(lambda w, p: f"cmpl:{w.week.key}"), _seen(shows_the_hamlet)),
         Probe("repl", press(lambda w, p: f"repl:{w.week.key}:0"), _seen(shows_the_hamlet)),
         Probe("repv", press(lambda w, p: f"repv:{w.hamlet_id}:{w.week.key}"),

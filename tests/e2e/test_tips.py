@@ -243,6 +243,9 @@ async def test_status_of_someone_elses_tip_is_the_same_not_found(harness: Harnes
     thuy.send("/mytips")
     mine = await thuy.next_message()
     assert code in mine.text and "Trộm cắp" in mine.text and "Mới" in mine.text
+    thuy.press(mine, f"{code} · Trộm cắp")  # each tip opens with a press
+    status = await thuy.next_message()
+    assert code in status.text and "Mới" in status.text
 
 
 async def test_daily_limit_explains_the_eleventh_tip(harness: Harness):
