@@ -379,9 +379,9 @@ async def category_chosen(turn: Turn, draft: Draft) -> None:
     if not chosen.danger:
         await _advance(turn, draft)
         return
-    # The warning comes before anything else, so the next step follows it as a new message.
-    turn.drop_keyboard()
-    turn.say(turn.tr("tips.danger"))
+    # The warning takes the place of step 1 (whose foot already gave the numbers: shown
+    # under it, 113 came twice in a row); the next step follows as a new message.
+    turn.show(turn.tr("tips.danger"))
     await _advance(turn, draft, in_place=False)
 
 

@@ -48,10 +48,12 @@ async def test_anonymous_tip_with_album_and_location_from_start_to_close(harness
     assert step1.text.startswith("Bước 1/6")
     assert "113" in step1.text and "114" in step1.text and "115" in step1.text
     thuy.press(step1, "Ma túy")
-    danger = await thuy.next_message()
-    assert "113" in danger.text  # a dangerous category says it again, before anything else
+    danger = await thuy.next_edit(step1)  # a dangerous category says it again, in its place
+    assert "113" in danger.text and "Bước 1/6" not in danger.text and not danger.buttons
     step2 = await thuy.next_message()
     assert step2.text.startswith("Bước 2/6")
+    shown = [m.text for m in thuy.messages()]
+    assert sum("113" in text for text in shown[-2:]) == 1  # not twice in a row
 
     thuy.send("Có nhóm thanh niên tụ tập sử dụng ma túy ở bãi đất trống sau chợ.")
     assert "ký tự" in (await thuy.next_message()).text
