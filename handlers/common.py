@@ -310,6 +310,12 @@ def _markup_dict(markup: Any) -> dict | None:
 
 # Characters that show nothing: zero-width spaces and joiners, direction marks, the BOM,
 # soft hyphens, variation selectors. Text made only of these is empty.
+def person_name(tg_user: Any) -> str:
+    """A person's name as Vietnamese write it, family name first ("Nguyễn Thị Lan" from
+    first name "Lan", last name "Nguyễn Thị"), the one order the bot shows everywhere."""
+    return " ".join(part for part in (tg_user.last_name, tg_user.first_name) if part)
+
+
 ANSWER_LIMIT = 200  # what Telegram shows of a press's answer, counted in UTF-16 units
 
 

@@ -13,7 +13,7 @@ import logging
 
 from handlers import start
 from handlers.commands import set_chat_commands
-from handlers.common import Turn, who_of
+from handlers.common import Turn, person_name, who_of
 from storage.invitations import RedeemOutcome, is_invite_payload
 from storage.users import Contact
 
@@ -54,7 +54,7 @@ async def _redeem(turn: Turn, code: str) -> None:
     tg_user = turn.update.effective_user
     # Staff go by a name coordinators can see; residents stay nameless.
     await svc.users.set_contact(tg_user.id, Contact(chat_id=turn.chat_id,
-                                                    name=tg_user.full_name))
+                                                    name=person_name(tg_user)))
     # A handover changed someone else's roles too; their Telegram id is known only as a hash.
     svc.users.forget(None if result.replaced_user_ids else tg_user.id)
     user = await svc.users.get(tg_user.id)

@@ -25,7 +25,7 @@ from telegram import (
 
 from handlers import flows
 from handlers.callbacks import data
-from handlers.common import Keyboard, Turn, button, pager, step_header
+from handlers.common import Keyboard, Turn, button, pager, person_name, step_header
 from handlers.occurred import WHEN, occurred, pressed, typed
 from handlers.services import Services
 from handlers.tip_card import escaped_within, media_counts
@@ -226,12 +226,12 @@ async def show(turn: Turn, draft: Draft, *, in_place: bool = True) -> None:
         text = f"{header}\n\n{me.tr('tips.when.ask')}"
         markup = _keyboard(me.locale, "when")
     elif step == "anon":
-        name = html.escape(turn.update.effective_user.full_name)
+        name = html.escape(person_name(turn.update.effective_user))
         days = turn.number(turn.svc.tip_policy.retention.days)
         text = f"{header}\n\n{me.tr('tips.anon.explain', name=name, days=days)}"
         markup = InlineKeyboardMarkup(
             [[button(me.tr("tips.anon.btn.yes"), _data("anon", "yes"))],
-             [button(me.tr("tips.anon.btn.no", name=turn.update.effective_user.full_name[:40]),
+             [button(me.tr("tips.anon.btn.no", name=person_name(turn.update.effective_user)[:40]),
                      _data("anon", "no"))], _nav(me.locale)])
     else:
         summary = await _summary(turn, draft)
@@ -734,7 +734,7 @@ async def when_other(turn: Turn, draft: Draft) -> None:
 async def anon_chosen(turn: Turn, draft: Draft) -> None:
     """Anonymous (refusing files, which keep EXIF/GPS) or named."""
     choice = turn.press.field(1)
-    full_name = turn.update.effective_user.full_name
+    full_name = person_name(turn.update.effective_user)
     if choice == "no":
         draft.anonymous, draft.name = False, full_name
         await _advance(turn, draft)

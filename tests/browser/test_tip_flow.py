@@ -19,7 +19,7 @@ from .conftest import (
     wait_for_toast,
 )
 
-RESIDENT = "Chị Lan"  # tg id 1001, Telegram name "Lan Nguyễn Thị"
+RESIDENT = "Chị Lan"  # tg id 1001, Telegram first name "Lan", last name "Nguyễn Thị"
 COORDINATOR = "Anh Minh"  # tg id 1004, coordinator of Xã Tân Hòa
 SENDER_NAME_PARTS = ("Lan", "Nguyễn Thị")
 CODE = re.compile(r"TB-[346789ACDEFGHJKMNPQRTUVWXY]{5}")

@@ -25,7 +25,7 @@ async def test_valid_invitation_makes_a_reporter(harness: Harness) -> None:
     user = await harness.services.users.get(3001)
     assert user is not None and user.role() is Role.REPORTER
     contact = await harness.services.users.contact(user.id)
-    assert contact.name == "Bảy Trần Văn"  # staff go by their name
+    assert contact.name == "Trần Văn Bảy"  # staff go by their name, family name first
     audit = await harness.services.audit.for_subject(f"user:{user.id}")
     assert [e.action for e in audit] == ["membership.start"]
 

@@ -196,7 +196,7 @@ async def test_named_tip_shows_the_name_and_the_relay_works_both_ways(harness: H
     named, _ = await enter_resident(harness, 3777002)
     code = await file_tip(named, anonymous=False)
     card = await card_for(minh, code)
-    assert code in card.text and "Thúy" in card.text and "Đặng" in card.text  # as agreed
+    assert code in card.text and "Đặng Thúy" in card.text  # as agreed, family name first
     assert "thuy_secret_77" not in card.text and "3777002" not in card.text
 
     # An anonymous tip from someone else: the relay must not reveal either side.
