@@ -59,6 +59,7 @@ _DAY_WORDS = {
     "dem qua": 1, "yesterday": 1, "last night": 1,
     "hôm kia": 2, "hom kia": 2, "hkia": 2,
 }
+_DAY_WORDS_LONGEST_FIRST = sorted(_DAY_WORDS.items(), key=lambda kv: -len(kv[0]))
 _DAY = re.compile(r"(\d{1,2})\s*[/.-]\s*(\d{1,2})(?:\s*[/.-]\s*(\d{4}))?")
 _TIME = re.compile(
     r"(?P<h>\d{1,2})\s*(?:(?P<sep>:|h|g|giờ|gio)\s*(?P<m>\d{2})?\s*(?:phút|phut|p)?)?"
@@ -79,7 +80,7 @@ def parse_when(text: str, now: datetime) -> tuple[date | datetime | None, str]:
     today = now.date()
     day: date | None = None
     rest = typed
-    for words, back in sorted(_DAY_WORDS.items(), key=lambda kv: -len(kv[0])):
+    for words, back in _DAY_WORDS_LONGEST_FIRST:
         if typed == words or typed.startswith(words + " "):
             day, rest = today - timedelta(days=back), typed[len(words):].strip()
             break
