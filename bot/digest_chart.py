@@ -167,12 +167,14 @@ def _render(d: Digest, locale: str) -> bytes:
         for code in d.indicators
     ]
     now_totals, before_totals = d.totals, d.totals_before
-    ind_values = [(now_totals.get(c, 0), before_totals.get(c, 0)) for c in d.indicators]
+    # No report in the span before: no grey bar (a 0 there would read as a figure).
+    ind_values = [(now_totals.get(c, 0), None if d.before == "none" else before_totals.get(c, 0))
+                  for c in d.indicators]
     tip_rows = _tip_rows(d, locale)
     tip_names = [measure.wrap(name, fonts.label, label_px - 16) for name, _n, _b in tip_rows]
 
     # Room right of the bars for the widest value label.
-    numbers = [formats.number(v, locale) for pair in ind_values for v in pair]
+    numbers = [formats.number(v, locale) for pair in ind_values for v in pair if v is not None]
     numbers += [formats.number(v, locale) for _c, n, b in tip_rows for v in (n, b)]
     value_px = max((measure.width(s, fonts.value) for s in numbers), default=0) + 16
 
@@ -254,11 +256,13 @@ def _render(d: Digest, locale: str) -> bytes:
 
     # Panel (a): indicator totals, each pair scaled to its larger bar.
     set_name = t(locale, f"indicatorset.{d.set_code}")
+    if d.before == "none":
+        set_name += " · " + t(locale, "digest.chart.no_before")
     line(y, set_name, fonts.panel, _INK)
     y += panel_head
     ax = fig.add_axes((fx(bars_left), fy(y + ind_h), fx(bars_width), ind_h / height_px))
     if d.indicators:
-        scaled = [(n / max(n, b, 1), b / max(n, b, 1)) for n, b in ind_values]
+        scaled = [(n / max(n, b or 0, 1), (b or 0) / max(n, b or 0, 1)) for n, b in ind_values]
         _pairs(ax, ind_names, ind_values, scaled, fonts, locale)
     else:
         _note(ax, t(locale, "digest.chart.no_figures"), fonts)
@@ -284,18 +288,21 @@ def _render(d: Digest, locale: str) -> bytes:
 def _pairs(
     ax: Axes,
     names: list[str],
-    values: list[tuple[int, int]],
+    values: list[tuple[int, int | None]],
     lengths: list[tuple[float, float]],
     fonts: _Fonts,
     locale: str,
 ) -> None:
-    """Two horizontal bars per name (this span above the span before), labelled with values."""
+    """Two horizontal bars per name (this span above the span before), labelled with values;
+    a value of None (no figure) draws no bar."""
     height = 0.36
     for i, ((now, before), (len_now, len_before)) in enumerate(zip(values, lengths, strict=True)):
         for offset, value, length, colour in (
             (-height / 2 - 0.01, now, len_now, _NOW_COLOUR),
             (height / 2 + 0.01, before, len_before, _BEFORE_COLOUR),
         ):
+            if value is None:
+                continue
             ax.barh(i + offset, length, height=height, color=colour, linewidth=0)
             ax.annotate(
                 formats.number(value, locale), xy=(length, i + offset), xytext=(5, 0),

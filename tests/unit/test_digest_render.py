@@ -165,6 +165,16 @@ def test_chart_without_tips_or_figures() -> None:
     assert 0 < _count(pixels, RED) < 2000 and 0 < _count(pixels, GREY) < 2000
 
 
+def test_chart_draws_no_grey_bar_where_there_is_no_earlier_figure() -> None:
+    """No report in the span before: the indicators' grey bars are gone (a 0 would read as
+    a figure) and the panel says why; the tips keep theirs."""
+    full = _image(chart_png(_digest(), "vi"))
+    none = _image(chart_png(replace(_digest(), before_filed=0), "vi"))
+    tips_grey = _count(full[full.shape[0] * 3 // 4:], GREY)  # the tips panel, at the foot
+    assert _count(none, GREY) < _count(full, GREY) - 20_000
+    assert _count(none[none.shape[0] * 3 // 4:], GREY) == tips_grey
+
+
 def test_chart_with_every_category_stays_within_telegram_size() -> None:
     many = replace(
         _digest(),
