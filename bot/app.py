@@ -85,6 +85,7 @@ def make_services(
     if now is not None:
         svc.now = now
     svc.summaries = deliveries.make_summaries(svc)
+    svc.nudge = reminders.make_nudge(svc)
     return svc
 
 

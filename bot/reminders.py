@@ -20,7 +20,7 @@ import argparse
 import html
 import sys
 import time as monotonic_time
-from collections.abc import Callable, Collection
+from collections.abc import Awaitable, Callable, Collection
 from datetime import datetime, time, timedelta, tzinfo
 
 from bot.outbox import OutboxSender, Part, Quiet
@@ -91,26 +91,31 @@ def reminder_period(svc: Services, now: datetime) -> tuple[StoredSet, Period] | 
 
 
 async def enqueue_report_reminders(svc: Services, now: datetime, *, occasion: str,
-                                   units: Collection[int] | None = None) -> int:
+                                   units: Collection[int] | None = None,
+                                   period: Period | None = None) -> int:
     """One outbox row per active reporter with a hamlet that has not reported for the period
     (all their missing hamlets in one message); how many rows were new.
 
     ``units`` limits the wave to those hamlets (a commune with its own schedule). The row is
     unique per person, so a reporter whose hamlets have different schedules is reminded by
-    the first wave that reaches them, about that wave's hamlets.
+    the first wave that reaches them, about that wave's hamlets. ``period``: that one instead
+    of the one reporters should be filing now; a coordinator's nudge (:data:`NUDGE`) is
+    unique per person and hour instead of per period.
     Raises ValueError in quiet hours: the scheduler must not start a wave at night.
     """
     if in_quiet_hours(now.astimezone(svc.timezone)):
         raise ValueError("no reminders in quiet hours (21:00–07:00)")
-    found = reminder_period(svc, now)
+    found = reminder_period(svc, now) if period is None else (svc.reports.sets()[0], period)
     if found is None:
         return 0
     stored, period = found
     kind = f"{KIND_PREFIX}{occasion}"
+    key = period.key if occasion != NUDGE else \
+        f"{period.key}@{now.astimezone(svc.timezone):%Y-%m-%dT%H}"
     outbox = OutboxRepo(svc.db)
     # The scheduler asks every minute while a reminder is due: whoever has their row
     # already costs nothing more (no lookup, no text).
-    done = await outbox.recipients(kind, period.key)
+    done = await outbox.recipients(kind, key)
     holders = [h for h in await svc.users.holders(
         sorted(units) if units is not None else None, (Role.REPORTER,)) if h[0] not in done]
     if not holders:
@@ -135,9 +140,25 @@ async def enqueue_report_reminders(svc: Services, now: datetime, *, occasion: st
                  period=html.escape(period_label(locale, period)),
                  hamlets=", ".join(html.escape(tree.by_id[u].name) for u in missing),
                  due=formats.day(due, locale, svc.timezone))
-        items.append(NewItem(kind, period.key, user_id,
+        items.append(NewItem(kind, key, user_id,
                              {"text": text, "unit_ids": missing, "set": stored.code}))
     return await outbox.enqueue(items, now)
+
+
+NUDGE = "nudge"  # a coordinator's "🔔 Nhắc" under /completeness
+
+
+def make_nudge(svc: Services) -> Callable[[list[int], Period], Awaitable[int | None]]:
+    """``Services.nudge``: remind the reporters of these hamlets about ``period`` now, at most
+    once an hour each; how many were reminded, or None in quiet hours."""
+    async def nudge(hamlets: list[int], period: Period) -> int | None:
+        try:
+            return await enqueue_report_reminders(svc, svc.now(), occasion=NUDGE,
+                                                  units=hamlets, period=period)
+        except ValueError:  # quiet hours: the coordinator is told, nobody is woken
+            return None
+
+    return nudge
 
 
 async def render(item: OutboxItem) -> list[Part]:

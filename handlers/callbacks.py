@@ -48,6 +48,7 @@ KINDS: dict[str, tuple[str, ...]] = {
     "ans": ("{int}",),
     "mine": ("{int}",),
     "cmpl": ("{period}",),
+    "nudge": ("{period}",),
     "repl": ("{period}:{int}",),
     "repv": ("{int}:{period}",),
     "repo": ("{int}:{period}",),

@@ -120,7 +120,43 @@ async def completeness(turn: Turn) -> None:
                     data("cmpl", period.previous().key)),
              button(period_label(me.locale, period.next())[:28] + " ▶",
                     data("cmpl", period.next().key))]]
+    if _to_nudge(hamlets, submitted, staffed) and period.start <= now.astimezone(
+            svc.timezone).date():  # a period begun: its reporters can file it now
+        rows.insert(0, [button(turn.tr("report.btn.nudge"), data("nudge", period.key))])
     turn.show(fit(lines, _more(turn)), InlineKeyboardMarkup(rows))
+
+
+def _to_nudge(hamlets: list[int], submitted: dict, staffed: dict[int, int]) -> list[int]:
+    """The hamlets a reminder can reach: not filed, with a reporter."""
+    return [h for h in hamlets if h not in submitted and staffed.get(h)]
+
+
+async def nudge(turn: Turn) -> None:
+    """"🔔 Nhắc" under /completeness: the missing hamlets' reporters are reminded now,
+    through the outbox, at most once an hour each and never in quiet hours."""
+    svc = turn.svc
+    stored = svc.reports.sets()[0]
+    period = _key_period(turn.press.action, stored)
+    if period is None:
+        turn.answer(turn.tr("callback.invalid"), alert=True)
+        return
+    if not _allowed(turn.me):
+        turn.answer(turn.tr("tipdesk.not_allowed"), alert=True)
+        return
+    tree = await svc.units.tree()
+    hamlets = await _hamlets(svc, turn.me, tree)
+    missing = _to_nudge(hamlets, await svc.reports.submitted(stored.code, period.key, hamlets),
+                        await svc.users.count_members(hamlets, Role.REPORTER))
+    assert svc.nudge is not None  # the composition root sets it
+    reached = await svc.nudge(missing, period) if missing else 0
+    names = ", ".join(tree.by_id[h].name for h in missing) or "—"
+    if reached is None:
+        turn.answer(turn.tr("report.nudge.quiet", hamlets=names), alert=True)
+    elif reached:
+        turn.answer(turn.tr("report.nudge.sent", n=turn.number(reached), hamlets=names),
+                    alert=True)
+    else:
+        turn.answer(turn.tr("report.nudge.already", hamlets=names), alert=True)
 
 
 def _status_line(turn: Turn, name: str, first, due, now, *, staffed: bool) -> str:

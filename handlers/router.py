@@ -107,6 +107,7 @@ CALLBACKS = {
     "ans": tip_follow.answer_pressed,
     "mine": tip_follow.mine_pressed,
     "cmpl": report_desk.completeness,
+    "nudge": report_desk.nudge,
     "repl": report_desk.hamlet_page,
     "repv": report_desk.view_pressed,
     "repo": report_desk.reopen,

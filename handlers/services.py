@@ -20,6 +20,7 @@ from storage.events import EventRepo
 from storage.flows import Flows
 from storage.invitations import InvitationRepo
 from storage.outbox import OutboxRepo
+from storage.reporting import Period
 from storage.reports import ReportRepo
 from storage.tip_lifecycle import TipPolicy
 from storage.tips import TipRepo
@@ -57,6 +58,8 @@ class Services:
     # (user id, root unit ids, kind, which) → the messages of a summary (bot.deliveries);
     # ValueError for a period that cannot be read.
     summaries: Callable[[int, list[int], str, str | None], Awaitable[list]] | None = None
+    # Remind these hamlets' reporters of a period now (bot.reminders.make_nudge).
+    nudge: Callable[[list[int], Period], Awaitable[int | None]] | None = None
     invite_ttl: timedelta = timedelta(days=7)
     # How long to wait for the rest of an album before acknowledging it once.
     album_wait: float = 0.8

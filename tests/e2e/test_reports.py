@@ -246,6 +246,20 @@ async def test_completeness_shows_who_reported_on_time_late_or_not_at_all(harnes
     assert "✅ Ấp An Phú — 22/11/2026" in view.text
     assert "❌ Ấp Phước Hậu — chưa nộp, đã quá hạn" in view.text
     assert "Sóc Đồn" not in view.text  # another commune
+    # "🔔 Nhắc": Phước Hậu's reporter is reminded now, once an hour, never at night.
+    sau = harness.user(2006)
+    pressed = minh.press(view, "🔔 Nhắc các thôn, ấp chưa nộp")
+    assert "Đã nhắc 1 người báo cáo: Ấp Phước Hậu" in (await minh.callback_answer(pressed))["text"]
+    reminder = await sau.next_message()
+    assert "Ấp Phước Hậu" in reminder.text and "/report" in reminder.text
+    pressed = minh.press(view, "🔔 Nhắc các thôn, ấp chưa nộp")
+    assert "đã được nhắc trong giờ này" in (await minh.callback_answer(pressed))["text"]
+    at(harness, datetime(2026, 11, 25, 22, 0, tzinfo=VN))
+    pressed = minh.press(view, "🔔 Nhắc các thôn, ấp chưa nộp")
+    assert "giờ nghỉ" in (await minh.callback_answer(pressed))["text"]
+    await harness.settle()
+    assert sau.unread() == 0  # one reminder in all
+    at(harness, datetime(2026, 11, 25, 9, 0, tzinfo=VN))
     minh.press(view, "Tuần 48/2026 (23/11–29/11) ▶")
     view = await minh.next_edit(view)
     assert "0/2 (0,0%)" in view.text and "▫️ Ấp An Phú — chưa nộp" in view.text
