@@ -49,6 +49,7 @@ KINDS: dict[str, tuple[str, ...]] = {
     "mine": ("{int}",),
     "cmpl": ("{period}",),
     "nudge": ("{period}",),
+    "invh": ("{int}",),
     "repl": ("{period}:{int}",),
     "repv": ("{int}:{period}",),
     "repo": ("{int}:{period}",),

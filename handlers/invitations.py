@@ -84,6 +84,17 @@ async def begin(turn: Turn) -> None:
     await show(turn, draft)
 
 
+async def begin_for_hamlet(turn: Turn) -> None:
+    """"📨 Mời" beside a hamlet with no reporter (/completeness): the flow at its confirm
+    step, for a reporter of that hamlet; the coordinator still confirms, as with /invite."""
+    draft = InviteDraft(step="confirm", role=Role.REPORTER.value, unit_id=turn.press.int(0))
+    if draft.unit_id is None or await may_invite(turn, draft) is not None:
+        turn.answer(turn.tr("invite.not_allowed"), alert=True)
+        return
+    await flows.enter(turn, FLOW, draft, show=False)
+    await _ask_confirm(turn, draft, in_place=False)  # the completeness view stays
+
+
 async def may_invite(turn: Turn, draft: InviteDraft) -> str | None:
     """Still allowed to invite for this role and unit (checked at every step)?"""
     me = turn.me
@@ -165,7 +176,7 @@ async def unit_chosen(turn: Turn, draft: InviteDraft) -> None:
     await show(turn, draft)
 
 
-async def _ask_confirm(turn: Turn, draft: InviteDraft) -> None:
+async def _ask_confirm(turn: Turn, draft: InviteDraft, *, in_place: bool = True) -> None:
     svc = turn.svc
     role = Role(draft.role)
     holders = await svc.users.members_of(draft.unit_id, role)
@@ -180,7 +191,8 @@ async def _ask_confirm(turn: Turn, draft: InviteDraft) -> None:
     else:
         rows = [[button(turn.tr("invite.btn.make"), data(PREFIX, "make", "add"))]]
     rows.append(_nav(turn))
-    turn.show(step_header(turn.me, 3, STEPS, "\n".join(lines)), InlineKeyboardMarkup(rows))
+    turn.show(step_header(turn.me, 3, STEPS, "\n".join(lines)), InlineKeyboardMarkup(rows),
+              in_place=in_place)
 
 
 async def make(turn: Turn, draft: InviteDraft) -> None:

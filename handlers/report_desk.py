@@ -123,7 +123,13 @@ async def completeness(turn: Turn) -> None:
     if _to_nudge(hamlets, submitted, staffed) and period.start <= now.astimezone(
             svc.timezone).date():  # a period begun: its reporters can file it now
         rows.insert(0, [button(turn.tr("report.btn.nudge"), data("nudge", period.key))])
+    nobody = [h for h in hamlets if not staffed.get(h)]
+    rows[:0] = [[button(turn.tr("report.btn.invite", unit=cut(tree.by_id[h].name, 40)),
+                        data("invh", h))] for h in nobody[:INVITE_BUTTONS]]
     turn.show(fit(lines, _more(turn)), InlineKeyboardMarkup(rows))
+
+
+INVITE_BUTTONS = 5  # "📨 Mời" buttons under /completeness; the count at the foot says the rest
 
 
 def _to_nudge(hamlets: list[int], submitted: dict, staffed: dict[int, int]) -> list[int]:

@@ -108,6 +108,7 @@ CALLBACKS = {
     "mine": tip_follow.mine_pressed,
     "cmpl": report_desk.completeness,
     "nudge": report_desk.nudge,
+    "invh": invitations.begin_for_hamlet,
     "repl": report_desk.hamlet_page,
     "repv": report_desk.view_pressed,
     "repo": report_desk.reopen,

@@ -271,6 +271,14 @@ async def test_completeness_shows_who_reported_on_time_late_or_not_at_all(harnes
     view = await minh.next_message()
     assert "👤 Ấp Phước Hậu — chưa có người báo cáo" in view.text
     assert "1 thôn, ấp chưa có người báo cáo" in view.text and "/invite" in view.text
+    # "📨 Mời": the invitation for that hamlet, confirmed as with /invite; the view stays.
+    minh.press(view, "📨 Mời người báo cáo: Ấp Phước Hậu")
+    confirm = await minh.next_message()
+    assert confirm.text.startswith("Bước 3/3") and "Ấp Phước Hậu" in confirm.text
+    minh.press(confirm, "✅ Tạo lời mời")
+    card = await minh.next_message(timeout=15)
+    assert card.photo is not None and "start=" in card.text
+    assert "👤 Ấp Phước Hậu" in view.text  # the completeness view was not replaced
     bay.send("/completeness")
     assert "cán bộ điều phối" in (await bay.next_message()).text
 
