@@ -452,7 +452,8 @@ class EmulatorServer:
         return {
             "id": user.id,
             "label": user.label,
-            "name": user.full_name,
+            # Family name first, as the bot shows names (handlers.common.person_name).
+            "name": " ".join(x for x in (user.state.last_name, user.state.first_name) if x),
             "username": user.state.username,
             "language_code": user.state.language_code,
             "unread": unread,
