@@ -118,13 +118,16 @@ async def _card(svc: Services, item: OutboxItem, locale: str) -> list[Part]:
 @renders("tip.edit")
 async def _card_edit(svc: Services, item: OutboxItem, locale: str) -> list[Part]:
     tip = await svc.tips.get(item.tip_id)
-    cards = dict(await svc.tips.cards(item.tip_id)) if tip is not None else {}
-    message_id = cards.get(item.user_id)
-    if tip is None or message_id is None:
+    copies = [m for u, m in await svc.tips.cards(item.tip_id) if u == item.user_id] \
+        if tip is not None else []
+    if tip is None or not copies:
         return []  # nothing to edit: the card itself, when it goes, shows the tip as it is
     f = await facts(svc, tip)
-    return [Part("edit", card_text(svc, locale, tip, f, svc.now()),
-                 markup=card_keyboard(locale, tip, f), message_id=message_id)]
+    text, markup = card_text(svc, locale, tip, f, svc.now()), card_keyboard(locale, tip, f)
+    # Every copy the coordinator holds (a card opened again with /tip), newest first; an
+    # older copy deleted from the chat meanwhile is no reason to fail the newest.
+    return [Part("edit", text, markup=markup, message_id=m, optional=i > 0)
+            for i, m in enumerate(reversed(copies))]
 
 
 @renders("tip.media")

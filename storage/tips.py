@@ -35,6 +35,7 @@ _CACHE_LIMIT = 100_000  # users remembered per cache before the least useful are
 SEALED_HISTORY = ("note", "ask", "answer")  # history rows that carry what someone wrote
 _SEALED = "sealed"  # the one key of a sealed history detail
 _RESEAL_BATCH = 2_000
+CARD_COPIES = 3  # a coordinator's copies of one card kept current (each change edits each)
 log = logging.getLogger(__name__)
 
 
@@ -379,7 +380,7 @@ class TipRepo:
                 conn.execute(AUDIT_SQL, audit_params(None, "tip.answer", f"tip:{tip_id}",
                                                      {"media": media}))
                 holders = [r[0] for r in conn.execute(
-                    "SELECT user_id FROM tip_cards WHERE tip_id = ? ORDER BY user_id",
+                    "SELECT DISTINCT user_id FROM tip_cards WHERE tip_id = ? ORDER BY user_id",
                     (tip_id,))] or fallback
                 add_items(conn, [now_item("tip.answer", f"tip:{tip_id}", user_id,
                                           {"message_id": message_id, "head": head},
@@ -463,9 +464,10 @@ class TipRepo:
         return done
 
     async def cards(self, tip_id: int) -> list[tuple[int, int]]:
-        """(user id, message id) of every card of this tip."""
+        """(user id, message id) of every card of this tip, each coordinator's newest last."""
         rows = await self._db.conn.execute_fetchall(
-            "SELECT user_id, message_id FROM tip_cards WHERE tip_id = ? ORDER BY user_id",
+            "SELECT user_id, message_id FROM tip_cards WHERE tip_id = ?"
+            " ORDER BY user_id, message_id",
             (tip_id,),
         )
         return [(r[0], r[1]) for r in rows]
@@ -648,16 +650,20 @@ def _card_edits(conn: sqlite3.Connection, tip_id: int) -> list[NewItem]:
     """An edit of every card of the tip (coalesced: one pending edit per card is enough, as
     it shows the tip as it is when it is sent)."""
     return [now_item("tip.edit", f"tip:{tip_id}", r[0], tip_id=tip_id, coalesce=True)
-            for r in conn.execute("SELECT user_id FROM tip_cards WHERE tip_id = ?", (tip_id,))]
+            for r in conn.execute("SELECT DISTINCT user_id FROM tip_cards WHERE tip_id = ?",
+                                  (tip_id,))]
 
 
 @after_sent("tip.card")
 def _remember_card(conn: sqlite3.Connection, item: OutboxItem, message_id: int | None) -> None:
-    """A card went out: later changes edit it (the newest card of a coordinator replaces an
-    older one)."""
+    """A card went out: later changes edit it, and the copies the coordinator already holds
+    (the newest :data:`CARD_COPIES`; older ones are left as they were)."""
     if message_id is None or item.user_id is None or item.tip_id is None:
         return
+    conn.execute("INSERT INTO tip_cards (tip_id, user_id, message_id) VALUES (?, ?, ?)"
+                 " ON CONFLICT DO NOTHING", (item.tip_id, item.user_id, message_id))
     conn.execute(
-        "INSERT INTO tip_cards (tip_id, user_id, message_id) VALUES (?, ?, ?)"
-        " ON CONFLICT (tip_id, user_id) DO UPDATE SET message_id = excluded.message_id",
-        (item.tip_id, item.user_id, message_id))
+        "DELETE FROM tip_cards WHERE tip_id = ? AND user_id = ? AND message_id NOT IN"
+        " (SELECT message_id FROM tip_cards WHERE tip_id = ? AND user_id = ?"
+        "  ORDER BY message_id DESC LIMIT ?)",
+        (item.tip_id, item.user_id, item.tip_id, item.user_id, CARD_COPIES))

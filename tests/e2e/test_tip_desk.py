@@ -194,3 +194,24 @@ async def test_a_tip_with_no_unit_goes_to_the_admins(harness: Harness):
     assert minh.unread() == 0
     admin.send("/inbox")
     assert code in (await admin.next_message()).text
+
+
+async def test_every_copy_of_a_card_stays_current(harness: Harness):
+    """Anh Minh opens a tip again with /tip: a colleague's press changes both his cards (the
+    first stopped updating once the second was sent)."""
+    await harness.load_units()
+    minh = await coordinator(harness)
+    hanh = await coordinator(harness, 2004, "Hạnh")
+    thuy, _ = await enter_resident(harness)
+    code = await file_tip(thuy)
+    first = await card_for(minh, code)
+    minh.send(f"/tip {code}")
+    second = await card_for(minh, code)
+    assert second.message_id != first.message_id
+    hanh.press(await card_for(hanh, code), "✅ Tiếp nhận")
+    await minh.wait_until(lambda: "Đã tiếp nhận" in first.text and "Đã tiếp nhận" in second.text)
+    await harness.settle()
+    tip = await harness.services.tips.by_code(code)
+    minh_id = (await harness.services.users.get(2002)).id
+    assert sorted(m for u, m in await harness.services.tips.cards(tip.id) if u == minh_id) == [
+        first.message_id, second.message_id]
