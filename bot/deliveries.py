@@ -31,6 +31,7 @@ from bot.schedule import (
     parse_when,
 )
 from handlers.services import Services
+from handlers.summaries import NotBegun
 from locales import formats, t
 from storage.digests import DigestRepo
 from storage.models import Role, Unit
@@ -225,6 +226,8 @@ def make_summaries(svc: Services) -> Callable[[int, list[int], str, str | None],
             span = span_of(SpanKind(kind), today)
         else:
             span = span_from_text(which, SpanKind(kind), today)
+        if span.start > today:  # a summary of nothing yet would be a page of zeros
+            raise NotBegun(span.key)
         return await digest_parts(svc, user_id, root_ids, span)
 
     return summaries

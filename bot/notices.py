@@ -124,10 +124,10 @@ async def _card_edit(svc: Services, item: OutboxItem, locale: str) -> list[Part]
         return []  # nothing to edit: the card itself, when it goes, shows the tip as it is
     f = await facts(svc, tip)
     text, markup = card_text(svc, locale, tip, f, svc.now()), card_keyboard(locale, tip, f)
-    # Every copy the coordinator holds (a card opened again with /tip), newest first; an
-    # older copy deleted from the chat meanwhile is no reason to fail the newest.
-    return [Part("edit", text, markup=markup, message_id=m, optional=i > 0)
-            for i, m in enumerate(reversed(copies))]
+    # Every copy the coordinator holds (a card opened again with /tip), newest first; one
+    # deleted from the chat meanwhile is no reason to leave the others as they were.
+    return [Part("edit", text, markup=markup, message_id=m, optional=True)
+            for m in reversed(copies)]
 
 
 @renders("tip.media")

@@ -92,7 +92,7 @@ async def begin_for_hamlet(turn: Turn) -> None:
         turn.answer(turn.tr("invite.not_allowed"), alert=True)
         return
     await flows.enter(turn, FLOW, draft, show=False)
-    await _ask_confirm(turn, draft, in_place=False)  # the completeness view stays
+    await _ask_confirm(turn, draft, below=True)  # the completeness view stays, buttons and all
 
 
 async def may_invite(turn: Turn, draft: InviteDraft) -> str | None:
@@ -176,7 +176,7 @@ async def unit_chosen(turn: Turn, draft: InviteDraft) -> None:
     await show(turn, draft)
 
 
-async def _ask_confirm(turn: Turn, draft: InviteDraft, *, in_place: bool = True) -> None:
+async def _ask_confirm(turn: Turn, draft: InviteDraft, *, below: bool = False) -> None:
     svc = turn.svc
     role = Role(draft.role)
     holders = await svc.users.members_of(draft.unit_id, role)
@@ -191,8 +191,11 @@ async def _ask_confirm(turn: Turn, draft: InviteDraft, *, in_place: bool = True)
     else:
         rows = [[button(turn.tr("invite.btn.make"), data(PREFIX, "make", "add"))]]
     rows.append(_nav(turn))
-    turn.show(step_header(turn.me, 3, STEPS, "\n".join(lines)), InlineKeyboardMarkup(rows),
-              in_place=in_place)
+    text, markup = step_header(turn.me, 3, STEPS, "\n".join(lines)), InlineKeyboardMarkup(rows)
+    if below:
+        turn.say(text, markup)
+    else:
+        turn.show(text, markup)
 
 
 async def make(turn: Turn, draft: InviteDraft) -> None:

@@ -59,6 +59,9 @@ _DAY_WORDS = {
     "dem qua": 1, "yesterday": 1, "last night": 1,
     "hôm kia": 2, "hom kia": 2, "hkia": 2,
 }
+# Day words that also say the part of the day a bare hour is in ("tối qua 9h" is 21:00).
+_PART_OF = {"tối qua": "tối", "toi qua": "tối", "đêm qua": "đêm", "dem qua": "đêm",
+            "last night": "tối"}
 _DAY_WORDS_LONGEST_FIRST = sorted(_DAY_WORDS.items(), key=lambda kv: -len(kv[0]))
 _DAY = re.compile(r"(\d{1,2})\s*[/.-]\s*(\d{1,2})(?:\s*[/.-]\s*(\d{4}))?")
 _TIME = re.compile(
@@ -74,15 +77,19 @@ def parse_when(text: str, now: datetime) -> tuple[date | datetime | None, str]:
     The day (a ``date``) or the moment (a ``datetime`` in ``now``'s zone), or None and why:
     bad, future, too_old.
     """
-    typed = " ".join("".join(ch for ch in text if unicodedata.category(ch) != "Cf")
+    # NFC first: some Vietnamese keyboards type the accents as combining marks.
+    typed = " ".join("".join(ch for ch in unicodedata.normalize("NFC", text)
+                             if unicodedata.category(ch) != "Cf")
                      .lower().replace(",", " ").split()).rstrip(".!")
     typed = re.sub(rf"^{_LEAD}", "", typed)
     today = now.date()
     day: date | None = None
     rest = typed
+    implied = None  # "tối qua 9h": the day words say which 9
     for words, back in _DAY_WORDS_LONGEST_FIRST:
         if typed == words or typed.startswith(words + " "):
             day, rest = today - timedelta(days=back), typed[len(words):].strip()
+            implied = _PART_OF.get(words)
             break
     else:
         if match := _DAY.match(typed):
@@ -102,16 +109,20 @@ def parse_when(text: str, now: datetime) -> tuple[date | datetime | None, str]:
         if not match or not (match["sep"] or match["part"]):  # a bare number is no time
             return None, "bad"
         hour, minute = int(match["h"]), int(match["m"] or 0)
-        part = match["part"]
+        part = match["part"] or implied
+        if part in ("sáng", "sang", "am") and hour > 12:
+            return None, "bad"  # "20h sáng": which is it?
         if part in ("chiều", "chieu", "tối", "toi", "pm") and hour < 12:
             hour += 12
         elif part in ("đêm", "dem") and 6 <= hour < 12:
             hour += 12
-        elif part in ("sáng", "sang", "am") and hour == 12:
-            hour = 0
+        elif part in ("sáng", "sang", "am", "đêm", "dem") and hour == 12:
+            hour = 0  # "12h đêm" is midnight
         if hour > 23 or minute > 59:
             return None, "bad"
         clock = time(hour, minute)
+        if implied == "đêm" and hour < 6:
+            day = today  # "đêm qua 2h": the small hours of last night are this morning's
     if day is None and clock is None:
         return None, "bad"
     if day is None:  # a time alone: the last time the clock showed it

@@ -23,7 +23,7 @@ from handlers.services import Services
 from locales import formats
 from storage.models import Role
 from storage.outbox import now_item
-from storage.reporting import Period, due_at, locks_at, parse_period, period_of
+from storage.reporting import YEARS, Period, due_at, locks_at, parse_period, period_of
 from storage.reports import StoredSet
 from storage.units import UnitTree
 
@@ -116,12 +116,8 @@ async def completeness(turn: Turn) -> None:
     if nobody:  # a gap a reminder cannot close: someone has to be invited
         lines.append("\n" + turn.tr("report.completeness.nobody_total",
                                     n=turn.number(nobody)))
-    rows = [[button("◀ " + period_label(me.locale, period.previous())[:28],
-                    data("cmpl", period.previous().key)),
-             button(period_label(me.locale, period.next())[:28] + " ▶",
-                    data("cmpl", period.next().key))]]
-    if _to_nudge(hamlets, submitted, staffed) and period.start <= now.astimezone(
-            svc.timezone).date():  # a period begun: its reporters can file it now
+    rows = [_arrows(me.locale, period, lambda p: data("cmpl", p.key))]
+    if _to_nudge(hamlets, submitted, staffed) and _fileable(svc, stored, period, now):
         rows.insert(0, [button(turn.tr("report.btn.nudge"), data("nudge", period.key))])
     nobody = [h for h in hamlets if not staffed.get(h)]
     rows[:0] = [[button(turn.tr("report.btn.invite", unit=cut(tree.by_id[h].name, 40)),
@@ -130,6 +126,24 @@ async def completeness(turn: Turn) -> None:
 
 
 INVITE_BUTTONS = 5  # "📨 Mời" buttons under /completeness; the count at the foot says the rest
+
+
+def _arrows(locale: str, period: Period, make) -> list:
+    """◀ the period before, the period after ▶ (``make(period)`` gives the data); none past
+    the years a period may be in (reporting.YEARS), where no button data can name it."""
+    row = []
+    before, after = period.previous(), period.next()
+    if before.start.year in YEARS:
+        row.append(button("◀ " + period_label(locale, before)[:28], make(before)))
+    if after.start.year in YEARS:
+        row.append(button(period_label(locale, after)[:28] + " ▶", make(after)))
+    return row
+
+
+def _fileable(svc: Services, stored: StoredSet, period: Period, now) -> bool:
+    """Begun and not locked: a reminder about it asks for something the reporter can do."""
+    return period.start <= now.astimezone(svc.timezone).date() \
+        and now < locks_at(period, stored.spec.lock_days, svc.timezone)
 
 
 def _to_nudge(hamlets: list[int], submitted: dict, staffed: dict[int, int]) -> list[int]:
@@ -149,13 +163,19 @@ async def nudge(turn: Turn) -> None:
     if not _allowed(turn.me):
         turn.answer(turn.tr("tipdesk.not_allowed"), alert=True)
         return
+    if not _fileable(svc, stored, period, svc.now()):  # a button kept since, or forged
+        turn.answer(turn.tr("report.nudge.closed"), alert=True)
+        return
     tree = await svc.units.tree()
     hamlets = await _hamlets(svc, turn.me, tree)
     missing = _to_nudge(hamlets, await svc.reports.submitted(stored.code, period.key, hamlets),
                         await svc.users.count_members(hamlets, Role.REPORTER))
+    if not missing:
+        turn.answer(turn.tr("report.nudge.none"), alert=True)
+        return
     assert svc.nudge is not None  # the composition root sets it
-    reached = await svc.nudge(missing, period) if missing else 0
-    names = ", ".join(tree.by_id[h].name for h in missing) or "—"
+    reached = await svc.nudge(missing, period)
+    names = ", ".join(tree.by_id[h].name for h in missing)
     if reached is None:
         turn.answer(turn.tr("report.nudge.quiet", hamlets=names), alert=True)
     elif reached:
@@ -300,10 +320,7 @@ async def _show(turn: Turn, stored: StoredSet, unit_id: int, period: Period, *,
     else:
         state = turn.tr("report.view.open", day=formats.day(
             open_until - timedelta(seconds=1), me.locale, svc.timezone))
-    rows = [[button("◀ " + period_label(me.locale, period.previous())[:28],
-                    data("repv", unit_id, period.previous().key)),
-             button(period_label(me.locale, period.next())[:28] + " ▶",
-                    data("repv", unit_id, period.next().key))]]
+    rows = [_arrows(me.locale, period, lambda p: data("repv", unit_id, p.key))]
     if open_until is None:
         rows.insert(0, [button(turn.tr("report.btn.reopen"),
                                data("repo", unit_id, period.key))])

@@ -18,6 +18,10 @@ from handlers.common import Turn, scope
 
 log = logging.getLogger(__name__)
 
+
+class NotBegun(ValueError):
+    """The span asked for has not begun: it has no figures yet (bot.deliveries raises it)."""
+
 KINDS = {"week": "week", "tuần": "week", "tuan": "week", "month": "month", "tháng": "month",
          "thang": "month", "quarter": "quarter", "quý": "quarter", "quy": "quarter",
          "half": "half", "sơkết": "half", "soket": "half", "6tháng": "half", "year": "year",
@@ -54,6 +58,9 @@ async def _answer(turn: Turn, *, workbook_only: bool) -> None:
         log.debug("chat action not shown: %s", exc)
     try:
         parts = await svc.summaries(turn.me.user.id, roots, kind, which)
+    except NotBegun:
+        turn.say(turn.tr("summary.not_begun"))
+        return
     except ValueError:
         turn.say(turn.tr("summary.bad_period"))
         return

@@ -279,6 +279,19 @@ async def test_completeness_shows_who_reported_on_time_late_or_not_at_all(harnes
     card = await minh.next_message(timeout=15)
     assert card.photo is not None and "start=" in card.text
     assert "👤 Ấp Phước Hậu" in view.text  # the completeness view was not replaced
+    assert any(b.startswith("📨 Mời") for b in view.button_texts)  # nor its buttons taken
+    # A locked week: nothing a reminder could ask for, so no 🔔; a forged press is refused.
+    minh.send("/completeness W40")
+    locked = await minh.next_message()
+    assert "Tuần 40/2026" in locked.text and not any("🔔" in b for b in locked.button_texts)
+    forged = minh.press_forged(locked, svc.buttons.sign("nudge:2026-W40", 2002))
+    assert "đã khóa" in (await minh.callback_answer(forged))["text"]
+    # The first week a period may be in: shown, with no ◀ to a year nobody could mean.
+    minh.send("/completeness 1/1/1900")
+    first = await minh.next_message()
+    assert "1900" in first.text and not any(b.startswith("◀") for b in first.button_texts)
+    minh.send("/summary W52")  # a week not begun: no page of zeros
+    assert "chưa bắt đầu" in (await minh.next_message()).text
     bay.send("/completeness")
     assert "cán bộ điều phối" in (await bay.next_message()).text
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -115,6 +116,9 @@ def _at(day: int, hour: int, minute: int = 0, month: int = 12) -> datetime:
     ("8h", _at(2, 8)), ("10h15", _at(2, 10, 15)),  # a time alone: the last time it was
     ("10 giờ tối", _at(1, 22)), ("3h chiều", _at(1, 15)), ("tối qua 21h", _at(1, 21)),
     ("hôm qua lúc 9h sáng", _at(1, 9)), ("yesterday at 9pm", _at(1, 21)),
+    ("tối qua lúc 9h", _at(1, 21)), ("đêm qua 11h", _at(1, 23)),  # the day words say which 9
+    ("đêm qua 2h", _at(2, 2)), ("12h đêm", _at(2, 0)),  # small hours, midnight: not noon
+    (unicodedata.normalize("NFD", "hôm qua"), date(2026, 12, 1)),  # accents typed apart
 ])
 def test_days_and_times_as_people_type_them(text: str, expected) -> None:
     assert parse_when(text, NOW) == (expected, "")
@@ -122,6 +126,7 @@ def test_days_and_times_as_people_type_them(text: str, expected) -> None:
 
 @pytest.mark.parametrize(("text", "problem"), [
     ("", "bad"), ("xyz", "bad"), ("22", "bad"), ("hôm qua 22", "bad"), ("25h", "bad"),
+    ("20h sáng", "bad"),
     ("31/02", "bad"), ("21/11/26", "bad"), ("25/12", "future"), ("12:00", None),
     ("2/12 11h", "future"), ("3/12/2026", "future"), ("1/1/2010", "too_old"),
 ])
