@@ -152,11 +152,11 @@ def make_nudge(svc: Services) -> Callable[[list[int], Period], Awaitable[int | N
     """``Services.nudge``: remind the reporters of these hamlets about ``period`` now, at most
     once an hour each; how many were reminded, or None in quiet hours."""
     async def nudge(hamlets: list[int], period: Period) -> int | None:
-        try:
-            return await enqueue_report_reminders(svc, svc.now(), occasion=NUDGE,
-                                                  units=hamlets, period=period)
-        except ValueError:  # quiet hours: the coordinator is told, nobody is woken
+        now = svc.now()
+        if in_quiet_hours(now.astimezone(svc.timezone)):  # the coordinator is told why
             return None
+        return await enqueue_report_reminders(svc, now, occasion=NUDGE, units=hamlets,
+                                              period=period)
 
     return nudge
 

@@ -112,14 +112,14 @@ async def completeness(turn: Turn) -> None:
                                     n=formats.fraction(done, len(hamlets), me.locale)))
     if not hamlets:
         lines.append(turn.tr("report.completeness.none"))
-    nobody = sum(1 for h in hamlets if h not in submitted and not staffed.get(h))
-    if nobody:  # a gap a reminder cannot close: someone has to be invited
+    # Gaps a reminder cannot close: someone has to be invited (counted, and offered below).
+    nobody = [h for h in hamlets if h not in submitted and not staffed.get(h)]
+    if nobody:
         lines.append("\n" + turn.tr("report.completeness.nobody_total",
-                                    n=turn.number(nobody)))
+                                    n=turn.number(len(nobody))))
     rows = [_arrows(me.locale, period, lambda p: data("cmpl", p.key))]
     if _to_nudge(hamlets, submitted, staffed) and _fileable(svc, stored, period, now):
         rows.insert(0, [button(turn.tr("report.btn.nudge"), data("nudge", period.key))])
-    nobody = [h for h in hamlets if not staffed.get(h)]
     rows[:0] = [[button(turn.tr("report.btn.invite", unit=cut(tree.by_id[h].name, 40)),
                         data("invh", h))] for h in nobody[:INVITE_BUTTONS]]
     turn.show(fit(lines, _more(turn)), InlineKeyboardMarkup(rows))
