@@ -308,8 +308,6 @@ def _markup_dict(markup: Any) -> dict | None:
 # ---------------------------------------------------------------------- small helpers
 
 
-# Characters that show nothing: zero-width spaces and joiners, direction marks, the BOM,
-# soft hyphens, variation selectors. Text made only of these is empty.
 def person_name(tg_user: Any) -> str:
     """A person's name as Vietnamese write it, family name first ("Nguyễn Thị Lan" from
     first name "Lan", last name "Nguyễn Thị"), the one order the bot shows everywhere."""
@@ -330,6 +328,8 @@ def cut_utf16(text: str, limit: int) -> str:
     return text
 
 
+# Characters that show nothing: zero-width spaces and joiners, direction marks, the BOM,
+# soft hyphens, variation selectors. Text made only of these is empty.
 _INVISIBLE = frozenset("\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180e\u200b\u200c\u200d"
                        "\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2060\u2061\u2062\u2063"
                        "\u2064\u2066\u2067\u2068\u2069\u206a\u206b\u206c\u206d\u206e\u206f"

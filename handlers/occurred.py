@@ -140,12 +140,6 @@ def parse_when(text: str, now: datetime) -> tuple[date | datetime | None, str]:
     return (moment, "") if moment <= now else (None, "future")
 
 
-def parse_day(text: str, today: date) -> tuple[date | None, str]:
-    """A typed day alone (``21/11/2026``, ``hôm qua``) → the date, or None and why."""
-    found, problem = parse_when(text, datetime.combine(today, time(23, 59)))
-    return (found, problem) if not isinstance(found, datetime) else (None, "bad")
-
-
 def occurred(locale: str, svc: Services, kind: str, at: str, *, on_card: bool = False) -> str:
     """When it happened, worded as the person said it ("just now", "today") while that is
     true; ``on_card``: a message that stays in a chat, read days later, gives the moment or

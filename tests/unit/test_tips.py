@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from handlers.occurred import parse_day, parse_when
+from handlers.occurred import parse_when
 from handlers.tip_desk import parse_tags
 from locales import LOCALES, catalog
 from storage.crypto import Vault
@@ -97,7 +97,7 @@ def test_categories_are_data_with_names_in_every_catalog() -> None:
     ("21/11/2016", (date(2016, 11, 21), "")),
 ])
 def test_typed_dates(text: str, expected: tuple) -> None:
-    assert parse_day(text, date(2026, 11, 21)) == expected
+    assert parse_when(text, datetime(2026, 11, 21, 23, 59, tzinfo=VN)) == expected
 
 
 NOW = datetime(2026, 12, 2, 10, 15, tzinfo=VN)  # Wednesday morning
