@@ -501,11 +501,7 @@ class TipRepo:
                             f"{_SELECT} WHERE t.content IS NULL LIMIT ?", (_RESEAL_BATCH,)
                         ).fetchall()
                         for row in batch:
-                            media = [m.split(":", 1)
-                                     for m in (row["media"] or "").split("|") if m]
-                            content = {"body": row["body"], "place_text": row["place_text"],
-                                       "latitude": row["latitude"],
-                                       "longitude": row["longitude"], "media": media}
+                            content = _clear_content(row)
                             conn.execute(
                                 "UPDATE tips SET content = ?, body = '', place_text = NULL,"
                                 " latitude = NULL, longitude = NULL WHERE id = ?",
@@ -580,10 +576,9 @@ class TipRepo:
         if row["content"] is not None:
             content = self._vault.open_json(row["content"], context=_content_context(row["code"]))
             assert isinstance(content, dict)
-            media = tuple(tuple(m) for m in content["media"])
         else:  # filed before 0009 and not sealed yet (seal_clear_rows runs at start)
-            content = {k: row[k] for k in ("body", "place_text", "latitude", "longitude")}
-            media = tuple(tuple(m.split(":", 1)) for m in (row["media"] or "").split("|") if m)
+            content = _clear_content(row)
+        media = tuple(tuple(m) for m in content["media"])
         return Tip(
             id=row["id"], code=row["code"], category=row["category"],
             status=Status(row["status"]),
@@ -619,6 +614,14 @@ _HISTORY = ("SELECT at, actor_id, kind, from_status, to_status, detail, public F
 
 def _context(code: str) -> bytes:
     return b"tip:" + code.encode()
+
+
+def _clear_content(row: sqlite3.Row) -> dict:
+    """What a tip filed before 0009 holds in the clear, in the shape of its sealed content
+    (its media folded in by _SELECT)."""
+    return {"body": row["body"], "place_text": row["place_text"], "latitude": row["latitude"],
+            "longitude": row["longitude"],
+            "media": [m.split(":", 1) for m in (row["media"] or "").split("|") if m]}
 
 
 def _content_context(code: str) -> bytes:
