@@ -206,10 +206,11 @@ def has(kind: str):
 
 
 class ErrorLog(logging.Handler):
-    """Collects what the bot's error handler logs (a test fails if it logged anything)."""
+    """Collects what the bot's error handler logs (a test fails if it logged anything), or
+    whatever is logged at ``level`` or above where it is attached."""
 
-    def __init__(self) -> None:
-        super().__init__(logging.ERROR)
+    def __init__(self, level: int = logging.ERROR) -> None:
+        super().__init__(level)
         self.records: list[logging.LogRecord] = []
 
     def emit(self, record: logging.LogRecord) -> None:

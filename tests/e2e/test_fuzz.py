@@ -58,7 +58,7 @@ from locales import LANGUAGE_NAMES, LOCALES, catalog, t
 from storage.events import event_types
 from storage.models import Role
 from storage.tip_lifecycle import categories
-from tests.conftest import UNITS_CSV, Harness
+from tests.conftest import UNITS_CSV, ErrorLog, Harness
 from tests.e2e.test_reports import PAST, W45, W46, WEDNESDAY, at
 from tests.e2e.test_tips import CODE
 
@@ -89,17 +89,6 @@ async def settle(harness: Harness) -> None:
     not an emulator change, so nothing wakes the wait sooner)."""
     await harness.emu.wait_until(harness.idle, 30.0, poll=0.005)
     await harness.settle()
-
-
-class Captured(logging.Handler):
-    """Warnings and errors the bot logs (handlers.*, bot.*), to pin them on the case."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.WARNING)
-        self.records: list[logging.LogRecord] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record)
 
 
 @dataclass
@@ -857,7 +846,7 @@ async def setup(harness: Harness, monkeypatch: pytest.MonkeyPatch) -> World:
 async def test_every_state_takes_every_kind_of_update(harness: Harness,
                                                      monkeypatch: pytest.MonkeyPatch):
     started = time.perf_counter()
-    captured = Captured()
+    captured = ErrorLog(logging.WARNING)  # warnings too, pinned on the case
     for name in ("handlers", "bot"):
         logging.getLogger(name).addHandler(captured)
     try:
@@ -873,7 +862,7 @@ async def test_every_state_takes_every_kind_of_update(harness: Harness,
     assert not tally.problems, "\n".join(tally.problems[:60])
 
 
-async def fuzz(harness: Harness, monkeypatch: pytest.MonkeyPatch, captured: Captured) -> Tally:
+async def fuzz(harness: Harness, monkeypatch: pytest.MonkeyPatch, captured: ErrorLog) -> Tally:
     world = await setup(harness, monkeypatch)
     states = await discover(world)
     assert {"language", "outside"} <= {s.name for s in states}, [s.name for s in states]
@@ -905,7 +894,7 @@ async def fuzz(harness: Harness, monkeypatch: pytest.MonkeyPatch, captured: Capt
     return tally
 
 
-async def run_case(ctx: Ctx, state: State, case: Input, captured: Captured, tally: Tally
+async def run_case(ctx: Ctx, state: State, case: Input, captured: ErrorLog, tally: Tally
                    ) -> tuple[list[str], bool]:
     """One input at one state: (what went wrong, whether the person is elsewhere now)."""
     h, svc = ctx.harness, ctx.world.svc
