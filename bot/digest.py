@@ -138,6 +138,8 @@ class EventLine:
     created_at: datetime
     unit_name: str
     people: int
+    code: str = ""
+    status: str = "new"  # as it stands now (new, acknowledged, handled)
 
 
 @dataclass(frozen=True)
@@ -172,6 +174,12 @@ class Digest:
     def totals(self) -> dict[str, int]:
         """Indicator totals over every hamlet."""
         return {code: sum(h.values.get(code, 0) for h in self.hamlets) for code in self.indicators}
+
+    @property
+    def events_by_status(self) -> dict[str, int]:
+        """The span's events by status now: new, acknowledged, handled (each present)."""
+        return {status: sum(1 for e in self.events if e.status == status)
+                for status in ("new", "acknowledged", "handled")}
 
     @property
     def tips_total(self) -> int:

@@ -97,4 +97,5 @@ async def build(repo: DigestRepo, tree: UnitTree, roots: list[Unit], stored: Sto
         totals_before=dict(reports.totals_before), before_filed=reports.filed_before,
         before_expected=len(hamlets) * len(periods_before),
         events=[EventLine(type=t, created_at=datetime.fromisoformat(at), unit_name=name(u),
-                          people=p) for t, at, u, p in events.rows])
+                          people=p, code=code, status=status)
+                for t, at, u, p, code, status in events.rows])

@@ -93,10 +93,15 @@ def digest_messages(d: Digest, locale: str, tz: ZoneInfo) -> list[str]:
         lines.append(f"• {tr(f'indicator.{code}')}: <b>{n(totals[code])}</b>{shown}")
 
     lines += ["", tr("digest.text.events", n=n(len(d.events)))]
+    if d.events:  # by status as it stands now, as for tips
+        lines.append(tr("digest.text.events_status", **{
+            status: n(count) for status, count in d.events_by_status.items()}))
     for event in d.events[:SHOWN_EVENTS]:
         lines.append(f"🚨 {formats.day(event.created_at, locale, tz)} · "
+                     f"<code>{event.code}</code> · "
                      f"{tr(f'eventtype.{event.type}')} · {html.escape(event.unit_name)} · "
-                     + tr("digest.text.people", n=n(event.people)))
+                     + tr("digest.text.people", n=n(event.people)) + " · "
+                     + tr(f"eventstatus.{event.status}"))
     if len(d.events) > SHOWN_EVENTS:
         lines.append(tr("digest.text.more", n=n(len(d.events) - SHOWN_EVENTS)))
     lines += ["", tr("digest.text.attached")]

@@ -333,20 +333,23 @@ def _overdue_sheet(ws: Worksheet, d: Digest, locale: str, tz: ZoneInfo) -> None:
 def _events_sheet(ws: Worksheet, d: Digest, locale: str, tz: ZoneInfo) -> None:
     """Sheet 4: the span's events."""
     labels = [
-        t(locale, "digest.col.received"), t(locale, "digest.col.event_type"),
-        t(locale, "digest.col.hamlet"), t(locale, "digest.col.people"),
+        t(locale, "digest.col.event_code"), t(locale, "digest.col.received"),
+        t(locale, "digest.col.event_type"), t(locale, "digest.col.hamlet"),
+        t(locale, "digest.col.people"), t(locale, "digest.col.status"),
     ]  # fmt: skip
     name = t(locale, "digest.sheet.events")
     _heading(ws, d, locale, tz, name, name, len(labels))
-    _header(ws, _HEAD_ROW, labels, [20, 26, 24, 14])
+    _header(ws, _HEAD_ROW, labels, [12, 20, 26, 24, 14, 18])
     row = _HEAD_ROW + 1
     for event in d.events:
-        _put(ws, row, 1, formats.moment(event.created_at, locale, tz))
-        _put(ws, row, 2, t(locale, f"eventtype.{event.type}"))
-        _put(ws, row, 3, event.unit_name)
-        _put(ws, row, 4, event.people)
+        _put(ws, row, 1, event.code)
+        _put(ws, row, 2, formats.moment(event.created_at, locale, tz))
+        _put(ws, row, 3, t(locale, f"eventtype.{event.type}"))
+        _put(ws, row, 4, event.unit_name)
+        _put(ws, row, 5, event.people)
+        _put(ws, row, 6, t(locale, f"eventstatus.{event.status}"))
         row += 1
     if not d.events:
         _note_row(ws, row, t(locale, "digest.events.none"), len(labels))
     ws.freeze_panes = f"A{_HEAD_ROW + 1}"
-    _print_setup(ws, landscape=False)
+    _print_setup(ws, landscape=True)

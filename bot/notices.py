@@ -10,7 +10,9 @@ for a tip's sender name no user; :func:`address` finds them through the tip's se
 Kinds: ``tip.card`` (media, location, card), ``tip.edit`` (the card edited), ``tip.media``,
 ``tip.receipt`` (the resident's review turned into the receipt, pinned), ``tip.notice`` (a
 status change, a merge, a question with its Answer button), ``tip.answer`` (the resident's
-answer copied under a card), ``tip.assigned``, ``event.card``, ``role.ended`` (a handover),
+answer copied under a card), ``tip.assigned``, ``event.card`` (photos, card),
+``event.edit``, ``event.media``, ``event.notice`` (to the reporter), ``event.question``
+(with its Answer button), ``event.answer`` (the reporter's, under a card), ``role.ended``,
 ``report.replaced``, ``report.reopened``, and ``reply`` (an answer to a person that could
 not be sent while their update was handled).
 """
@@ -25,9 +27,9 @@ from datetime import datetime
 from telegram import InlineKeyboardMarkup
 
 from bot.outbox import PREVIOUS, Address, Part
+from handlers import event_card, event_desk
 from handlers.callbacks import data
 from handlers.common import button, cut
-from handlers.occurred import occurred
 from handlers.reports import period_label
 from handlers.services import Services
 from handlers.tip_card import card_keyboard, card_text, facts
@@ -203,17 +205,78 @@ async def _event(svc: Services, item: OutboxItem, locale: str) -> list[Part]:
     event = await svc.events.get(int(item.payload["event"]))
     if event is None:
         return []
-    tree = await svc.units.tree()
-    place = html.escape(tree.path(event.unit_id)) if event.unit_id in tree.by_id else "—"
-    if event.place_text:
-        place += f" · «{html.escape(event.place_text)}»"
-    name = (await svc.users.reach(event.reporter_id))[0].name or "—"
-    text = t(locale, "event.card", type=t(locale, f"eventtype.{event.type}"), place=place,
-             when=occurred(locale, svc, event.occurred_kind, event.occurred_at, on_card=True),
-             people=formats.number(event.people, locale),
-             description=html.escape(event.description), reporter=html.escape(name),
-             received=formats.moment(event.created_at, locale, svc.timezone))
-    return [*_media_parts(event.media), Part("text", text)]
+    f = await event_card.facts(svc, event)
+    parts: list[Part] = []
+    # The photos first, as one album captioned with the code (a new card only; a card opened
+    # again has the button for them).
+    if item.payload.get("media", True):
+        parts += _media_parts(event.media, caption=f"<b>{event.code}</b>")
+    parts.append(Part("text", event_card.card_text(svc, locale, event, f),
+                      markup=event_card.card_keyboard(locale, event)))
+    return parts
+
+
+@renders("event.edit")
+async def _event_edit(svc: Services, item: OutboxItem, locale: str) -> list[Part]:
+    event = await svc.events.get(int(item.payload["event"]))
+    copies = [m for u, m in await svc.events.cards(event.id) if u == item.user_id] \
+        if event is not None else []
+    if event is None or not copies:
+        return []
+    f = await event_card.facts(svc, event)
+    text = event_card.card_text(svc, locale, event, f)
+    markup = event_card.card_keyboard(locale, event)
+    return [Part("edit", text, markup=markup, message_id=m, optional=True)
+            for m in reversed(copies)]
+
+
+@renders("event.media")
+async def _event_media(svc: Services, item: OutboxItem, locale: str) -> list[Part]:
+    event = await svc.events.get(int(item.payload["event"]))
+    return _media_parts(event.media, caption=f"<b>{event.code}</b>") if event else []
+
+
+@renders("event.notice")
+async def _event_notice(svc: Services, item: OutboxItem, locale: str) -> list[Part]:
+    event = await svc.events.get(int(item.payload["event"]))
+    if event is None:
+        return []
+    values = {k: html.escape(str(v)) for k, v in item.payload.get("values", {}).items()}
+    return [Part("text", t(locale, item.payload["key"], code=event.code,
+                           type=t(locale, f"eventtype.{event.type}"), **values))]
+
+
+@renders("event.question")
+async def _event_question(svc: Services, item: OutboxItem, locale: str) -> list[Part]:
+    event = await svc.events.get(int(item.payload["event"]))
+    if event is None:
+        return []
+    p = item.payload
+    return [Part("text", event_desk.question_text(locale, event, str(p.get("by") or "—"),
+                                                  str(p.get("text") or "")),
+                 markup=event_desk.question_markup(locale, event.id))]
+
+
+@renders("event.answer")
+async def _event_answer(svc: Services, item: OutboxItem, locale: str) -> list[Part]:
+    """The reporter's answer under the coordinator's newest card of the event: in words for
+    text, copied (photo, video) otherwise; the rest of an album follows without a line."""
+    event = await svc.events.get(int(item.payload["event"]))
+    if event is None:
+        return []
+    p = item.payload
+    card = next((m for u, m in reversed(await svc.events.cards(event.id))
+                 if u == item.user_id), None)
+    head = t(locale, "eventdesk.answer.relayed", code=event.code,
+             by=html.escape(str(p.get("by") or "—")))
+    if not p.get("media"):
+        return [Part("text", head + "\n" + html.escape(str(p.get("text") or "")),
+                     reply_to=card)]
+    copy = Part("copy", source=(int(p["chat_id"]), int(p["message_id"])),
+                reply_to=PREVIOUS if p.get("head", True) else card)
+    if not p.get("head", True):
+        return [copy]
+    return [Part("text", head, reply_to=card), copy]
 
 
 @renders("role.ended")

@@ -1,14 +1,14 @@
 """Button data: every kind declared here, built and checked here and nowhere else.
 
-A button carries ``kind:field:field…``. The kind says who handles the press: a flow
-(``tipf``, ``repf``, ``evf``, ``inv``, ``desk``, ``answer``, ``offer``) or a screen that needs
-no flow (``tip`` cards, ``lang``, ``menu``, ``inbox``, ``ans``, ``cmpl``, ``repl``, ``repv``,
-``repo``, ``units``). :data:`KINDS` lists, for each kind, every shape its data may take: literal
-words and typed fields (``{int}`` a row id or page, ``{word}`` a lower-case name the handler
-checks against its own list, ``{period}`` a period key a person could mean). :func:`data`
-refuses to build a shape that is not listed, so the table is the whole of what the bot emits
-(the authorisation test walks it), and a press whose data fits no shape is an expired button,
-never an exception in a handler.
+A button carries ``kind:field:field…``. The kind says who handles the press: a flow (``tipf``,
+``repf``, ``evf``, ``inv``, ``desk``, ``answer``, ``evd``, ``eva``, ``offer``) or a screen that
+needs no flow (``tip`` and ``ev`` cards, ``lang``, ``menu``, ``inbox``, ``ans``, ``evans``,
+``cmpl``, ``repl``, ``repv``, ``repo``, ``units``). :data:`KINDS` lists, for each kind, every
+shape its data may take: literal words and typed fields (``{int}`` a row id or page, ``{word}``
+a lower-case name the handler checks against its own list, ``{period}`` a period key a person
+could mean). :func:`data` refuses to build a shape that is not listed, so the table is the whole
+of what the bot emits (the authorisation test walks it), and a press whose data fits no shape is
+an expired button, never an exception in a handler.
 
 Buttons nobody can forge: Telegram hands back whatever a client puts in ``callback_data``, and
 a modified client can put anything. So when a keyboard is sent (:func:`sign_markup`, called by
@@ -50,12 +50,14 @@ KINDS: dict[str, tuple[str, ...]] = {
     "cmpl": ("{period}",),
     "nudge": ("{period}",),
     "invh": ("{int}",),
+    "evans": ("{int}",),
     "repl": ("{period}:{int}",),
     "repv": ("{int}:{period}",),
     "repo": ("{int}:{period}",),
     "tip": ("{int}:show", "{int}:media", "{int}:kb", "{int}:close", "{int}:ask", "{int}:assign",
             "{int}:note", "{int}:tag", "{int}:block", "{int}:dupcode", "{int}:st:{word}",
             "{int}:cl:{word}", "{int}:dup:{int}", "{int}:as:{int}", "{int}:blk:yes"),
+    "ev": ("{int}:show", "{int}:media", "{int}:st:{word}", "{int}:ask", "{int}:note"),
     # flows
     "tipf": ("resume", "fresh", "back", "next", "cancel", "send", "cat:{word}", "anon:{word}",
              "co:{int}", "co:none", "ul:{int}:{int}", "us:{int}", "when:{word}", "edit:{word}"),
@@ -66,6 +68,8 @@ KINDS: dict[str, tuple[str, ...]] = {
             "photos", "send"),
     "inv": ("back", "cancel", "role:{word}", "unit:{int}", "page:{int}", "make:{word}"),
     "desk": ("as:{word}", "cancel:{int}:{word}"),
+    "evd": ("as:{word}", "cancel:{int}:{word}"),
+    "eva": ("cancel:{int}", "done:{int}"),
     "answer": ("cancel:{int}", "done:{int}", "pick:{int}", "new"),
     "offer": ("yes", "no"),
 }

@@ -17,13 +17,14 @@ from telegram import InlineKeyboardMarkup
 from handlers import flows
 from handlers.callbacks import data
 from handlers.common import Turn, button, cut, step_header
+from handlers.event_desk import card_for
 from handlers.occurred import WHEN, occurred, pressed, typed
 from handlers.tip_card import media_counts
-from handlers.tip_recipients import STAFF
+from handlers.tip_recipients import recipients
 from handlers.tips import acknowledge_later
 from storage.events import MAX_DESCRIPTION, MAX_MEDIA, MAX_PEOPLE, EventDraft, event_types
 from storage.models import Role
-from storage.outbox import NewItem, now_item
+from storage.outbox import NewItem
 from storage.reporting import parse_count
 
 log = logging.getLogger(__name__)
@@ -292,25 +293,24 @@ async def other(turn: Turn, draft: EventDraft) -> None:
 
 
 async def send(turn: Turn, draft: EventDraft) -> None:
-    """Store the event; its cards go to every coordinator whose scope holds the hamlet."""
+    """Store the event with its code; its cards go to every coordinator whose scope holds the
+    hamlet (else to those a tip with nobody there would reach)."""
     if not draft.type or draft.people is None or not draft.occurred_kind \
             or not draft.description:
         await show(turn, draft)
         return
     svc = turn.svc
-    tree = await svc.units.tree()
-    chain = [u.id for u in tree.ancestors(draft.unit_id)] if draft.unit_id else []
-    held = await svc.users.holders(chain, STAFF) if chain else []
-    to = sorted({u for u, _, _ in held})
+    # The people a tip of the hamlet would reach (its chain, else the roots and the admins):
+    # no event reaches nobody.
+    to = await recipients(svc, draft.unit_id)
 
     def announce(event_id: int) -> list[NewItem]:
-        return [now_item("event.card", f"event:{event_id}", user_id, {"event": event_id})
-                for user_id in to]
+        return [card_for(event_id, user_id, media=True) for user_id in to]
 
-    await svc.events.create(draft, turn.me.user.id, svc.now(), announce=announce,
-                            also=svc.flows.finishing(turn.tg_id, FLOW.kind))
+    event = await svc.events.create(draft, turn.me.user.id, svc.now(), announce=announce,
+                                    also=svc.flows.finishing(turn.tg_id, FLOW.kind))
     flows.end(turn, done=True)
-    turn.show(turn.tr("event.sent", n=turn.number(len(to))) + "\n\n"
+    turn.show(turn.tr("event.sent", code=event.code, n=turn.number(len(to))) + "\n\n"
               + await _summary(turn, draft))
 
 

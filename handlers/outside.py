@@ -5,13 +5,15 @@ flow open:
 
 1. A Telegram reply to one of the bot's messages about the person's own open tip (a
    question from an officer, a status notice) is an answer about that tip, relayed to the
-   coordinators' cards.
+   coordinators' cards; the same for a reporter's own event not handled yet.
 2. Otherwise, if exactly one of their open tips has a question not yet answered, asked in
    the last day, the message is the answer to it; with several, or an older one, the bot
-   asks which tip it is about, or whether it is a new tip.
-3. A coordinator or admin who replies (in Telegram) to a tip's card, or to the sender's
-   answer copied under it, is asked whether the text is a question for the sender or an
-   internal note; anything else they type outside a flow gets their menu (it is not a tip).
+   asks which tip it is about, or whether it is a new tip. With no tip question open, a
+   reporter's one fresh question about an event they reported is answered the same way.
+3. A coordinator or admin who replies (in Telegram) to a tip's or an event's card, or to
+   the answer copied under it, is asked whether the text is a question for the sender (the
+   reporter) or an internal note; anything else they type outside a flow gets their menu
+   (it is not a tip).
 4. Anyone else's text, photo, album, video, voice note or file is offered as a tip
    ("Gửi nội dung này thành tin báo?"): kept in a short ``offer`` flow, added to as more
    comes, and on "yes" it starts the tip flow carrying what was sent (or is added to the
@@ -27,13 +29,13 @@ from datetime import timedelta
 
 from telegram import InlineKeyboardMarkup
 
-from handlers import flows, start, tip_desk, tip_follow, tips
+from handlers import event_desk, flows, start, tip_desk, tip_follow, tips
 from handlers.callbacks import data
 from handlers.common import Turn, Who, button
 from handlers.tip_card import media_counts
 from handlers.tip_recipients import allowed
 from locales import formats
-from storage.tip_lifecycle import CODE_ALPHABET, CODE_LENGTH, CODE_PREFIX
+from storage.tip_lifecycle import CODE_ALPHABET, CODE_LENGTH, CODE_PREFIX, EVENT_PREFIX
 
 PREFIX = "offer"
 # A question asked within this long is answered by just writing; after that the bot asks
@@ -41,6 +43,7 @@ PREFIX = "offer"
 # old case).
 ANSWER_WITHOUT_ASKING = timedelta(hours=24)
 _CODE = re.compile(re.escape(CODE_PREFIX) + f"[{CODE_ALPHABET}]{{{CODE_LENGTH}}}")
+_EVENT_CODE = re.compile(re.escape(EVENT_PREFIX) + f"[{CODE_ALPHABET}]{{{CODE_LENGTH}}}")
 
 
 async def handle(turn: Turn) -> None:
@@ -48,6 +51,10 @@ async def handle(turn: Turn) -> None:
     tip = await _replied_tip(turn)
     if tip is not None:
         await _answer(turn, tip)
+        return
+    event = await _replied_event(turn)
+    if event is not None:
+        await _answer_event(turn, event)
         return
     if not turn.me.staff and _content(turn):
         questions = await turn.svc.tips.open_questions(turn.me.user.id)
@@ -60,10 +67,21 @@ async def handle(turn: Turn) -> None:
         if questions:  # several, or one asked long ago: which tip — or a new one?
             await tip_follow.ask_which(turn, [(q[0], q[1]) for q in questions])
             return
+        # A reporter asked about an event they reported, and nothing else: the answer.
+        asked = await turn.svc.events.open_questions(turn.me.user.id)
+        if len(asked) == 1 and turn.svc.now() - asked[0][2] <= ANSWER_WITHOUT_ASKING:
+            event = await event_desk.own_open_event(turn, asked[0][0])
+            if event is not None:
+                await _answer_event(turn, event)
+                return
     if turn.me.staff and turn.text:
         tip = await _replied_card(turn)
         if tip is not None:  # a coordinator answering a card, or the sender's answer
             await tip_desk.staff_reply(turn, tip)
+            return
+        event = await _replied_event_card(turn)
+        if event is not None:
+            await event_desk.staff_reply(turn, event)
             return
     if turn.me.staff or not _content(turn):
         turn.say(turn.tr("fallback.text"))
@@ -103,6 +121,43 @@ async def _replied_tip(turn: Turn):
         if found is not None and found[0].is_open:
             return found[0]
     return None
+
+
+async def _replied_event(turn: Turn):
+    """The person's open event named in the bot message they replied to (a question about
+    it, a notice), if they reported it."""
+    msg = turn.message
+    replied = msg.reply_to_message if msg is not None else None
+    if replied is None or replied.from_user is None or not replied.from_user.is_bot:
+        return None
+    for code in _EVENT_CODE.findall(replied.text or replied.caption or ""):
+        found = await turn.svc.events.by_code(code)
+        if found is not None:
+            event = await event_desk.own_open_event(turn, found.id)
+            if event is not None:
+                return event
+    return None
+
+
+async def _replied_event_card(turn: Turn):
+    """The event of the card (or the reporter's answer under it) a coordinator replied to."""
+    replied = turn.message.reply_to_message if turn.message is not None else None
+    if replied is None or replied.from_user is None or not replied.from_user.is_bot:
+        return None
+    svc = turn.svc
+    for code in _EVENT_CODE.findall(replied.text or replied.caption or ""):
+        event = await svc.events.by_code(code)
+        if event is not None and await event_desk.allowed(svc, turn.me, event):
+            return event
+    return None
+
+
+async def _answer_event(turn: Turn, event) -> None:
+    problem = event_desk.answer_problem(turn)
+    if problem is not None:
+        turn.say(turn.tr(problem, max=turn.number(event_desk.MAX_ANSWER)))
+        return
+    await event_desk.relay(turn, event, unasked=True, album=turn.message.media_group_id)
 
 
 async def _answer(turn: Turn, tip) -> None:

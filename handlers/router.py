@@ -39,6 +39,7 @@ from telegram.error import TelegramError
 from telegram.ext import ContextTypes
 
 from handlers import (
+    event_desk,
     events,
     flows,
     invitations,
@@ -104,6 +105,8 @@ CALLBACKS = {
     "menu": _menu,
     "inbox": tip_desk.inbox,
     "tip": tip_desk.action,
+    "ev": event_desk.action,
+    "evans": event_desk.answer_pressed,
     "ans": tip_follow.answer_pressed,
     "mine": tip_follow.mine_pressed,
     "cmpl": report_desk.completeness,

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from telegram import InlineKeyboardMarkup
 
-from handlers import flows
+from handlers import event_desk, flows
 from handlers.callbacks import data
 from handlers.common import Turn, button, cut, escaped_chunks, fit, pager, scope
 from handlers.services import Services
@@ -26,7 +26,7 @@ from handlers.tip_recipients import allowed, recipients
 from locales import formats, t
 from storage.models import Role
 from storage.outbox import NewItem, now_item
-from storage.tip_lifecycle import Resolution, Status, deadline, normalise_code
+from storage.tip_lifecycle import Resolution, Status, deadline, event_code, normalise_code
 from storage.tips import Tip, TipConflict
 
 log = logging.getLogger(__name__)
@@ -376,7 +376,8 @@ FLOW.step("choose", buttons={"as": reply_chosen})
 
 
 async def inbox(turn: Turn) -> None:
-    """/inbox (or its pages): open tips in scope, oldest first, overdue marked."""
+    """/inbox (or its pages): open tips and events not handled yet in scope, together,
+    oldest first, overdue tips marked."""
     me = turn.me
     page = turn.press.int(0) or 0 if turn.press is not None else 0
     if not me.staff:
@@ -386,30 +387,52 @@ async def inbox(turn: Turn) -> None:
     tree = await svc.units.tree()
     unit_ids = sorted({u.id for root in await scope(svc, me) for u in tree.descendants(root.id)})
     unitless = me.role is Role.ADMIN or me.is_admin
-    tips, total = await svc.tips.open_in(unit_ids, unitless=unitless,
-                                         offset=page * INBOX_PAGE, limit=INBOX_PAGE)
-    if not tips and total:  # fewer open tips than when this page was shown: its last page
+
+    async def read(page: int):
+        return await svc.events.desk_page(unit_ids, unitless=unitless,
+                                          offset=page * INBOX_PAGE, limit=INBOX_PAGE)
+
+    found, total, n_events = await read(page)
+    if not found and total:  # fewer open than when this page was shown: its last page
         page = (total - 1) // INBOX_PAGE
-        tips, total = await svc.tips.open_in(unit_ids, unitless=unitless,
-                                             offset=page * INBOX_PAGE, limit=INBOX_PAGE)
+        found, total, n_events = await read(page)
     if total == 0:
         turn.show(turn.tr("tipdesk.inbox.empty"))
         return
     now = svc.now()
-    lines = []
-    for tip in tips:
+    lines, codes, overdue = [], [], False
+    for kind, item_id in found:
+        if kind == "event":
+            event = await svc.events.get(item_id)
+            if event is None:
+                continue
+            unit = tree.by_id[event.unit_id].name if event.unit_id in tree.by_id else "—"
+            lines.append(
+                f"🚨 <b>{event.code}</b> · {me.tr(f'eventtype.{event.type}')} · "
+                f"{html.escape(cut(unit, 60))} · {me.tr(f'eventstatus.{event.status.value}')}"
+                f" · {age(me.locale, now - event.created_at)}")
+            codes.append((event.code, data("ev", event.id, "show")))
+            continue
+        tip = await svc.tips.get(item_id)
+        if tip is None:
+            continue
         due = deadline(tip.status, tip.created_at, now, svc.tip_policy)
+        overdue = overdue or bool(due and due.overdue)
         mark = "⏰ " if due and due.overdue else ""
         unit = tree.by_id[tip.unit_id].name if tip.unit_id in tree.by_id else "—"
         lines.append(
             f"{mark}<b>{tip.code}</b> · {me.tr(f'tipcat.{tip.category}')} · "
             f"{html.escape(cut(unit, 60))} · {me.tr(f'tipstatus.{tip.status.value}')} · "
             f"{age(me.locale, now - tip.created_at)}")
+        codes.append((tip.code, data("tip", tip.id, "show")))
     head = me.tr("tipdesk.inbox.head", n=turn.number(total))
-    if any(deadline(tp.status, tp.created_at, now, svc.tip_policy).overdue for tp in tips):
+    if n_events:
+        head += "\n" + me.tr("tipdesk.inbox.split", tips=turn.number(total - n_events),
+                              events=turn.number(n_events))
+    if overdue:
         lines.append(me.tr("tipdesk.inbox.overdue_note"))
-    rows = [[button(tip.code, data("tip", tip.id, "show")) for tip in tips[i:i + 4]]
-            for i in range(0, len(tips), 4)]
+    rows = [[button(code, pressed) for code, pressed in codes[i:i + 4]]
+            for i in range(0, len(codes), 4)]
     rows.append(pager(page, (total + INBOX_PAGE - 1) // INBOX_PAGE, lambda p: data("inbox", p)))
     text = fit([head, *lines], lambda n: turn.tr("flow.more_lines", n=turn.number(n)))
     turn.show(text, InlineKeyboardMarkup([r for r in rows if r]))
@@ -426,7 +449,8 @@ def age(locale: str, delta) -> str:
 
 
 async def tip_command(turn: Turn) -> None:
-    """/tip CODE: the card of one tip in scope, and the whole text if the card cuts it."""
+    """/tip CODE: the card of one tip in scope, and the whole text if the card cuts it; or,
+    for a code VV-…, the card of an event."""
     if not turn.me.staff:
         turn.say(turn.tr("tipdesk.not_allowed"))
         return
@@ -434,7 +458,15 @@ async def tip_command(turn: Turn) -> None:
         turn.say(turn.tr("tipdesk.tip_usage"))
         return
     svc = turn.svc
-    code = normalise_code(" ".join(turn.args))
+    typed = " ".join(turn.args)
+    if event_code(typed) is not None:
+        event = await svc.events.by_code(event_code(typed))
+        if event is None or not await event_desk.allowed(svc, turn.me, event):
+            turn.say(turn.tr("eventdesk.not_found"))
+            return
+        await _outbox(turn, [event_desk.card_for(event.id, turn.me.user.id, media=False)])
+        return
+    code = normalise_code(typed)
     tip = await svc.tips.by_code(code) if code else None
     if tip is None or not await allowed(svc, turn.me, tip):
         turn.say(turn.tr("tipdesk.not_found"))

@@ -40,9 +40,10 @@ class TipFigures:
 
 @dataclass(frozen=True)
 class EventFigures:
-    """The span's events: type, created_at, unit_id, people (oldest first)."""
+    """The span's events: type, created_at, unit_id, people, code, status now (oldest
+    first)."""
 
-    rows: list[tuple[str, str, int | None, int]]
+    rows: list[tuple[str, str, int | None, int, str, str]]
 
 
 class DigestRepo:
@@ -118,7 +119,8 @@ class DigestRepo:
             reports = ReportFigures(sums, filed, totals_before, filed_before)
 
             events = conn.execute(
-                f"SELECT type, created_at, unit_id, people FROM events WHERE unit_id IN ({units})"
+                f"SELECT type, created_at, unit_id, people, code, status FROM events"
+                f" WHERE unit_id IN ({units})"
                 f" AND created_at >= ? AND created_at < ? ORDER BY created_at, id",
                 (*unit_ids, stamp(since), stamp(until))).fetchall()
             return tips, reports, EventFigures([tuple(r) for r in events])

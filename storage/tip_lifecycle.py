@@ -17,6 +17,7 @@ from importlib import resources
 # No 0/O, 1/I/L, 5/S, B, 2/Z: a code read over the phone or copied by hand survives.
 CODE_ALPHABET = "346789ACDEFGHJKMNPQRTUVWXY"
 CODE_PREFIX = "TB-"
+EVENT_PREFIX = "VV-"  # vụ việc: an event a reporter reported (storage.events)
 CODE_LENGTH = 5
 
 
@@ -77,18 +78,31 @@ def category(code: str) -> Category | None:
     return next((c for c in categories() if c.code == code), None)
 
 
-def new_code() -> str:
-    """A fresh case code such as ``TB-7K3Q9`` (26^5 ≈ 11.9 million)."""
-    return CODE_PREFIX + "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+def new_code(prefix: str = CODE_PREFIX) -> str:
+    """A fresh case code such as ``TB-7K3Q9`` (26^5 ≈ 11.9 million); ``VV-…`` for events."""
+    return prefix + "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
 
 
 def normalise_code(text: str) -> str | None:
-    """A code as typed (``tb 7k3q9``, ``7K3Q9``) in its stored form, or None if it cannot be one."""
+    """A tip's code as typed (``tb 7k3q9``, ``7K3Q9``) in its stored form, or None if it
+    cannot be one."""
     raw = "".join(ch for ch in text.upper() if ch.isalnum())
     raw = raw.removeprefix("TB")
     if len(raw) != CODE_LENGTH or any(ch not in CODE_ALPHABET for ch in raw):
         return None
     return CODE_PREFIX + raw
+
+
+def event_code(text: str) -> str | None:
+    """An event's code as typed (``vv 7k3q9``, ``VV-7K3Q9``; the prefix is needed, as five
+    letters alone are a tip's) in its stored form, or None if it is not one."""
+    raw = "".join(ch for ch in text.upper() if ch.isalnum())
+    if not raw.startswith("VV"):
+        return None
+    raw = raw[2:]
+    if len(raw) != CODE_LENGTH or any(ch not in CODE_ALPHABET for ch in raw):
+        return None
+    return EVENT_PREFIX + raw
 
 
 @dataclass(frozen=True)

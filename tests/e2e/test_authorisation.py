@@ -26,6 +26,7 @@ from openpyxl import load_workbook
 
 from handlers import router
 from handlers.callbacks import KINDS
+from storage.events import EventDraft
 from storage.models import Role
 from storage.reporting import Period, PeriodKind, period_of
 from storage.tip_lifecycle import Draft
@@ -62,10 +63,12 @@ ALLOWED: dict[str, frozenset[str]] = {
     "repl": STAFF_HERE,
     "repv": STAFF_HERE, "repo": STAFF_HERE,
     "tip:show": STAFF_HERE, "tip:note": STAFF_HERE, "tip:st": STAFF_HERE,
+    "ev:show": STAFF_HERE, "ev:note": STAFF_HERE, "ev:st": STAFF_HERE,
+    "evans": frozenset({"reporter"}),  # who reported the event, to answer a question on it
     # A flow's buttons act only inside that person's own open flow (entering one is the
     # command's business, above): pressed with none open, they do nothing for anyone.
     "tipf": NOBODY, "repf": NOBODY, "evf": NOBODY, "inv": NOBODY, "desk": NOBODY,
-    "answer": NOBODY, "offer": NOBODY,
+    "answer": NOBODY, "offer": NOBODY, "evd": NOBODY, "eva": NOBODY,
 }
 
 
@@ -75,6 +78,9 @@ class World:
     code: str  # the tip everyone probes
     tip_id: int
     own_tips: dict[str, int]  # a tip per person for the probes that change one
+    event_code: str  # the event everyone probes, reported by "reporter"
+    event_id: int
+    own_events: dict[str, int]  # an event per person for the probes that change one
     hamlet_id: int
     week: Period
     locked: dict[str, Period]  # a locked week per person, for reopening
@@ -154,6 +160,18 @@ def _tip_moved(world: World, person: str, seen: Seen) -> bool:
     return db(world, "SELECT status FROM tips WHERE id = ?", world.own_tips[person]) != "new"
 
 
+def _event_card(world: World, person: str, seen: Seen) -> bool:
+    return world.event_code in seen.text and "📥 Tiếp nhận" in seen.text
+
+
+def _event_prompt(world: World, person: str, seen: Seen) -> bool:
+    return world.event_code in seen.text and not seen.answer.get("show_alert")
+
+
+def _event_moved(world: World, person: str, seen: Seen) -> bool:
+    return db(world, "SELECT status FROM events WHERE id = ?", world.own_events[person]) != "new"
+
+
 def _reopened(world: World, person: str, seen: Seen) -> bool:
     return bool(db(world, "SELECT COUNT(*) FROM report_reopenings WHERE unit_id = ? AND "
                           "period_key = ?", world.hamlet_id, world.locked[person].key))
@@ -225,6 +243,11 @@ def probes() -> list[Probe]:
         Probe("tip:show", press(lambda w, p: f"tip:{w.tip_id}:show"), _card),
         Probe("tip:note", press(lambda w, p: f"tip:{w.tip_id}:note"), _desk_open),
         Probe("tip:st", press(lambda w, p: f"tip:{w.own_tips[p]}:st:acknowledged"), _tip_moved),
+        Probe("ev:show", press(lambda w, p: f"ev:{w.event_id}:show"), _event_card),
+        Probe("ev:note", press(lambda w, p: f"ev:{w.event_id}:note"), _event_prompt),
+        Probe("ev:st", press(lambda w, p: f"ev:{w.own_events[p]}:st:acknowledged"),
+              _event_moved),
+        Probe("evans", press(lambda w, p: f"evans:{w.event_id}"), _event_prompt),
         Probe("tipf", press(lambda w, p: "tipf:send"), _seen(not_an_alert)),
         Probe("repf", press(lambda w, p: "repf:send"), _seen(not_an_alert)),
         Probe("evf", press(lambda w, p: "evf:send"), _seen(not_an_alert)),
@@ -232,6 +255,8 @@ def probes() -> list[Probe]:
         Probe("desk", press(lambda w, p: "desk:as:note"), _seen(not_an_alert)),
         Probe("answer", press(lambda w, p: f"answer:pick:{w.tip_id}"), _seen(not_an_alert)),
         Probe("offer", press(lambda w, p: "offer:yes"), _seen(not_an_alert)),
+        Probe("evd", press(lambda w, p: "evd:as:note"), _seen(not_an_alert)),
+        Probe("eva", press(lambda w, p: f"eva:done:{w.event_id}"), _seen(not_an_alert)),
     ]
     return found
 
@@ -239,9 +264,9 @@ def probes() -> list[Probe]:
 def test_the_table_names_every_command_menu_entry_and_button_kind() -> None:
     names = {p.name for p in probes()}
     wanted = ({f"/{c}" for c in router.COMMANDS} | {"/cancel"}
-              | {f"menu:{m}" for m in router.MENU} | (set(KINDS) - {"tip", "menu"})
-              | {n for n in names if n.startswith("tip:")})
-    assert "tip:st" in names and {"tip:show", "tip:note"} <= names
+              | {f"menu:{m}" for m in router.MENU} | (set(KINDS) - {"tip", "ev", "menu"})
+              | {n for n in names if n.startswith(("tip:", "ev:"))})
+    assert {"tip:st", "tip:show", "tip:note", "ev:st", "ev:show", "ev:note"} <= names
     assert wanted == names == set(ALLOWED), (wanted ^ names, names ^ set(ALLOWED))
 
 
@@ -271,6 +296,13 @@ async def _world(harness: Harness) -> tuple[World, dict]:
                       unit_id=tree.by_code["TH-ANPHU"].id, occurred_kind="today",
                       occurred_at=svc.now().date().isoformat(), anonymous=True)
         own[person] = (await svc.tips.create(draft, resident.id, svc.now()))[0].id
+    reporter = await svc.users.get(IDS["reporter"])
+    events = {}
+    for person in ("everyone", *PEOPLE):
+        event = EventDraft(step="review", type="disorder", unit_id=tree.by_code["TH-ANPHU"].id,
+                           occurred_kind="now", occurred_at=svc.now().isoformat(),
+                           description=f"Vụ việc để thử: {person}.", people=2)
+        events[person] = await svc.events.create(event, reporter.id, svc.now())
     ended = await svc.users.get(IDS["role_ended"])
     (membership,) = [m for m in ended.memberships if m.role is Role.COORDINATOR]
     await svc.users.end_role(ended.id, membership.id, reason="handover", actor_id=None)
@@ -280,7 +312,8 @@ async def _world(harness: Harness) -> tuple[World, dict]:
     for person in PEOPLE:
         locked[person] = back
         back = back.next()
-    world = World(harness, code, tip.id, own, tree.by_code["TH-ANPHU"].id, week, locked)
+    world = World(harness, code, tip.id, own, events["everyone"].code, events["everyone"].id,
+                  {p: events[p].id for p in PEOPLE}, tree.by_code["TH-ANPHU"].id, week, locked)
     await harness.settle()
     return world, users
 

@@ -55,10 +55,11 @@ from bot.emulator.markup import MarkupError, parse_text, utf16_len
 from handlers import events, flows, invitations, outside, reports, router, tip_desk, tips
 from handlers.callbacks import KINDS, MAX_PAYLOAD
 from locales import LANGUAGE_NAMES, LOCALES, catalog, t
-from storage.events import event_types
+from storage.events import EventDraft, event_types
 from storage.models import Role
 from storage.tip_lifecycle import categories
 from tests.conftest import UNITS_CSV, ErrorLog, Harness
+from tests.e2e.test_event_desk import EVENT_CODE
 from tests.e2e.test_reports import PAST, W45, W46, WEDNESDAY, at
 from tests.e2e.test_tips import CODE
 
@@ -97,6 +98,7 @@ class World:
     minh: Any  # coordinator of Xã Tân Hòa: residents' tips reach him; he asks them questions
     khoa: Any  # coordinator of Xã Khánh An: the desk's tips are there
     desk: dict[str, tuple[int, str]] = field(default_factory=dict)  # action → (tip id, code)
+    events: dict[str, tuple[int, str]] = field(default_factory=dict)  # the same, of events
     ids: itertools.count = field(default_factory=lambda: itertools.count(7_100_001))
     hamlets: list[int] = field(default_factory=list)
     # Names of places and people, and everything anyone typed: a bot message may show them
@@ -262,6 +264,30 @@ def asks(name: str, question: str) -> Do:
     return Do(f"Minh asks about {name}", action)
 
 
+def remember_event(name: str) -> Do:
+    """The code of the event just reported (its review became the 'sent' line)."""
+    async def action(ctx: Ctx) -> None:
+        codes = [c for m in ctx.user.messages() for c in EVENT_CODE.findall(m.text or "")]
+        event = await ctx.world.svc.events.by_code(codes[-1])
+        ctx.vars[name] = (event.id, event.code)
+    return Do(f"remember {name}", action)
+
+
+def asks_reporter(name: str, question: str) -> Do:
+    """Minh asks the reporter of event ``name`` a question from its card."""
+    async def action(ctx: Ctx) -> None:
+        event_id, code = ctx.vars[name]
+        minh = ctx.world.minh
+        minh.send(f"/tip {code}")
+        await settle(ctx.harness)
+        view, data = find_button(minh, f"ev:{event_id}:ask")
+        minh.press(view, data)
+        await settle(ctx.harness)
+        ctx.world.say(question)
+        minh.send(question)
+    return Do(f"Minh asks about {name}", action)
+
+
 def file_tip(hamlet: str, name: str) -> list:
     """A tip from the hamlet's poster (its QR code opens the flow with the hamlet set), sent
     anonymously the short way."""
@@ -306,6 +332,19 @@ def walks() -> list[Walk]:
             Send("/event"), Press(lambda c: f"evf:u:{c.hamlets[0]}"),
             Press(f"evf:type:{event_types()[0]}"), Press("evf:when:now"), Press("evf:skip"),
             Send("Hai nhóm xô xát trước chợ."), Press("evf:people"), Press("evf:photos")]),
+        Walk("event answer", "reporter", [
+            Send("/event"), Press(lambda c: f"evf:u:{c.hamlets[0]}"),
+            Press(f"evf:type:{event_types()[0]}"), Press("evf:when:now"), Press("evf:skip"),
+            Send("Cháy nhỏ ở bãi rác."), Press("evf:people"), Press("evf:photos"),
+            Press("evf:send"), remember_event("E"), asks_reporter("E", "Đã dập chưa?"),
+            Press(lambda c: f"evans:{c.vars['E'][0]}"), Send("Đã dập xong.")]),
+        *(Walk(f"event desk {action}", "coordinator:KHANHAN", [
+            Send(lambda c, a=action: f"/tip {c.world.events[a][1]}"),
+            Press(lambda c, a=action: f"ev:{c.world.events[a][0]}:{a}")])
+          for action in ("ask", "note")),
+        Walk("event desk reply", "coordinator:KHANHAN", [
+            Send(lambda c: f"/tip {c.world.events['reply'][1]}"),
+            Reply(lambda c: f"ev:{c.world.events['reply'][0]}", "Đã cử tổ tuần tra.")]),
         Walk("invite", "coordinator:XA-INV", [
             Send("/invite"), Press("inv:role:reporter"), Press("inv:unit")]),
         *(desk_walk(action) for action in tip_desk.INPUTS),
@@ -339,6 +378,7 @@ def _report_detail(svc, draft) -> str:
 DETAIL: dict[str, Callable[[Any, Any], str]] = {
     "report": _report_detail,
     "desk": lambda svc, draft: draft.action if draft.step == "type" else "",
+    "evdesk": lambda svc, draft: draft.action if draft.step == "type" else "",
 }
 
 
@@ -444,6 +484,9 @@ def missing_steps(states: list[State]) -> list[str]:
     for action in tip_desk.INPUTS:
         if f"desk:type:{action}" not in seen:
             missing.append(f"desk:type:{action}")
+    for action in ("ask", "note"):
+        if f"evdesk:type:{action}" not in seen:
+            missing.append(f"evdesk:type:{action}")
     return missing
 
 
@@ -739,7 +782,7 @@ FOREIGN = _foreign_patterns()
 OWN = {locale: FOREIGN[other] for locale in LOCALES for other in LOCALES if other != locale}
 VIETNAMESE_LETTERS = re.compile("[ăâđêôơưĂÂĐÊÔƠƯàáảãạằắẳẵặầấẩẫậèéẻẽẹềếểễệìíỉĩịòóỏõọồốổỗộờớởỡợ"
                                 "ùúủũụừứửữựỳýỷỹỵÀÁẢÃẠÈÉẺẼẸÌÍỈĨỊÒÓỎÕỌÙÚỦŨỤỲÝỶỸỴ]")
-_EDGES = " \t\n.,;:!?…«»\"'()[]<>—–-•·/*#@"
+_EDGES = " \t\n.,;:!?…«»“”\"'()[]<>—–-•·/*#@"
 
 
 def wrong_language(texts: list[str], locale: str, world: World) -> list[str]:
@@ -840,6 +883,18 @@ async def setup(harness: Harness, monkeypatch: pytest.MonkeyPatch) -> World:
             await move(sender)
             await settle(harness)
         world.desk[action] = sender.vars[action]
+    # The events' desk: one event per prompt (and one to reply to), from Sóc Đồn's reporter.
+    reporter = await person(world, "resident", "vi")
+    await harness.grant(reporter.tg_id, Role.REPORTER, "KA-SOC")
+    reporter_id = (await world.svc.users.get(reporter.tg_id)).id
+    soc = await world.unit("KA-SOC")
+    for action in ("ask", "note", "reply"):
+        draft = EventDraft(step="review", type=event_types()[0], unit_id=soc,
+                           occurred_kind="now", occurred_at=world.svc.now().isoformat(),
+                           description=f"Vụ việc để thử: {action}.", people=1)
+        event = await world.svc.events.create(draft, reporter_id, world.svc.now())
+        world.events[action] = (event.id, event.code)
+        world.say(draft.description)
     return world
 
 

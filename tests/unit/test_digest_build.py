@@ -15,7 +15,7 @@ from locales import t
 from storage.crypto import Vault
 from storage.db import Database
 from storage.digests import DigestRepo
-from storage.events import EventDraft, EventRepo
+from storage.events import EventDraft, EventRepo, EventStatus
 from storage.reporting import Period, PeriodKind, indicator_sets
 from storage.reports import ReportRepo
 from storage.tip_lifecycle import Draft, Resolution, Status, TipPolicy
@@ -87,7 +87,10 @@ async def data(tmp_path: Path):
     for unit, people in (("TH-ANPHU", 3), ("KA-SOC", 9)):
         draft = EventDraft(step="review", type="disorder", unit_id=ids[unit], occurred_kind="now",
                            occurred_at=NOW.isoformat(), description="x", people=people)
-        await events.create(draft, bay, datetime(2026, 11, 20, 9, tzinfo=VN))
+        made = await events.create(draft, bay, datetime(2026, 11, 20, 9, tzinfo=VN))
+        if unit == "TH-ANPHU":  # taken up since
+            await events.change_status(made.id, bay, EventStatus.ACKNOWLEDGED,
+                                       datetime(2026, 11, 20, 10, tzinfo=VN))
     tree = await units.tree()
     yield DigestRepo(db), tree, [tree.by_id[ids["TANHOA"]]], reports.set("antt")
     await db.close()
@@ -116,8 +119,13 @@ async def test_the_november_summary_adds_up(data) -> None:
     assert [(t.code[:3], t.category, t.status) for t in d.overdue] == [
         ("TB-", "theft", "verifying"), ("TB-", "drugs", "new")]  # Oct verifying > 20 days
     assert d.overdue_total == 2
-    assert [(e.type, e.unit_name, e.people) for e in d.events] == [
-        ("disorder", "Ấp An Phú", 3)]
+    assert [(e.type, e.unit_name, e.people, e.code[:3], e.status) for e in d.events] == [
+        ("disorder", "Ấp An Phú", 3, "VV-", "acknowledged")]
+    assert d.events_by_status == {"new": 0, "acknowledged": 1, "handled": 0}
+    text = "\n".join(digest_messages(d, "vi", VN))
+    assert "Vụ việc được báo: 1" in text
+    assert "Hiện nay: mới 0 · đã tiếp nhận 1 · đã xử lý xong 0" in text
+    assert f"<code>{d.events[0].code}</code> · Gây rối" in text and "· Đã tiếp nhận" in text
 
 
 async def test_a_running_week_counts_what_was_filed_and_nothing_as_missing(data) -> None:

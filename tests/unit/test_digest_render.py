@@ -74,8 +74,8 @@ def _digest() -> Digest:
         totals_before=dict(zip(CODES[:-1], BEFORE, strict=True)), before_filed=12,
         before_expected=12, overdue_total=2,
         events=[
-            EventLine("fire", _utc(19, 12, 30), "Ấp An Phú", 3),
-            EventLine("theft", _utc(26, 23, 45), "Thôn Đông", 1),
+            EventLine("fire", _utc(19, 12, 30), "Ấp An Phú", 3, "VV-7K3Q9", "handled"),
+            EventLine("theft", _utc(26, 23, 45), "Thôn Đông", 1, "VV-M4CXR", "new"),
         ],
     )
 
@@ -321,10 +321,11 @@ def test_overdue_and_events_sheets() -> None:
          "Chưa kết thúc"),
     ]  # fmt: skip
     events = _rows(wb.worksheets[3])
-    assert events[2] == ("Thời điểm tiếp nhận", "Loại vụ việc", "Thôn, ấp", "Số người liên quan")
+    assert events[2] == ("Mã vụ việc", "Thời điểm tiếp nhận", "Loại vụ việc", "Thôn, ấp",
+                         "Số người liên quan", "Tình trạng xử lý")
     assert events[3:] == [
-        ("19:30 19/11/2026", "Cháy, nổ", "Ấp An Phú", 3),
-        ("06:45 27/11/2026", "Trộm cắp", "Thôn Đông", 1),  # past midnight local time
+        ("VV-7K3Q9", "19:30 19/11/2026", "Cháy, nổ", "Ấp An Phú", 3, "Đã xử lý xong"),
+        ("VV-M4CXR", "06:45 27/11/2026", "Trộm cắp", "Thôn Đông", 1, "Mới"),  # past midnight
     ]
     assert wb.worksheets[3].freeze_panes == "A4"
 
@@ -355,4 +356,4 @@ def test_names_are_stored_as_text_never_as_formulas() -> None:
     report = wb.worksheets[0]
     assert report["B4"].value == hostile and report["B4"].data_type == "s"
     assert report["C4"].value == "@SUM(A1)"  # a control character Excel refuses is dropped
-    assert wb.worksheets[3]["C4"].value == "=2*3" and wb.worksheets[3]["C4"].data_type == "s"
+    assert wb.worksheets[3]["D4"].value == "=2*3" and wb.worksheets[3]["D4"].data_type == "s"
