@@ -26,6 +26,16 @@ def test_no_empty_text_and_same_placeholders(locale: str) -> None:
         assert placeholders(text) == placeholders(catalog(LOCALES[0])[key]), (locale, key)
 
 
+@pytest.mark.parametrize("locale", LOCALES)
+def test_every_line_of_the_file_is_read(locale: str) -> None:
+    """A line break typed into a text instead of ``\\n`` ends it there: Babel keeps what came
+    before and drops the rest without a word. Every line must be one Babel reads."""
+    shape = re.compile(r'(msgid|msgstr|msgctxt) ".*"|".*"|#.*|')
+    for number, line in enumerate((ROOT / "locales" / f"{locale}.po").read_text("utf-8")
+                                  .splitlines(), start=1):
+        assert shape.fullmatch(line), f"{locale}.po:{number}: {line[:60]!r}"
+
+
 def _keys_used_in_code() -> set[str]:
     pattern = re.compile(r"""(?:\btr|\bt)\((?:[^()"']*?,\s*)?f?["']([a-z_]+\.[a-z_.{}0-9]+)["']""")
     used: set[str] = set()
