@@ -10,7 +10,8 @@ for a tip's sender name no user; :func:`address` finds them through the tip's se
 Kinds: ``tip.card`` (media, location, card), ``tip.edit`` (the card edited), ``tip.media``,
 ``tip.receipt`` (the resident's review turned into the receipt, pinned), ``tip.notice`` (a
 status change, a merge, a question with its Answer button), ``tip.answer`` (the resident's
-answer copied under a card), ``tip.assigned``, ``event.card`` (photos, card),
+answer copied under a card), ``tip.assigned``, ``tip.staff`` (its assignee told),
+``event.card`` (photos, card),
 ``event.edit``, ``event.media``, ``event.notice`` (to the reporter), ``event.question``
 (with its Answer button), ``event.answer`` (the reporter's, under a card), ``role.ended``,
 ``report.replaced``, ``report.reopened``, and ``reply`` (an answer to a person that could
@@ -186,6 +187,17 @@ async def _answer(svc: Services, item: OutboxItem, locale: str) -> list[Part]:
     if not item.payload.get("head", True):  # the rest of an album: under the card, no line
         return [Part("copy", source=copy.source, reply_to=card)]
     return [Part("text", t(locale, "tipdesk.answer", code=tip.code), reply_to=card), copy]
+
+
+@renders("tip.staff")
+async def _to_staff(svc: Services, item: OutboxItem, locale: str) -> list[Part]:
+    tip = await svc.tips.get(item.tip_id)
+    if tip is None:
+        return []
+    values = {k: (t(locale, v[1:]) if isinstance(v, str) and v.startswith("@")
+                  else html.escape(str(v)))
+              for k, v in item.payload.get("values", {}).items()}
+    return [Part("text", t(locale, item.payload["key"], code=tip.code, **values))]
 
 
 @renders("tip.assigned")

@@ -55,7 +55,8 @@ KINDS: dict[str, tuple[str, ...]] = {
     "repv": ("{int}:{period}",),
     "repo": ("{int}:{period}",),
     "tip": ("{int}:show", "{int}:media", "{int}:kb", "{int}:close", "{int}:ask", "{int}:assign",
-            "{int}:note", "{int}:tag", "{int}:block", "{int}:dupcode", "{int}:st:{word}",
+            "{int}:note", "{int}:tag", "{int}:block", "{int}:dupcode", "{int}:closing",
+            "{int}:st:{word}",
             "{int}:cl:{word}", "{int}:dup:{int}", "{int}:as:{int}", "{int}:blk:yes"),
     "ev": ("{int}:show", "{int}:media", "{int}:st:{word}", "{int}:ask", "{int}:note"),
     # flows

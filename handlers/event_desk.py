@@ -95,6 +95,9 @@ async def action(turn: Turn) -> None:
         return
     svc = turn.svc
     act, arg = press.field(1), press.field(2)
+    if act not in ("show", "media") and turn.query is not None \
+            and turn.query.message is not None:  # an older copy: kept current from now on
+        await svc.events.hold_card(event.id, turn.me.user.id, turn.query.message.message_id)
     if act == "show":
         await svc.outbox.enqueue([card_for(event.id, turn.me.user.id, media=False)], svc.now())
     elif act == "media" and event.media:

@@ -10,7 +10,7 @@ the whole of it is one ``/tip CODE`` away.
 from __future__ import annotations
 
 import html
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from handlers.callbacks import data
@@ -29,6 +29,24 @@ _STATUS_ICON = {Status.NEW: "🆕", Status.ACKNOWLEDGED: "📥", Status.VERIFYIN
                 Status.IN_PROGRESS: "📤", Status.CLOSED: "🏁"}
 
 
+DONE_ON_CARD = 6
+# What the card lists under "who did what": the tip's moves and hand-overs (notes have their
+# own lines; questions and answers are under the card as messages).
+DONE_KINDS = ("status", "assign", "block", "merge", "closing")
+
+
+@dataclass(frozen=True)
+class Done:
+    """One thing done to the tip, as a card lists it: when, by whom, what."""
+
+    at: datetime
+    by: str
+    kind: str
+    detail: dict
+    to_status: Status | None = None
+    assignee: str | None = None  # for a hand-over: to whom
+
+
 @dataclass(frozen=True)
 class CardFacts:
     """What a card shows beyond the tip itself, read once for all its recipients."""
@@ -38,6 +56,7 @@ class CardFacts:
     assignee: str | None
     notes: list[str]
     blocked: bool
+    done: list[Done] = field(default_factory=list)
 
 
 async def facts(svc: Services, tip: Tip) -> CardFacts:
@@ -49,16 +68,46 @@ async def facts(svc: Services, tip: Tip) -> CardFacts:
     if tip.place_text:
         place.append(f"«{html.escape(tip.place_text)}»")
     history = await svc.tips.history(tip.id)
-    assignee = None
-    if tip.assignee_id is not None:
-        assignee = (await svc.users.contact(tip.assignee_id)).name
+    names: dict[int, str] = {}
+
+    async def name(user_id: object) -> str:
+        if not isinstance(user_id, int):
+            return "—"
+        if user_id not in names:
+            names[user_id] = (await svc.users.reach(user_id))[0].name or f"#{user_id}"
+        return names[user_id]
+
+    assignee = await name(tip.assignee_id) if tip.assignee_id is not None else None
+    done = [Done(h.at, await name(h.actor_id), h.kind, h.detail, h.to_status,
+                 await name(h.detail.get("to")) if h.kind == "assign" else None)
+            for h in history if h.kind in DONE_KINDS and h.to_status is not Status.NEW]
     return CardFacts(
         place=" · ".join(place),
         duplicates=await svc.tips.likely_duplicates(tip),
         assignee=assignee,
         notes=[h.detail.get("text", "") for h in history if h.kind == "note"][-NOTES_ON_CARD:],
         blocked=any(h.kind == "block" for h in history),
+        done=done,
     )
+
+
+def done_line(svc: Services, locale: str, done: Done) -> str:
+    """'• 10:05 18/11/2026 — Cán bộ Minh: tiếp nhận' (HTML)."""
+    when = formats.moment(done.at, locale, svc.timezone)
+    if done.kind == "status" and done.to_status is not None:
+        what = t(locale, f"tipdesk.did.{done.to_status.value}")
+        if done.detail.get("resolution"):
+            what += " — " + t(locale, f"tipresolution.{done.detail['resolution']}")
+    elif done.kind == "assign":
+        what = t(locale, "tipdesk.did.assign", name=html.escape(cut(done.assignee or "—", 64)))
+    elif done.kind == "merge":
+        what = t(locale, "tipdesk.did.merge", code=html.escape(str(done.detail.get("merged"))))
+    elif done.kind == "closing":
+        what = t(locale, "tipdesk.did.closing",
+                 text=html.escape(cut(str(done.detail.get("text", "")), NOTE_ON_CARD)))
+    else:  # block
+        what = t(locale, f"tipdesk.did.{done.kind}")
+    return f"• {when} — {html.escape(cut(done.by, 64))}: {what}"
 
 
 def card_text(svc: Services, locale: str, tip: Tip, f: CardFacts, now: datetime) -> str:
@@ -104,6 +153,13 @@ def card_text(svc: Services, locale: str, tip: Tip, f: CardFacts, now: datetime)
         tail.append(tr("tipdesk.card.notes", notes=notes))
     if f.blocked:
         tail.append(tr("tipdesk.card.blocked"))
+    if f.done:
+        shown = f.done[-DONE_ON_CARD:]
+        head_line = tr("eventdesk.card.history")
+        if len(f.done) > len(shown):
+            head_line += " " + tr("eventdesk.card.history_more",
+                                  n=formats.number(len(f.done) - len(shown), locale))
+        tail.append(head_line + "\n" + "\n".join(done_line(svc, locale, d) for d in shown))
     # The body takes what the rest leaves.
     room = MAX_TEXT - sum(len(line) + 1 for line in head + tail) - 8
     limit = max(min(BODY_ON_CARD, room), 0)
@@ -160,6 +216,8 @@ def card_keyboard(locale: str, tip: Tip, f: CardFacts):
         if tip.reachable and not f.blocked:
             rows.append([b("tipdesk.btn.block", "block")])
     else:
+        if tip.reachable:  # how it ended, in the officer's words
+            rows.append([b("tipdesk.btn.closing", "closing")])
         rows.append([b("tipdesk.btn.note", "note"), b("tipdesk.btn.tag", "tag")])
     if tip.media:
         rows.append([tip_button(t(locale, "tipdesk.btn.media",

@@ -36,7 +36,7 @@ MAX_QUESTION = 1000
 MAX_NOTE = 1000
 MAX_TAGS = 10
 PREFIX = "desk"
-INPUTS = ("ask", "note", "tag", "dupcode")
+INPUTS = ("ask", "note", "tag", "dupcode", "closing")
 
 
 # ---------------------------------------------------------------------- what is owed
@@ -48,6 +48,20 @@ def to_sender(tip: Tip, key: str, *, answer: bool = False, **values: object) -> 
     return now_item("tip.notice", f"tip:{tip.id}", None,
                     {"key": key, "values": values, "answer": answer}, tip_id=tip.id,
                     seq=secrets.token_hex(6), sealed=True)
+
+
+def to_staff(tip: Tip, user_id: int, key: str, **values: object) -> NewItem:
+    """A line to a coordinator about a tip (``@``-values are catalog keys): its assignee
+    told it changed hands or status."""
+    return now_item("tip.staff", f"tip:{tip.id}", user_id, {"key": key, "values": values},
+                    tip_id=tip.id, seq=secrets.token_hex(6))
+
+
+def _assignee_told(turn: Turn, tip: Tip, key: str, **values: object) -> list[NewItem]:
+    """The tip's assignee, unless it is the one acting, told what changed."""
+    if tip.assignee_id is None or tip.assignee_id == turn.me.user.id:
+        return []
+    return [to_staff(tip, tip.assignee_id, key, **values)]
 
 
 def card_for(tip: Tip, user_id: int, *, media: bool) -> NewItem:
@@ -78,6 +92,11 @@ async def action(turn: Turn) -> None:
     svc = turn.svc
     act, arg = press.field(1), press.field(2)
     locale = turn.me.locale
+    if act not in ("show", "media", "closing") and turn.query is not None \
+            and turn.query.message is not None:
+        # A copy of the card older than those kept current (or one whose sending was never
+        # confirmed) is kept current from now on: the change shows where it was pressed.
+        await svc.tips.hold_card(tip.id, turn.me.user.id, turn.query.message.message_id)
     if act == "show":
         await _outbox(turn, [card_for(tip, turn.me.user.id, media=False)])
     elif act == "media":
@@ -113,7 +132,9 @@ async def action(turn: Turn) -> None:
     elif act == "blk":
         done = await svc.tips.block_sender(tip.id, turn.me.user.id, svc.now())
         turn.say(turn.tr("tipdesk.block.done" if done else "tipdesk.unreachable", code=tip.code))
-    elif act in INPUTS and (act != "ask" or (tip.reachable and tip.is_open)):
+    elif act == "closing" and tip.reachable and not tip.is_open:
+        await _ask_input(turn, tip, act)
+    elif act in INPUTS and act != "closing" and (act != "ask" or (tip.reachable and tip.is_open)):
         await _ask_input(turn, tip, act)
     elif act == "ask":  # an old card of a tip closed since: no question can be answered
         turn.answer(turn.tr("tipdesk.ask_closed", code=tip.code), alert=True)
@@ -129,25 +150,33 @@ async def _move(turn: Turn, tip: Tip, target: Status,
                 resolution: Resolution | None = None) -> None:
     """A status change: audited, every card edited, the sender told."""
     svc = turn.svc
-    if resolution is not None:
-        notice = to_sender(tip, "tips.notify.closed",
-                           resolution=f"@tipresolution.{resolution.value}")
+    status = turn.tr(f"tipstatus.{target.value}")
+    if resolution is not None:  # the outcome in words, not only its name
+        notice = to_sender(tip, f"tips.notify.closed.{resolution.value}")
+        status += " — " + turn.tr(f"tipresolution.{resolution.value}")
     else:
         notice = to_sender(tip, "tips.notify.status", status=f"@tipstatus.{target.value}")
+    by = (await svc.users.reach(turn.me.user.id))[0].name or "—"
+    told = _assignee_told(turn, tip, "tipdesk.assignee.status", by=by,
+                          status=f"@tipstatus.{target.value}")
     try:
         await svc.tips.change_status(tip.id, turn.me.user.id, target, svc.now(),
                                      resolution=resolution,
-                                     notices=[notice] if tip.reachable else [])
+                                     notices=([notice] if tip.reachable else []) + told)
     except TipConflict:
         now = await svc.tips.get(tip.id)
         if now is not None and now.status is target:  # a double tap, or a colleague's same
-            turn.answer(turn.tr("tipdesk.moved", status=turn.tr(f"tipstatus.{target.value}")))
+            turn.answer(turn.tr("tipdesk.moved", code=tip.code, status=status))
             return
         turn.answer(turn.tr("tipdesk.conflict"), alert=True)
         await _outbox(turn, [now_item("tip.edit", f"tip:{tip.id}", turn.me.user.id,
                                       tip_id=tip.id, coalesce=True)])
         return
-    turn.answer(turn.tr("tipdesk.moved", status=turn.tr(f"tipstatus.{target.value}")))
+    # Said in the press's answer: a card scrolled out of sight changes unseen.
+    turn.answer(turn.tr("tipdesk.moved", code=tip.code, status=status))
+    if resolution is not None and tip.reachable:
+        rows = [[tip_button(turn.tr("tipdesk.btn.closing"), tip, "closing")]]
+        turn.say(turn.tr("tipdesk.closed_offer", code=tip.code), InlineKeyboardMarkup(rows))
 
 
 async def _merge(turn: Turn, tip: Tip, other_id: int) -> bool:
@@ -192,12 +221,15 @@ async def _assign(turn: Turn, tip: Tip, assignee_id: int) -> None:
         turn.answer(turn.tr("callback.stale"), alert=True)
         return
     notices = []
+    by = (await svc.users.reach(turn.me.user.id))[0].name or "—"
     if assignee_id != turn.me.user.id:
-        by = (await svc.users.contact(turn.me.user.id)).name or "—"
         notices.append(now_item("tip.assigned", f"tip:{tip.id}", assignee_id, {"by": by},
                                 tip_id=tip.id, seq=secrets.token_hex(6)))
+    to = (await svc.users.reach(assignee_id))[0].name or "—"
+    if tip.assignee_id != assignee_id:  # the one who had it is told it changed hands
+        notices += _assignee_told(turn, tip, "tipdesk.assignee.moved", by=by, to=to)
     await svc.tips.assign(tip.id, turn.me.user.id, assignee_id, svc.now(), notices=notices)
-    turn.answer(turn.tr("tipdesk.assigned"))
+    turn.answer(turn.tr("tipdesk.assigned", code=tip.code, name=to))
 
 
 # ---------------------------------------------------------------------- typed input: ask, note, tag
@@ -283,6 +315,8 @@ async def may_type(turn: Turn, draft: DeskDraft) -> str | None:
         return "flow.role_ended"
     if draft.action == "ask" and not tip.is_open:
         return "tipdesk.ask_closed_now"
+    if draft.action == "closing" and not tip.reachable:
+        return "tipdesk.unreachable_now"
     return None
 
 
@@ -292,7 +326,8 @@ async def got_input(turn: Turn, draft: DeskDraft) -> None:
 
 
 async def _apply(turn: Turn, draft: DeskDraft, text: str) -> None:
-    """Do what the typed text was for: ask, note, tag, or merge with a code."""
+    """Do what the typed text was for: ask, note, tag, merge with a code, or tell the sender
+    how it ended."""
     svc = turn.svc
     tip = await svc.tips.get(draft.tip_id)
     assert tip is not None  # may_type checked it
@@ -300,7 +335,7 @@ async def _apply(turn: Turn, draft: DeskDraft, text: str) -> None:
     if not text:
         turn.say(turn.tr("tipdesk.empty"))
         return
-    limit = MAX_QUESTION if act == "ask" else MAX_NOTE
+    limit = MAX_QUESTION if act in ("ask", "closing") else MAX_NOTE
     if len(text) > limit:
         turn.say(turn.tr("tipdesk.too_long", max=turn.number(limit)))
         return
@@ -318,6 +353,15 @@ async def _apply(turn: Turn, draft: DeskDraft, text: str) -> None:
         await svc.tips.add_entry(tip.id, me.user.id, "note", svc.now(), edit_cards=True,
                                  text=text)
         turn.say(turn.tr("tipdesk.noted", code=tip.code))
+    elif act == "closing":
+        if not tip.reachable:
+            turn.say(turn.tr("tipdesk.unreachable", code=tip.code))
+            flows.end(turn)
+            return
+        message = to_sender(tip, "tips.notify.closing", message=html.escape(text))
+        await svc.tips.add_entry(tip.id, me.user.id, "closing", svc.now(), edit_cards=True,
+                                 notices=[message], text=text)
+        turn.say(turn.tr("tipdesk.closing_sent", code=tip.code))
     elif act == "tag":
         tags = parse_tags(text)
         if not tags:

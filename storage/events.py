@@ -254,6 +254,20 @@ class EventRepo:
             " ORDER BY user_id, message_id", (event_id,))
         return [(r[0], r[1]) for r in rows]
 
+    async def hold_card(self, event_id: int, user_id: int, message_id: int) -> None:
+        """A card pressed that is not among the copies kept current is, from now on."""
+        rows = await self._db.conn.execute_fetchall(
+            "SELECT 1 FROM event_cards WHERE event_id = ? AND user_id = ? AND message_id = ?",
+            (event_id, user_id, message_id))
+        if rows:
+            return
+
+        def run(conn: sqlite3.Connection) -> None:
+            with transaction(conn):
+                _hold(conn, event_id, user_id, message_id)
+
+        await self._db.run_sync(run)
+
     async def open_questions(self, reporter_id: int) -> list[tuple[int, str, datetime]]:
         """(id, code, when asked) of the reporter's open events with a question not answered
         since, newest question first."""
@@ -372,10 +386,15 @@ def _remember_card(conn: sqlite3.Connection, item: OutboxItem, message_id: int |
     event_id = item.payload.get("event")
     if message_id is None or item.user_id is None or event_id is None:
         return
+    _hold(conn, event_id, item.user_id, message_id)
+
+
+def _hold(conn: sqlite3.Connection, event_id: int, user_id: int, message_id: int) -> None:
     conn.execute("INSERT INTO event_cards (event_id, user_id, message_id) VALUES (?, ?, ?)"
-                 " ON CONFLICT DO NOTHING", (event_id, item.user_id, message_id))
+                 " ON CONFLICT DO NOTHING", (event_id, user_id, message_id))
+    # The one just held stays, with the newest others up to CARD_COPIES in all.
     conn.execute(
-        "DELETE FROM event_cards WHERE event_id = ? AND user_id = ? AND message_id NOT IN"
-        " (SELECT message_id FROM event_cards WHERE event_id = ? AND user_id = ?"
-        "  ORDER BY message_id DESC LIMIT ?)",
-        (event_id, item.user_id, event_id, item.user_id, CARD_COPIES))
+        "DELETE FROM event_cards WHERE event_id = ? AND user_id = ? AND message_id != ?"
+        " AND message_id NOT IN (SELECT message_id FROM event_cards WHERE event_id = ?"
+        "  AND user_id = ? AND message_id != ? ORDER BY message_id DESC LIMIT ?)",
+        (event_id, user_id, message_id, event_id, user_id, message_id, CARD_COPIES - 1))

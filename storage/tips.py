@@ -32,7 +32,7 @@ from storage.tip_lifecycle import Draft, Resolution, Status, TipPolicy, can_move
 _CODE_ATTEMPTS = 8
 _DUPLICATES_SHOWN = 5
 _CACHE_LIMIT = 100_000  # users remembered per cache before the least useful are dropped
-SEALED_HISTORY = ("note", "ask", "answer")  # history rows that carry what someone wrote
+SEALED_HISTORY = ("note", "ask", "answer", "closing")  # rows that carry what someone wrote
 _SEALED = "sealed"  # the one key of a sealed history detail
 _RESEAL_BATCH = 2_000
 CARD_COPIES = 3  # a coordinator's copies of one card kept current (each change edits each)
@@ -463,6 +463,21 @@ class TipRepo:
         self._db.outbox_added()
         return done
 
+    async def hold_card(self, tip_id: int, user_id: int, message_id: int) -> None:
+        """A card pressed that is not among the copies kept current (an older one) is, from
+        now on, the newest of them: what the press changes shows where it was pressed."""
+        rows = await self._db.conn.execute_fetchall(
+            "SELECT 1 FROM tip_cards WHERE tip_id = ? AND user_id = ? AND message_id = ?",
+            (tip_id, user_id, message_id))
+        if rows:
+            return
+
+        def run(conn: sqlite3.Connection) -> None:
+            with transaction(conn):
+                _hold(conn, tip_id, user_id, message_id)
+
+        await self._db.run_sync(run)
+
     async def cards(self, tip_id: int) -> list[tuple[int, int]]:
         """(user id, message id) of every card of this tip, each coordinator's newest last."""
         rows = await self._db.conn.execute_fetchall(
@@ -663,10 +678,15 @@ def _remember_card(conn: sqlite3.Connection, item: OutboxItem, message_id: int |
     (the newest :data:`CARD_COPIES`; older ones are left as they were)."""
     if message_id is None or item.user_id is None or item.tip_id is None:
         return
+    _hold(conn, item.tip_id, item.user_id, message_id)
+
+
+def _hold(conn: sqlite3.Connection, tip_id: int, user_id: int, message_id: int) -> None:
     conn.execute("INSERT INTO tip_cards (tip_id, user_id, message_id) VALUES (?, ?, ?)"
-                 " ON CONFLICT DO NOTHING", (item.tip_id, item.user_id, message_id))
+                 " ON CONFLICT DO NOTHING", (tip_id, user_id, message_id))
+    # The one just held stays, with the newest others up to CARD_COPIES in all.
     conn.execute(
-        "DELETE FROM tip_cards WHERE tip_id = ? AND user_id = ? AND message_id NOT IN"
-        " (SELECT message_id FROM tip_cards WHERE tip_id = ? AND user_id = ?"
-        "  ORDER BY message_id DESC LIMIT ?)",
-        (item.tip_id, item.user_id, item.tip_id, item.user_id, CARD_COPIES))
+        "DELETE FROM tip_cards WHERE tip_id = ? AND user_id = ? AND message_id != ?"
+        " AND message_id NOT IN (SELECT message_id FROM tip_cards WHERE tip_id = ?"
+        "  AND user_id = ? AND message_id != ? ORDER BY message_id DESC LIMIT ?)",
+        (tip_id, user_id, message_id, tip_id, user_id, message_id, CARD_COPIES - 1))

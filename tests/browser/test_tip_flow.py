@@ -115,7 +115,7 @@ async def test_resident_files_anonymous_tip_and_coordinator_acknowledges(
     messages_before = await bot_messages(page).count()
 
     await press_button(page, "✅ Tiếp nhận", message=card)
-    await wait_for_toast(page, "Đã chuyển sang: Đã tiếp nhận")
+    await wait_for_toast(page, ": Đã tiếp nhận")  # "TB-…: Đã tiếp nhận"
     # The same card, edited in place: new status, next actions, marked as edited.
     await expect(card).to_contain_text("Trạng thái: Đã tiếp nhận")
     await expect(card.locator(".foot")).to_contain_text("đã sửa")

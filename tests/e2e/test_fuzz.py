@@ -305,11 +305,14 @@ class Walk:
 
 def desk_walk(action: str) -> Walk:
     """A coordinator opens a tip's card (/tip CODE) and presses the button that asks for
-    ``action``'s text. The case code of a duplicate is behind Close → Duplicate."""
-    detours = {"dupcode": ("close", "cl:duplicate")}
+    ``action``'s text. The case code of a duplicate is behind Close → Duplicate, the message
+    to the sender about the outcome behind Close → Resolved."""
+    detours = {"dupcode": ("close", "cl:duplicate"), "closing": ("close", "cl:resolved")}
     moves: list = [Send(lambda c: f"/tip {c.world.desk[action][1]}")]
-    for step in (*detours.get(action, ()), action):
-        moves.append(Press(lambda c, s=step: f"tip:{c.world.desk[action][0]}:{s}"))
+    for step in detours.get(action, ()):  # done already when the walk is walked again
+        moves.append(Press(lambda c, s=step: f"tip:{c.world.desk[action][0]}:{s}",
+                           optional=action == "closing"))
+    moves.append(Press(lambda c: f"tip:{c.world.desk[action][0]}:{action}"))
     return Walk(f"desk {action}", "coordinator:KHANHAN", moves)
 
 

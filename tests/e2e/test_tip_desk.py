@@ -215,3 +215,91 @@ async def test_every_copy_of_a_card_stays_current(harness: Harness):
     minh_id = (await harness.services.users.get(2002)).id
     assert sorted(m for u, m in await harness.services.tips.cards(tip.id) if u == minh_id) == [
         first.message_id, second.message_id]
+
+
+async def test_a_card_says_who_did_what_and_the_assignee_and_sender_are_told(harness: Harness):
+    """The field trial's cards: who acknowledged, assigned and closed, with when; the assignee
+    told when the tip changes hands or status; the sender told the outcome in words, and the
+    officer's own closing message."""
+    await harness.load_units()
+    minh = await coordinator(harness)
+    hanh = await coordinator(harness, 2004, "Hạnh")
+    tam = await coordinator(harness, 2005, "Tâm")
+    thuy, _ = await enter_resident(harness)
+    code = await file_tip(thuy)
+    card = await card_for(minh, code)
+    await card_for(hanh, code)
+    await card_for(tam, code)
+    thuy.skip_messages()
+
+    pressed = minh.press(card, "✅ Tiếp nhận")
+    assert (await minh.callback_answer(pressed))["text"] == f"{code}: Đã tiếp nhận"
+    await minh.wait_until(lambda: "Cán bộ Minh: tiếp nhận" in card.text)
+    assert "Diễn biến" in card.text
+    await thuy.next_message()  # "Đã tiếp nhận"
+
+    minh.press(card, "👥 Giao")
+    await minh.wait_until(lambda: "Cán bộ Hạnh" in card.button_texts)
+    pressed = minh.press(card, "Cán bộ Hạnh")
+    assert (await minh.callback_answer(pressed))["text"] == f"{code}: đã giao cho Cán bộ Hạnh."
+    assert "giao cho bạn" in (await hanh.next_message()).text
+    await minh.wait_until(lambda: "Cán bộ Minh: giao cho Cán bộ Hạnh" in card.text)
+    # Given to Tâm instead: Hạnh is told it left her hands.
+    minh.press(card, "👥 Giao")
+    await minh.wait_until(lambda: "Cán bộ Tâm" in card.button_texts)
+    minh.press(card, "Cán bộ Tâm")
+    moved = await hanh.next_message()
+    assert code in moved.text and "Cán bộ Minh" in moved.text and "Cán bộ Tâm" in moved.text
+    assert "giao cho bạn" in (await tam.next_message()).text
+    # A colleague moves it: Tâm, who has it, is told; Minh, who acts, is not told by a notice.
+    hcard = next(m for m in hanh.messages() if code in (m.text or "") and m.buttons)
+    hanh.press(hcard, "🔎 Xác minh")
+    told = await tam.next_message()
+    assert code in told.text and "Cán bộ Hạnh" in told.text and "Đang xác minh" in told.text
+    await thuy.next_message()  # "Đang xác minh"
+
+    minh.press(card, "🏁 Kết thúc")
+    await minh.wait_until(lambda: "Đã giải quyết" in card.button_texts)
+    pressed = minh.press(card, "Đã giải quyết")
+    assert (await minh.callback_answer(pressed))["text"] == \
+        f"{code}: Đã kết thúc — Đã giải quyết"
+    offer = await minh.next_message()
+    assert code in offer.text and offer.button_texts == ["✉️ Nhắn kết quả cho người báo tin"]
+    outcome = await thuy.next_message()
+    assert "Đã giải quyết" in outcome.text and "đã xác minh và xử lý" in outcome.text
+    assert "Đã kết thúc" in (await tam.next_message()).text
+    await minh.wait_until(lambda: "Cán bộ Minh: kết thúc — Đã giải quyết" in card.text)
+    assert card.button_texts[0] == "✉️ Nhắn kết quả cho người báo tin"
+
+    minh.press(offer, "✉️ Nhắn kết quả cho người báo tin")
+    assert code in (await minh.next_message()).text
+    minh.send("Đã thu hồi xe, mời anh chị lên công an xã nhận lại.")
+    assert "Đã gửi lời nhắn kết quả" in (await minh.next_message()).text
+    message = await thuy.next_message()
+    assert code in message.text and "Đã thu hồi xe" in message.text and not message.buttons
+    await minh.wait_until(lambda: "nhắn người báo tin: «Đã thu hồi xe" in card.text)
+    tip = await harness.services.tips.by_code(code)
+    history = await harness.services.tips.history(tip.id)
+    assert [h.kind for h in history][-1] == "closing"
+    assert history[-1].detail["text"].startswith("Đã thu hồi xe")
+
+
+async def test_a_press_on_a_copy_no_longer_kept_current_changes_it_too(harness: Harness):
+    """Four copies of one card: the oldest is not kept current (three are); pressing on it
+    changes it where it was pressed, and it is kept current from then on."""
+    await harness.load_units()
+    minh = await coordinator(harness)
+    thuy, _ = await enter_resident(harness)
+    code = await file_tip(thuy)
+    oldest = await card_for(minh, code)
+    for _ in range(3):
+        minh.send(f"/tip {code}")
+        await card_for(minh, code)
+    await harness.settle()
+    tip = await harness.services.tips.by_code(code)
+    held = [m for _, m in await harness.services.tips.cards(tip.id)]
+    assert oldest.message_id not in held and len(held) == 3
+    minh.press(oldest, "✅ Tiếp nhận")
+    await minh.wait_until(lambda: "Trạng thái: <b>Đã tiếp nhận" in (oldest.html or "")
+                          or "Trạng thái: Đã tiếp nhận" in oldest.text)
+    assert oldest.message_id in [m for _, m in await harness.services.tips.cards(tip.id)]
