@@ -97,8 +97,9 @@ def _media_parts(media: tuple[tuple[str, str], ...] | list, caption: str | None 
             else:
                 parts.append(Part("album", text=first, media=chunk))
     # Voice notes, round videos and audio files cannot be grouped: one by one.
-    parts += [Part(kind, file_id=fid) for kind, fid in media
-              if kind in ("voice", "video_note", "audio")]
+    # (a voice note or an audio file takes the caption; a round video cannot).
+    parts += [Part(kind, file_id=fid, text=caption if kind != "video_note" else None)
+              for kind, fid in media if kind in ("voice", "video_note", "audio")]
     return parts
 
 
@@ -113,8 +114,10 @@ async def _card(svc: Services, item: OutboxItem, locale: str) -> list[Part]:
         parts += _media_parts(tip.media, caption=f"<b>{tip.code}</b>")
         if tip.latitude is not None:
             parts.append(Part("location", location=(tip.latitude, tip.longitude)))
+    # The card answers the message above it (the album, the location): one thread to read.
     parts.append(Part("text", card_text(svc, locale, tip, f, svc.now()),
-                      markup=card_keyboard(locale, tip, f)))
+                      markup=card_keyboard(locale, tip, f),
+                      reply_to=PREVIOUS if parts else None))
     return parts
 
 
@@ -224,7 +227,8 @@ async def _event(svc: Services, item: OutboxItem, locale: str) -> list[Part]:
     if item.payload.get("media", True):
         parts += _media_parts(event.media, caption=f"<b>{event.code}</b>")
     parts.append(Part("text", event_card.card_text(svc, locale, event, f),
-                      markup=event_card.card_keyboard(locale, event)))
+                      markup=event_card.card_keyboard(locale, event),
+                      reply_to=PREVIOUS if parts else None))
     return parts
 
 

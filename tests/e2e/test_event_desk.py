@@ -63,6 +63,7 @@ async def test_an_event_is_acknowledged_asked_about_answered_noted_and_handled(
     arrived = await collect(minh, lambda ms: any(m.buttons for m in ms))
     assert arrived[0].photo is not None and code in arrived[0].text
     card = arrived[-1]
+    assert replied_to(card) == arrived[0].message_id  # the card answers its photo
     for expected in (code, "Gây rối", "Trạng thái: Mới", "Ấp An Phú", "Số người liên quan: 6",
                      "Người báo: Bảy", "xô xát", "1 ảnh"):
         assert expected in card.text, expected

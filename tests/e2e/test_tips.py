@@ -107,7 +107,10 @@ async def test_anonymous_tip_with_album_and_location_from_start_to_close(harness
     arrived = await collect(minh, is_card(code))
     card = arrived[-1]
     assert [m.media_group_id is not None for m in arrived if m.photo] == [True] * 3
-    assert any(m.location for m in arrived)
+    assert code in next(m for m in arrived if m.photo).raw.get("caption", "")  # one album
+    location = next(m for m in arrived if m.location)
+    # The card answers the location (sent after the album): one thread to read.
+    assert card.raw["reply_to_message"]["message_id"] == location.message_id
     for expected in (code, "Ma túy", "Ẩn danh", "Ấp An Phú", "bãi đất trống", "3 ảnh",
                      "Hạn tiếp nhận"):
         assert expected in card.text, expected
