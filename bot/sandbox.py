@@ -2,7 +2,9 @@
 
 ``make run`` without a token lands here. A person opens the web chat page and
 acts as a resident, a hamlet reporter and a coordinator at once. The sandbox
-keeps its own database file and key, so demo data never mixes with a real one.
+keeps its own database file and key, so demo data never mixes with a real one, and
+keeps the emulator's chats and people beside it (``binhyen-sandbox.chats.json``), so a
+restart shows the page as it was.
 """
 
 from __future__ import annotations
@@ -20,8 +22,10 @@ from zoneinfo import ZoneInfo
 from pydantic import SecretStr
 
 from bot.app import Running, start_bot, stop_bot
+from bot.emulator import snapshot
 from bot.emulator.core import Emulator
 from bot.emulator.server import EmulatorServer
+from bot.emulator.snapshot import Keeper
 from bot.settings import SANDBOX_SECRET_KEY, Settings
 from storage.crypto import Vault
 from storage.db import Database, utcnow
@@ -171,12 +175,39 @@ def register_demo_users(emulator: Emulator) -> None:
         emulator.users[demo.tg_id].started = True
 
 
-async def start_sandbox(settings: Settings, *, port: int | None = None) -> tuple[
-    Emulator, EmulatorServer, Running
-]:
-    """Emulator, demo data and bot, started; the caller stops them with :func:`stop_sandbox`."""
+def snapshot_path(db: Path) -> Path:
+    """Where the emulator's chats are kept beside the sandbox's database."""
+    return db.with_name(db.stem + ".chats.json")
+
+
+def take_up_chats(emulator: Emulator, db: Path) -> Path:
+    """The chats of earlier runs back into the emulator (before the bot starts), unless the
+    database they were about is gone; where they are kept."""
+    kept = snapshot_path(Path(db))
+    if not Path(db).exists() and kept.exists():
+        kept.unlink()  # chats about a database that is gone: a fresh sandbox
+    if snapshot.load(emulator, kept):
+        log.info("sandbox chats taken up from %s", kept)
+    return kept
+
+
+@dataclass
+class Sandbox:
+    """The running sandbox: the emulator, its HTTP server, the bot, and what keeps the chats."""
+
+    emulator: Emulator
+    server: EmulatorServer
+    running: Running
+    keeper: Keeper
+
+
+async def start_sandbox(settings: Settings, *, port: int | None = None) -> Sandbox:
+    """Emulator (with the chats of earlier runs), demo data and bot, started; the caller stops
+    them with :func:`stop_sandbox`."""
     emulator = Emulator()
     emulator.add_bot(SANDBOX_TOKEN, username=SANDBOX_USERNAME, first_name="Bình Yên (sandbox)")
+    kept = take_up_chats(emulator, settings.db if "db" in settings.model_fields_set
+                         else SANDBOX_DB)
     register_demo_users(emulator)
     server = EmulatorServer(emulator, port=settings.sandbox_port if port is None else port)
     await server.start()
@@ -191,13 +222,18 @@ async def start_sandbox(settings: Settings, *, port: int | None = None) -> tuple
     except BaseException:
         await server.stop()  # a bad database file must not leave the emulator listening
         raise
-    return emulator, server, running
+    keeper = snapshot.Keeper(emulator, kept)
+    keeper.start()
+    return Sandbox(emulator, server, running, keeper)
 
 
-async def stop_sandbox(server: EmulatorServer, running: Running) -> None:
-    """Stop the bot, then the emulator."""
-    await stop_bot(running)
-    await server.stop()
+async def stop_sandbox(sandbox: Sandbox) -> None:
+    """Stop the bot, keep the chats, then stop the emulator."""
+    try:
+        await stop_bot(sandbox.running)
+    finally:
+        await sandbox.keeper.stop()
+        await sandbox.server.stop()
 
 
 async def run_sandbox(settings: Settings) -> None:
@@ -206,10 +242,11 @@ async def run_sandbox(settings: Settings) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    _emulator, server, running = await start_sandbox(settings)
-    print(f"\n  Bình Yên sandbox: open http://127.0.0.1:{server.port}/ in a browser"
-          f"\n  (database {running.db.path}; Ctrl-C to stop)\n", flush=True)
+    sandbox = await start_sandbox(settings)
+    print(f"\n  Bình Yên sandbox: open http://127.0.0.1:{sandbox.server.port}/ in a browser"
+          f"\n  (database {sandbox.running.db.path}, chats kept in {sandbox.keeper.path};"
+          f" Ctrl-C to stop)\n", flush=True)
     try:
         await stop.wait()
     finally:
-        await stop_sandbox(server, running)
+        await stop_sandbox(sandbox)

@@ -24,6 +24,7 @@ from playwright.async_api import BrowserContext, Locator, Page, async_playwright
 from bot.app import Running
 from bot.emulator.core import Emulator
 from bot.emulator.server import EmulatorServer
+from bot.sandbox import Sandbox as RunningSandbox
 from bot.sandbox import start_sandbox, stop_sandbox
 from bot.settings import load_settings
 from tests.conftest import ErrorLog
@@ -58,6 +59,7 @@ class Sandbox:
     emulator: Emulator
     server: EmulatorServer
     running: Running
+    run: RunningSandbox  # to stop it, and to restart it keeping the chats
 
     @property
     def url(self) -> str:
@@ -72,12 +74,12 @@ async def sandbox(tmp_path: Path) -> AsyncIterator[Sandbox]:
     errors = ErrorLog()
     logging.getLogger("handlers.errors").addHandler(errors)
     settings = load_settings(db=tmp_path / "sandbox.db")
-    emulator, server, running = await start_sandbox(settings, port=0)
+    run = await start_sandbox(settings, port=0)
     try:
-        yield Sandbox(emulator, server, running)
+        yield Sandbox(run.emulator, run.server, run.running, run)
     finally:
         try:
-            await stop_sandbox(server, running)
+            await stop_sandbox(run)
         finally:
             logging.getLogger("handlers.errors").removeHandler(errors)
     assert not errors.records, [r.getMessage() for r in errors.records]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -72,3 +73,63 @@ async def test_every_demo_tip_has_someone_to_reach(tmp_path: Path) -> None:
     anphu = await svc.units.by_code("TH-ANPHU")
     assert len(await recipients(svc, anphu.id)) >= 2  # Anh Minh and Chị Hạnh (and the admin)
     await db.close()
+
+
+async def test_a_restart_keeps_the_chats_and_the_people_added(tmp_path: Path) -> None:
+    """The sandbox stopped and started again: every chat as it was, the person added from
+    the page still there, a photo sent before still on file, and the numbering carried on
+    (a message id or update id used again would edit the wrong card, or be taken for an
+    update already applied)."""
+    from bot.emulator.core import tiny_png
+    from bot.sandbox import snapshot_path, start_sandbox, stop_sandbox
+    from bot.settings import load_settings
+
+    settings = load_settings(db=tmp_path / "sandbox.db")
+    run = await start_sandbox(settings, port=0)
+    try:
+        lan = run.emulator.user(DEMO_USERS[0].tg_id)
+        lan.send("/start")
+        menu = await lan.next_message(timeout=30)
+        added = run.emulator.user(9001, "Tư", last_name="Huỳnh", label="Anh Tư — mới thêm")
+        added.send("/start")
+        await added.next_message(timeout=30)
+        photo = lan.send_photo(tiny_png())
+        await lan.next_message(timeout=30)  # offered as a tip
+        file_id = photo.raw["photo"][-1]["file_id"]
+        before = [(m.message_id, m.text) for m in lan.history()]
+        last_update = max(run.emulator.produced())
+        # Kept while running, not only on a clean stop (a killed sandbox loses a moment).
+        kept = snapshot_path(tmp_path / "sandbox.db")
+        for _ in range(400):
+            if kept.exists() and "Anh Tư — mới thêm" in kept.read_text("utf-8"):
+                break
+            await asyncio.sleep(0.05)
+        else:
+            raise AssertionError("the running sandbox never wrote its chats")
+    finally:
+        await stop_sandbox(run)
+    assert snapshot_path(tmp_path / "sandbox.db").exists()
+
+    run = await start_sandbox(settings, port=0)
+    try:
+        emulator = run.emulator
+        assert 9001 in emulator.users and emulator.users[9001].label == "Anh Tư — mới thêm"
+        lan = emulator.user(DEMO_USERS[0].tg_id)
+        assert [(m.message_id, m.text) for m in lan.history()] == before
+        assert emulator.file(file_id).file_bytes() == tiny_png()
+        lan.skip_messages()  # read before the restart
+        lan.send("/help")
+        answer = await lan.next_message(timeout=30)
+        assert answer.message_id > max(i for i, _ in before) and answer.text
+        assert min(u for u in emulator.produced()) > last_update
+        assert menu.text == next(m.text for m in lan.history() if m.message_id == menu.message_id)
+    finally:
+        await stop_sandbox(run)
+    # A database deleted to start afresh takes its chats with it.
+    (tmp_path / "sandbox.db").unlink()
+    run = await start_sandbox(settings, port=0)
+    try:
+        assert 9001 not in run.emulator.users
+        assert run.emulator.user(DEMO_USERS[0].tg_id).history() == []
+    finally:
+        await stop_sandbox(run)
