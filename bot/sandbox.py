@@ -210,6 +210,8 @@ async def start_sandbox(settings: Settings, *, port: int | None = None) -> Sandb
                          else SANDBOX_DB)
     register_demo_users(emulator)
     server = EmulatorServer(emulator, port=settings.sandbox_port if port is None else port)
+    for user in emulator.handles():  # what the page showed before the restart is not new
+        server.mark_read(user)
     await server.start()
     try:
         local = sandbox_settings(settings, server)

@@ -26,7 +26,7 @@ from bot.emulator.core import Emulator
 from bot.emulator.server import EmulatorServer
 from bot.sandbox import Sandbox as RunningSandbox
 from bot.sandbox import start_sandbox, stop_sandbox
-from bot.settings import load_settings
+from bot.settings import Settings, load_settings
 from tests.conftest import ErrorLog
 
 # Read at import, before the autouse ``clean_env`` fixture removes every BINHYEN_* variable.
@@ -60,6 +60,15 @@ class Sandbox:
     server: EmulatorServer
     running: Running
     run: RunningSandbox  # to stop it, and to restart it keeping the chats
+    settings: Settings
+
+    async def restart(self) -> None:
+        """Stop the sandbox and start it again on the same port, as `make run` would."""
+        port = self.server.port
+        await stop_sandbox(self.run)
+        self.run = await start_sandbox(self.settings, port=port)
+        self.emulator, self.server, self.running = (self.run.emulator, self.run.server,
+                                                    self.run.running)
 
     @property
     def url(self) -> str:
@@ -75,11 +84,12 @@ async def sandbox(tmp_path: Path) -> AsyncIterator[Sandbox]:
     logging.getLogger("handlers.errors").addHandler(errors)
     settings = load_settings(db=tmp_path / "sandbox.db")
     run = await start_sandbox(settings, port=0)
+    box = Sandbox(run.emulator, run.server, run.running, run, settings)
     try:
-        yield Sandbox(run.emulator, run.server, run.running, run)
+        yield box
     finally:
         try:
-            await stop_sandbox(run)
+            await stop_sandbox(box.run)  # the one running now (a test may restart it)
         finally:
             logging.getLogger("handlers.errors").removeHandler(errors)
     assert not errors.records, [r.getMessage() for r in errors.records]

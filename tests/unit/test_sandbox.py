@@ -116,6 +116,7 @@ async def test_a_restart_keeps_the_chats_and_the_people_added(tmp_path: Path) ->
         assert 9001 in emulator.users and emulator.users[9001].label == "Anh Tư — mới thêm"
         lan = emulator.user(DEMO_USERS[0].tg_id)
         assert [(m.message_id, m.text) for m in lan.history()] == before
+        assert run.server.user_json(lan)["unread"] == 0  # the page showed them before
         assert emulator.file(file_id).file_bytes() == tiny_png()
         lan.skip_messages()  # read before the restart
         lan.send("/help")
