@@ -53,29 +53,84 @@ def typed(turn: Turn, draft) -> bool:
 
 
 _LEAD = r"(?:khoảng|khoang|lúc|luc|vào lúc|vào|vao|tầm|tam|about|around|at|on)\s+"
-_DAY_WORDS = {
-    "hôm nay": 0, "hom nay": 0, "hnay": 0, "today": 0,
-    "hôm qua": 1, "hom qua": 1, "hqua": 1, "tối qua": 1, "toi qua": 1, "đêm qua": 1,
-    "dem qua": 1, "yesterday": 1, "last night": 1,
-    "hôm kia": 2, "hom kia": 2, "hkia": 2,
+# Day words, how many days back, and the part of the day they say a bare hour is in
+# ("tối qua 9h" is 21:00, "sáng nay 8h" is 08:00).
+_DAYS: dict[str, tuple[int, str | None]] = {
+    "hôm nay": (0, None), "hom nay": (0, None), "hnay": (0, None), "today": (0, None),
+    "sáng nay": (0, "sáng"), "sang nay": (0, "sáng"), "trưa nay": (0, "trưa"),
+    "trua nay": (0, "trưa"), "chiều nay": (0, "chiều"), "chieu nay": (0, "chiều"),
+    "tối nay": (0, "tối"), "toi nay": (0, "tối"),
+    "this morning": (0, "sáng"), "this afternoon": (0, "chiều"),
+    "this evening": (0, "tối"), "tonight": (0, "tối"),
+    "hôm qua": (1, None), "hom qua": (1, None), "hqua": (1, None), "yesterday": (1, None),
+    "sáng qua": (1, "sáng"), "sang qua": (1, "sáng"), "sáng hôm qua": (1, "sáng"),
+    "sang hom qua": (1, "sáng"), "trưa qua": (1, "trưa"), "trưa hôm qua": (1, "trưa"),
+    "trua qua": (1, "trưa"), "chiều qua": (1, "chiều"), "chiều hôm qua": (1, "chiều"),
+    "chieu qua": (1, "chiều"), "chieu hom qua": (1, "chiều"),
+    "tối qua": (1, "tối"), "toi qua": (1, "tối"), "tối hôm qua": (1, "tối"),
+    "toi hom qua": (1, "tối"), "đêm qua": (1, "đêm"), "dem qua": (1, "đêm"),
+    "đêm hôm qua": (1, "đêm"), "dem hom qua": (1, "đêm"),
+    "yesterday morning": (1, "sáng"), "yesterday afternoon": (1, "chiều"),
+    "yesterday evening": (1, "tối"), "last night": (1, "tối"),
+    "hôm kia": (2, None), "hom kia": (2, None), "hkia": (2, None),
 }
-# Day words that also say the part of the day a bare hour is in ("tối qua 9h" is 21:00).
-_PART_OF = {"tối qua": "tối", "toi qua": "tối", "đêm qua": "đêm", "dem qua": "đêm",
-            "last night": "tối"}
-_DAY_WORDS_LONGEST_FIRST = sorted(_DAY_WORDS.items(), key=lambda kv: -len(kv[0]))
-_DAY = re.compile(r"(\d{1,2})\s*[/.-]\s*(\d{1,2})(?:\s*[/.-]\s*(\d{4}))?")
+_DAYS_LONGEST_FIRST = sorted(_DAYS.items(), key=lambda kv: -len(kv[0]))
+_TOMORROW = re.compile(r"(?:ngày mai|ngay mai|mai|sáng mai|chiều mai|tối mai|tomorrow)\b")
+_AGO = re.compile(r"(\d{1,3})\s*(ngày|ngay|hôm|hom|days?|tuần|tuan|weeks?)\s*"
+                  r"(?:trước|truoc|ago)")
+_DAY_TEXT = r"(\d{1,2})\s*[/.-]\s*(\d{1,2})(?:\s*[/.-]\s*(\d{4}|\d{2})(?!\d))?"
+_DAY = re.compile(rf"(?:(?:ngày|ngay|hôm|hom)\s+)?{_DAY_TEXT}")
+_DAY_AT_END = re.compile(rf"(?:^|\s)(?:(?:ngày|ngay|hôm|hom)\s+)?{_DAY_TEXT}$")
 _TIME = re.compile(
     r"(?P<h>\d{1,2})\s*(?:(?P<sep>:|h|g|giờ|gio)\s*(?P<m>\d{2})?\s*(?:phút|phut|p)?)?"
     r"\s*(?P<part>sáng|sang|trưa|trua|chiều|chieu|tối|toi|đêm|dem|am|pm)?")
 
 
+def _date(match: re.Match, today: date) -> date | None:
+    """The day of a matched ``dd/mm[/yyyy]`` (None if the calendar has no such day); a day
+    without its year is this year's, or last year's if it is ahead and recent."""
+    year = int(match[3]) if match[3] else today.year
+    if match[3] and len(match[3]) == 2:
+        year += 2000  # 30/11/26
+    try:
+        day = date(year, int(match[2]), int(match[1]))
+    except ValueError:
+        return None
+    if not match[3] and day > today and (
+            today - day.replace(year=today.year - 1)).days <= _LAST_YEAR_DAYS:
+        day = day.replace(year=today.year - 1)  # 30/12 typed on 2/1
+    return day
+
+
+def _split_day(typed: str, today: date) -> tuple[date | None, str, str | None, str]:
+    """The day said at the start ("hôm qua 22h", "30/11 22h") or at the end ("8h sáng hôm
+    qua", "22h ngày 30/11"): (day or None, what is left, the part of day the words imply,
+    a problem)."""
+    for words, (back, part) in _DAYS_LONGEST_FIRST:
+        if typed == words or typed.startswith(words + " "):
+            return today - timedelta(days=back), typed[len(words):].strip(), part, ""
+    if match := _DAY.match(typed):
+        day = _date(match, today)
+        return day, typed[match.end():].strip(), None, "" if day else "no_day"
+    for words, (back, part) in _DAYS_LONGEST_FIRST:
+        if typed.endswith(" " + words):
+            return today - timedelta(days=back), typed[:-len(words)].strip(), part, ""
+    if match := _DAY_AT_END.search(typed):
+        day = _date(match, today)
+        return day, typed[:match.start()].strip(), None, "" if day else "no_day"
+    return None, typed, None, ""
+
+
 def parse_when(text: str, now: datetime) -> tuple[date | datetime | None, str]:
     """When something happened, as people type it: ``21/11/2026``, ``21/11`` (this year),
-    ``hôm qua``, ``hôm kia``, each with an optional time (``22h``, ``22:30``, ``khoảng 22h``,
-    ``10 giờ tối``), or a time alone (the last time the clock showed it). ``now`` is local.
+    ``30/11/26``, ``ngày 30/11``, ``hôm qua``, ``hôm kia``, ``sáng nay``, ``chiều qua``,
+    ``2 ngày trước``, each with an optional time before or after (``22h``, ``22:30``,
+    ``khoảng 22h``, ``10 giờ tối``, ``8h sáng hôm qua``), or a time alone (the last time the
+    clock showed it); in English too (``yesterday 9pm``, ``this morning``, ``2 days ago``).
+    ``now`` is local.
 
     The day (a ``date``) or the moment (a ``datetime`` in ``now``'s zone), or None and why:
-    bad, future, too_old.
+    bad, no_day (29/2 of a year without it), future, too_old.
     """
     # NFC first: some Vietnamese keyboards type the accents as combining marks.
     typed = " ".join("".join(ch for ch in unicodedata.normalize("NFC", text)
@@ -83,30 +138,20 @@ def parse_when(text: str, now: datetime) -> tuple[date | datetime | None, str]:
                      .lower().replace(",", " ").split()).rstrip(".!")
     typed = re.sub(rf"^{_LEAD}", "", typed)
     today = now.date()
-    day: date | None = None
-    rest = typed
-    implied = None  # "tối qua 9h": the day words say which 9
-    for words, back in _DAY_WORDS_LONGEST_FIRST:
-        if typed == words or typed.startswith(words + " "):
-            day, rest = today - timedelta(days=back), typed[len(words):].strip()
-            implied = _PART_OF.get(words)
-            break
-    else:
-        if match := _DAY.match(typed):
-            try:
-                day = date(int(match[3]) if match[3] else today.year, int(match[2]),
-                           int(match[1]))
-                if not match[3] and day > today and (
-                        today - day.replace(year=today.year - 1)).days <= _LAST_YEAR_DAYS:
-                    day = day.replace(year=today.year - 1)  # 30/12 typed on 2/1
-            except ValueError:
-                return None, "bad"
-            rest = typed[match.end():].strip()  # 21/11/26 leaves "/26": no time, refused
+    if _TOMORROW.match(typed):
+        return None, "future"
+    if match := _AGO.fullmatch(typed):
+        weeks = match[2].startswith(("tuần", "tuan", "week"))
+        day = today - timedelta(days=int(match[1]) * (7 if weeks else 1))
+        return _checked(day, None, today, now)
+    day, rest, implied, problem = _split_day(typed, today)
+    if problem:
+        return None, problem
     rest = re.sub(rf"^{_LEAD}", "", rest)
     clock = None
     if rest:
         match = _TIME.fullmatch(rest)
-        if not match or not (match["sep"] or match["part"]):  # a bare number is no time
+        if not match or not (match["sep"] or match["part"] or implied):  # "22" is no time
             return None, "bad"
         hour, minute = int(match["h"]), int(match["m"] or 0)
         part = match["part"] or implied
@@ -114,6 +159,8 @@ def parse_when(text: str, now: datetime) -> tuple[date | datetime | None, str]:
             return None, "bad"  # "20h sáng": which is it?
         if part in ("chiều", "chieu", "tối", "toi", "pm") and hour < 12:
             hour += 12
+        elif part in ("trưa", "trua") and hour <= 4:
+            hour += 12  # "1h trưa" is 13:00
         elif part in ("đêm", "dem") and 6 <= hour < 12:
             hour += 12
         elif part in ("sáng", "sang", "am", "đêm", "dem") and hour == 12:
@@ -130,6 +177,12 @@ def parse_when(text: str, now: datetime) -> tuple[date | datetime | None, str]:
         if moment > now:
             moment -= timedelta(days=1)
         return moment, ""
+    return _checked(day, clock, today, now)
+
+
+def _checked(day: date, clock: time | None, today: date, now: datetime
+             ) -> tuple[date | datetime | None, str]:
+    """The day (with its time) unless it is in the future or too long ago."""
     oldest = date(today.year - OLDEST_YEARS, today.month, min(today.day, 28)
                   if (today.month, today.day) == (2, 29) else today.day)
     if day < oldest:
