@@ -12,6 +12,7 @@ from handlers.services import Services
 from locales import formats, t
 
 OLDEST_YEARS = 10
+JUST_NOW = timedelta(hours=1)  # "vừa xảy ra" is said of a "now" this recent, else its moment
 WHEN = ("now", "today", "yesterday")  # the buttons of a "when" step, in order
 _LAST_YEAR_DAYS = 60  # a day typed without its year, ahead of today: last year's if this recent
 
@@ -198,9 +199,12 @@ def occurred(locale: str, svc: Services, kind: str, at: str, *, on_card: bool = 
     true; ``on_card``: a message that stays in a chat, read days later, gives the moment or
     the day only."""
     if "T" in at:  # "now", or a typed day with its time
-        moment = formats.moment(datetime.fromisoformat(at), locale, svc.timezone)
-        return t(locale, "tips.when.was_now", moment=moment) if kind == "now" and not on_card \
-            else moment
+        when = datetime.fromisoformat(at)
+        moment = formats.moment(when, locale, svc.timezone)
+        # "Just now" while it is (a draft taken up the next day says the moment).
+        recent = svc.now() - when <= JUST_NOW
+        return t(locale, "tips.when.was_now", moment=moment) \
+            if kind == "now" and recent and not on_card else moment
     day = date.fromisoformat(at)
     if kind == "today" and not on_card and day == svc.now().astimezone(svc.timezone).date():
         return t(locale, "tips.when.was_today", day=formats.day(day, locale))

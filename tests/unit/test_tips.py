@@ -319,3 +319,18 @@ async def test_flows_are_written_at_once_sealed_and_purged(repos, tmp_path: Path
     assert not await again.applied(7, 12) and not await again.applied(7, 502)
     assert await flows.purge(T0 + timedelta(days=1)) == 1
     assert await flows.draft(7, "tip") is None
+
+
+def test_just_now_is_said_only_while_it_is() -> None:
+    """A draft taken up the next day says when it happened, not "vừa xảy ra"."""
+    from types import SimpleNamespace
+
+    from handlers.occurred import occurred
+
+    at = _at(2, 10, 0).isoformat()
+    soon = SimpleNamespace(now=lambda: _at(2, 10, 20), timezone=VN)
+    later = SimpleNamespace(now=lambda: _at(3, 9, 0), timezone=VN)
+    assert occurred("vi", soon, "now", at) == "vừa xảy ra (10:00 02/12/2026)"
+    assert occurred("vi", later, "now", at) == "10:00 02/12/2026"
+    assert occurred("vi", soon, "now", at, on_card=True) == "10:00 02/12/2026"
+    assert occurred("vi", later, "today", "2026-12-02") == "02/12/2026"
