@@ -218,7 +218,7 @@ def make_summaries(svc: Services) -> Callable[[int, list[int], str, str | None],
                                               Awaitable[list[Part]]]:
     """``Services.summaries``: a summary on demand (/summary, /export)."""
     async def summaries(user_id: int, root_ids: list[int], kind: str,
-                        which: str | None) -> list[Part]:
+                        which: str | None) -> tuple[str, list[Part]]:
         today = svc.now().astimezone(svc.timezone).date()
         if which is None:
             span = span_of(SpanKind(kind), today).previous()
@@ -228,6 +228,7 @@ def make_summaries(svc: Services) -> Callable[[int, list[int], str, str | None],
             span = span_from_text(which, SpanKind(kind), today)
         if span.start > today:  # a summary of nothing yet would be a page of zeros
             raise NotBegun(span.key)
-        return await digest_parts(svc, user_id, root_ids, span)
+        # The kind the span is (a typed form may name another than the one asked for).
+        return span.kind.value, await digest_parts(svc, user_id, root_ids, span)
 
     return summaries

@@ -57,7 +57,9 @@ class Services:
     buttons: Signer
     # (user id, root unit ids, kind, which) → the messages of a summary (bot.deliveries);
     # ValueError for a period that cannot be read.
-    summaries: Callable[[int, list[int], str, str | None], Awaitable[list]] | None = None
+    # Returns the kind of span it made and the parts to send.
+    summaries: Callable[[int, list[int], str, str | None],
+                        Awaitable[tuple[str, list]]] | None = None
     # Remind these hamlets' reporters of a period now (bot.reminders.make_nudge).
     nudge: Callable[[list[int], Period], Awaitable[int | None]] | None = None
     invite_ttl: timedelta = timedelta(days=7)

@@ -9,6 +9,7 @@ root's (bot.deliveries), reached through ``Services.summaries``.
 
 from __future__ import annotations
 
+import html
 import logging
 
 from telegram.constants import ChatAction
@@ -24,8 +25,12 @@ class NotBegun(ValueError):
 
 KINDS = {"week": "week", "tuần": "week", "tuan": "week", "month": "month", "tháng": "month",
          "thang": "month", "quarter": "quarter", "quý": "quarter", "quy": "quarter",
-         "half": "half", "sơkết": "half", "soket": "half", "6tháng": "half", "year": "year",
-         "năm": "year", "nam": "year", "tổngkết": "year"}
+         "half": "half", "sơkết": "half", "soket": "half", "6tháng": "half", "6thang": "half",
+         "year": "year", "năm": "year", "nam": "year", "tổngkết": "year", "tongket": "year"}
+# The span running now, and the last complete one, as people say them after the kind.
+THIS = {"now", "nay", "này", "hiện tại", "hien tai", "this", "this week", "this month",
+        "this quarter", "this year", "hiện nay"}
+LAST = {"trước", "truoc", "vừa rồi", "vua roi", "last", "previous", "qua"}
 
 
 async def summary(turn: Turn) -> None:
@@ -44,10 +49,16 @@ async def _answer(turn: Turn, *, workbook_only: bool) -> None:
         turn.say(turn.tr("tipdesk.not_allowed"))
         return
     words = [w.lower() for w in turn.args]
-    kind = "week"
-    if words and words[0] in KINDS:
-        kind = KINDS[words.pop(0)]
+    kind, named = "week", False
+    if len(words) >= 2 and words[0] + words[1] in KINDS:  # "sơ kết", "tổng kết", "6 tháng"
+        kind, named, words = KINDS[words[0] + words[1]], True, words[2:]
+    elif words and words[0] in KINDS:
+        kind, named = KINDS[words.pop(0)], True
     which = " ".join(words) if words else None  # "Q4 2026" is one period
+    if which in THIS:  # "tuần này", "tháng này", "this week": so far
+        which = "now"
+    elif which in LAST:  # "tuần trước", "last month": the last complete one (the default)
+        which = None
     roots = [u.id for u in await scope(svc, turn.me)]
     if not roots:
         turn.say(turn.tr("delivery.no_scope"))
@@ -57,13 +68,18 @@ async def _answer(turn: Turn, *, workbook_only: bool) -> None:
     except TelegramError as exc:
         log.debug("chat action not shown: %s", exc)
     try:
-        parts = await svc.summaries(turn.me.user.id, roots, kind, which)
+        made, parts = await svc.summaries(turn.me.user.id, roots, kind, which)
     except NotBegun:
         turn.say(turn.tr("summary.not_begun"))
         return
     except ValueError:
         turn.say(turn.tr("summary.bad_period"))
         return
+    if named and made != kind:
+        # "/summary tuần 11/2026": the form names a month; say that this is what comes.
+        turn.say(turn.tr("summary.kind_from_form", typed=html.escape(which or ""),
+                         kind=turn.tr(f"summary.kind.{made}"),
+                         asked=turn.tr(f"summary.kind.{kind}")))
     for part in parts:
         if workbook_only and part.kind != "document":
             continue

@@ -25,6 +25,11 @@ def catalog(locale: str) -> dict[str, str]:
     return {str(m.id): str(m.string) for m in po if m.id and isinstance(m.id, str)}
 
 
+# A text's singular, for a language whose nouns change with the number: ``key#one`` is used
+# when the value ``n`` is 1 (Vietnamese has no such keys: "1 ảnh", "3 ảnh").
+ONE = "#one"
+
+
 def placeholders(text: str) -> set[str]:
     """The ``{name}`` fields a text expects."""
     return {field for _, field, _, _ in string.Formatter().parse(text) if field}
@@ -37,5 +42,7 @@ def t(locale: str | None, key: str, /, **values: object) -> str:
     it falls back to the default language rather than showing a raw key.
     """
     texts = catalog(locale if locale in LOCALES else DEFAULT_LOCALE)
+    if str(values.get("n", "")) == "1" and f"{key}{ONE}" in texts:
+        key += ONE  # "1 photo", not "1 photos" (a language without plurals has no such key)
     text = texts.get(key) or catalog(DEFAULT_LOCALE)[key]
     return text.format(**values) if values else text

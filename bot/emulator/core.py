@@ -1203,6 +1203,7 @@ class Emulator(GroupChats):
             "document",
             "video",
             "voice",
+            "video_note",  # Telegram copies round videos too
             "audio",
             "animation",
             "sticker",

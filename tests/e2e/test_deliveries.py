@@ -124,6 +124,18 @@ async def test_a_commune_moves_its_digest_and_a_coordinator_asks_for_a_summary(
     assert [bool(m.document) for m in arrived] == [True]  # the workbook alone
     minh.send("/summary tuần 2026-W99")
     assert "Không hiểu kỳ" in (await minh.next_message()).text
+    # As people say them: this month so far, a half-year in two words, and a month typed
+    # after "tuần", which is said before the month's summary comes.
+    minh.send("/summary tháng này")
+    arrived = await collect(minh, has("document"))
+    assert "Tháng 11/2026" in arrived[0].text
+    minh.send("/summary sơ kết 2026-H1")
+    arrived = await collect(minh, has("document"))
+    assert "6 tháng đầu năm 2026" in arrived[0].text
+    minh.send("/summary tuần 10/2026")
+    arrived = await collect(minh, has("document"))
+    assert "«10/2026» là một tháng, không phải một tuần" in arrived[0].text
+    assert "Tháng 10/2026" in arrived[1].text
 
 
 async def test_a_running_week_shows_the_same_figures_everywhere(harness: Harness):

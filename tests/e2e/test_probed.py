@@ -340,3 +340,15 @@ async def test_a_copied_number_with_an_invisible_mark_is_read(harness: Harness):
     assert (await harness.draft(2001, "report")).values == {"propaganda_sessions": 5}
     other, _ = await enter_resident(harness, 3777010)
     assert other
+
+
+async def test_a_round_video_answer_reaches_the_officer(harness: Harness):
+    """An answer given as a round video was lost: copying it was refused (the emulator did
+    not copy video notes, as Telegram does), and the outbox gave up on it."""
+    minh, thuy, _, _, asked = await question(harness)
+    thuy.press(asked, "✍️ Trả lời")
+    await thuy.next_message()
+    thuy.send_video_note()
+    assert "Đã chuyển" in (await thuy.next_message()).text
+    arrived = await collect(minh, lambda ms: any(m.raw.get("video_note") for m in ms))
+    assert arrived[-1].raw["video_note"]

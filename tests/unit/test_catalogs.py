@@ -7,23 +7,30 @@ from pathlib import Path
 
 import pytest
 
-from locales import LOCALES, catalog, placeholders, t
+from locales import LOCALES, ONE, catalog, placeholders, t
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_catalogs_have_the_same_keys() -> None:
-    keys = {locale: set(catalog(locale)) for locale in LOCALES}
+    """The same keys everywhere, but for a language's singulars (``key#one``), each of a key
+    every catalog has."""
+    keys = {locale: {k for k in catalog(locale) if not k.endswith(ONE)} for locale in LOCALES}
     reference = keys[LOCALES[0]]
     for locale, found in keys.items():
         assert found == reference, (locale, sorted(found ^ reference))
+        singulars = {k.removesuffix(ONE) for k in catalog(locale) if k.endswith(ONE)}
+        assert singulars <= reference, (locale, sorted(singulars - reference))
 
 
 @pytest.mark.parametrize("locale", LOCALES)
 def test_no_empty_text_and_same_placeholders(locale: str) -> None:
     for key, text in catalog(locale).items():
         assert text.strip(), f"{locale}: {key} is empty"
-        assert placeholders(text) == placeholders(catalog(LOCALES[0])[key]), (locale, key)
+        base = key.removesuffix(ONE)
+        assert placeholders(text) == placeholders(catalog(LOCALES[0])[base]), (locale, key)
+        if key.endswith(ONE):
+            assert "{n}" in catalog(LOCALES[0])[base], (locale, key)
 
 
 @pytest.mark.parametrize("locale", LOCALES)
@@ -67,3 +74,11 @@ def test_translation_fills_placeholders_and_falls_back() -> None:
     assert t("en", "invite.ok", role="reporter", unit="X").startswith("✅ Welcome!")
     assert t("km", "cmd.start") == t("vi", "cmd.start")  # no Khmer catalog yet: the default
     assert t(None, "cmd.start") == "Màn hình chính"
+
+
+def test_one_of_a_thing_is_singular_in_english() -> None:
+    assert t("en", "tips.count.photo", n="1") == "1 photo"
+    assert t("en", "tips.count.photo", n="3") == "3 photos"
+    reminded = t("en", "report.nudge.sent", n="1", hamlets="Ấp An Phú")
+    assert reminded.startswith("Reminded 1 reporter:")
+    assert t("vi", "tips.count.photo", n="1") == "1 ảnh"  # Vietnamese has no plural
