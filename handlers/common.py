@@ -423,10 +423,16 @@ def escaped_chunks(text: str, limit: int = MAX_TEXT) -> list[str]:
 
 
 def cut(text: str, limit: int) -> str:
-    """``text`` at most ``limit`` characters, ending with '…' when cut."""
-    if len(text) <= limit:
+    """``text`` at most ``limit`` characters as Telegram counts them (UTF-16 code units: an
+    emoji is two), ending with '…' when cut."""
+    if units(text) <= limit:
         return text
-    return text[:max(limit - 1, 0)].rstrip() + "…"
+    return cut_utf16(text, max(limit - 1, 0)).rstrip() + "…"
+
+
+def units(text: str) -> int:
+    """How long Telegram counts ``text``: UTF-16 code units (an emoji is two)."""
+    return len(text) + sum(1 for ch in text if ord(ch) > 0xFFFF)
 
 
 async def scope(svc: Services, who_: Who) -> list[Unit]:

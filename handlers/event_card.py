@@ -16,15 +16,13 @@ from dataclasses import dataclass
 from telegram import InlineKeyboardMarkup
 
 from handlers.callbacks import data
-from handlers.common import MAX_TEXT, button, cut
+from handlers.common import MAX_TEXT, button, cut, units
 from handlers.occurred import occurred
 from handlers.services import Services
-from handlers.tip_card import escaped_within, media_counts
+from handlers.tip_card import NOTE_ON_CARD, escaped_within, history_block, media_counts
 from locales import formats, t
 from storage.events import Event, EventEntry, EventStatus, event_next
 
-ENTRIES_ON_CARD = 6
-ENTRY_ON_CARD = 300
 BODY_ON_CARD = 1500
 _ICON = {EventStatus.NEW: "🆕", EventStatus.ACKNOWLEDGED: "📥", EventStatus.HANDLED: "✅"}
 
@@ -64,7 +62,7 @@ def entry_line(svc: Services, locale: str, entry: EventEntry, name: str) -> str:
     if entry.kind == "status" and entry.to_status is not None:
         what = t(locale, f"eventdesk.did.{entry.to_status.value}")
     else:
-        text = html.escape(cut(str(entry.detail.get("text", "")), ENTRY_ON_CARD))
+        text = html.escape(cut(str(entry.detail.get("text", "")), NOTE_ON_CARD))
         what = t(locale, f"eventdesk.did.{entry.kind}", text=text)
     return f"• {when} — {who}: {what}"
 
@@ -84,18 +82,13 @@ def card_text(svc: Services, locale: str, event: Event, f: EventFacts) -> str:
     tail = []
     if event.media:
         tail.append("📎 " + media_counts(locale, event.media))
-    shown = f.history[-ENTRIES_ON_CARD:]
-    if shown:
-        lines = [entry_line(svc, locale, entry, name) for entry, name in shown]
-        more = len(f.history) - len(shown)
-        head_line = tr("eventdesk.card.history") + (
-            " " + tr("eventdesk.card.history_more", n=formats.number(more, locale))
-            if more else "")
-        tail.append(head_line + "\n" + "\n".join(lines))
-    room = MAX_TEXT - sum(len(line) + 1 for line in head + tail) - 8
+    if f.history:
+        tail.append(history_block(locale, [entry_line(svc, locale, entry, name)
+                                           for entry, name in f.history]))
+    room = MAX_TEXT - sum(units(line) + 1 for line in head + tail) - 8
     limit = max(min(BODY_ON_CARD, room), 0)
     body = html.escape(event.description) or "—"
-    if len(body) > limit:
+    if units(body) > limit:
         body = escaped_within(event.description, limit - 1) + "…"
     return "\n".join([*head, "📝 " + body, *tail])
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from handlers.callbacks import data
-from handlers.common import MAX_TEXT, button, cut
+from handlers.common import MAX_TEXT, button, cut, units
 from handlers.occurred import occurred
 from handlers.services import Services
 from locales import formats, t
@@ -22,7 +22,7 @@ from storage.tip_lifecycle import Resolution, Status, deadline, next_statuses
 from storage.tips import Tip
 
 BODY_ON_CARD = 2500
-NOTE_ON_CARD = 300
+NOTE_ON_CARD = 200  # characters of each note, closing message or history entry shown
 NOTES_ON_CARD = 3
 TAGS_ON_CARD = 15
 _STATUS_ICON = {Status.NEW: "🆕", Status.ACKNOWLEDGED: "📥", Status.VERIFYING: "🔎",
@@ -30,6 +30,9 @@ _STATUS_ICON = {Status.NEW: "🆕", Status.ACKNOWLEDGED: "📥", Status.VERIFYIN
 
 
 DONE_ON_CARD = 6
+# Room for the history on a card, in Telegram's units: with the notes, tags and the head at
+# their longest, the body still has room (a card of emoji-heavy notes was too long to send).
+HISTORY_ON_CARD = 1200
 # What the card lists under "who did what": the tip's moves and hand-overs (notes have their
 # own lines; questions and answers are under the card as messages).
 DONE_KINDS = ("status", "assign", "block", "merge", "closing")
@@ -154,30 +157,43 @@ def card_text(svc: Services, locale: str, tip: Tip, f: CardFacts, now: datetime)
     if f.blocked:
         tail.append(tr("tipdesk.card.blocked"))
     if f.done:
-        shown = f.done[-DONE_ON_CARD:]
-        head_line = tr("eventdesk.card.history")
-        if len(f.done) > len(shown):
-            head_line += " " + tr("eventdesk.card.history_more",
-                                  n=formats.number(len(f.done) - len(shown), locale))
-        tail.append(head_line + "\n" + "\n".join(done_line(svc, locale, d) for d in shown))
+        tail.append(history_block(locale, [done_line(svc, locale, d) for d in f.done]))
     # The body takes what the rest leaves.
-    room = MAX_TEXT - sum(len(line) + 1 for line in head + tail) - 8
+    room = MAX_TEXT - sum(units(line) + 1 for line in head + tail) - 8
     limit = max(min(BODY_ON_CARD, room), 0)
     body = html.escape(tip.body) if tip.body else "—"
-    if len(body) > limit:
+    if units(body) > limit:
         note = " " + tr("tipdesk.card.cut", code=tip.code)
         body = escaped_within(tip.body, limit - len(note)) + note
     return "\n".join([*head, "📝 " + body, *tail])
 
 
+def history_block(locale: str, lines: list[str]) -> str:
+    """"Diễn biến:" and the newest of ``lines`` (oldest first) that fit the card's room for
+    them, saying how many earlier ones are left out."""
+    shown: list[str] = []
+    used = 0
+    for line in reversed(lines[-DONE_ON_CARD:]):
+        if shown and used + units(line) + 1 > HISTORY_ON_CARD:
+            break
+        shown.insert(0, line)
+        used += units(line) + 1
+    head = t(locale, "eventdesk.card.history")
+    if len(lines) > len(shown):
+        head += " " + t(locale, "eventdesk.card.history_more",
+                        n=formats.number(len(lines) - len(shown), locale))
+    return head + "\n" + "\n".join(shown)
+
+
 def escaped_within(text: str, limit: int) -> str:
-    """``text`` cut so that, HTML-escaped, it is at most ``limit`` characters."""
+    """``text`` cut so that, HTML-escaped, it is at most ``limit`` characters (as Telegram
+    counts them)."""
     n = limit
     while n > 0:
         escaped = html.escape(cut(text, n))
-        if len(escaped) <= limit:
+        if units(escaped) <= limit:
             return escaped
-        n -= max(len(escaped) - limit, 1)
+        n -= max(units(escaped) - limit, 1)
     return ""
 
 

@@ -25,7 +25,7 @@ from telegram import (
 
 from handlers import flows
 from handlers.callbacks import data
-from handlers.common import Keyboard, Turn, button, pager, person_name, step_header
+from handlers.common import Keyboard, Turn, button, pager, person_name, step_header, units
 from handlers.occurred import WHEN, occurred, pressed, typed
 from handlers.services import Services
 from handlers.tip_card import escaped_within, media_counts
@@ -286,7 +286,7 @@ def summary_text(svc: Services, locale: str, *, category_code: str | None, body:
                  occurred_at: str | None, anonymous: bool | None, name: str | None) -> str:
     """What a tip says, for its review and its receipt (HTML, within one message)."""
     shown = html.escape(body) if body else "—"
-    if len(shown) > BODY_SHOWN:
+    if units(shown) > BODY_SHOWN:
         shown = escaped_within(body, BODY_SHOWN) + " " + t(
             locale, "tips.body_cut", n=formats.number(len(body), locale))
     if media:

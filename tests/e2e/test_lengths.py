@@ -158,3 +158,43 @@ async def test_text_made_of_invisible_characters_is_empty(harness: Harness):
     thuy.send("\u200b\u200c\u200d\u2060\u200e\u200f\ufeff")
     assert "trống" in (await thuy.next_message()).text
     assert (await harness.draft(3777001, "tip")).body == ""
+
+
+def failed_sends(harness: Harness) -> list:
+    """Outbox items given up on (a card too long is one: the sender logs it and goes on)."""
+    import sqlite3
+
+    conn = sqlite3.connect(harness.db_path)
+    try:
+        return conn.execute("SELECT kind, error FROM outbox WHERE status = 'failed'").fetchall()
+    finally:
+        conn.close()
+
+
+async def test_emoji_count_double_on_cards(harness: Harness):
+    """Telegram counts an emoji as two: a tip of 2,000 emoji was too long to review, and an
+    event card with six notes of 300 emoji stopped updating and could not be opened again."""
+    from tests.e2e.test_event_desk import coordinator, file_event
+    from tests.e2e.test_reports import WEDNESDAY, at, reporter
+    from tests.e2e.test_tips import file_tip
+
+    await harness.load_units()
+    at(harness, WEDNESDAY)
+    minh = await coordinator(harness, 2002, "Minh")
+    thuy, _ = await enter_resident(harness)
+    code = await file_tip(thuy, text="Trộm xe 🛵" + "😡" * 2000)
+    await card_for(minh, code)
+    bay = await reporter(harness, 2001, "Bảy")
+    event = await file_event(bay, photo=False)
+    card = await card_for(minh, event)
+    for _ in range(6):
+        minh.press(card, "🗒 Ghi chú")
+        await minh.next_message()
+        minh.send("🚓" * 300)
+        assert "Đã ghi chú" in (await minh.next_message()).text
+    await minh.wait_until(lambda: card.text.count("ghi chú: «") >= 3)
+    minh.send(f"/tip {event}")
+    again = await card_for(minh, event)
+    assert "(và " in again.text  # the oldest notes are counted, not shown
+    await harness.settle()
+    assert failed_sends(harness) == [] and refused(harness) == []
