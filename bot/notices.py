@@ -34,6 +34,7 @@ from handlers.common import button, cut
 from handlers.reports import period_label
 from handlers.services import Services
 from handlers.tip_card import card_keyboard, card_text, facts
+from handlers.tip_recipients import in_charge
 from handlers.tips import place_of, summary_text
 from locales import formats, t
 from storage.outbox import OutboxItem
@@ -103,10 +104,16 @@ def _media_parts(media: tuple[tuple[str, str], ...] | list, caption: str | None 
     return parts
 
 
+async def _in_charge(svc: Services, item: OutboxItem, unit_id: int | None) -> bool:
+    """Whether the item's coordinator still has the tip or event to handle (a role ended
+    since the card was sent: no more of it)."""
+    return item.user_id in await in_charge(svc, unit_id)
+
+
 @renders("tip.card")
 async def _card(svc: Services, item: OutboxItem, locale: str) -> list[Part]:
     tip = await svc.tips.get(item.tip_id)
-    if tip is None:
+    if tip is None or not await _in_charge(svc, item, tip.unit_id):
         return []
     f = await facts(svc, tip)
     parts: list[Part] = []
@@ -126,7 +133,7 @@ async def _card_edit(svc: Services, item: OutboxItem, locale: str) -> list[Part]
     tip = await svc.tips.get(item.tip_id)
     copies = [m for u, m in await svc.tips.cards(item.tip_id) if u == item.user_id] \
         if tip is not None else []
-    if tip is None or not copies:
+    if tip is None or not copies or not await _in_charge(svc, item, tip.unit_id):
         return []  # nothing to edit: the card itself, when it goes, shows the tip as it is
     f = await facts(svc, tip)
     text, markup = card_text(svc, locale, tip, f, svc.now()), card_keyboard(locale, tip, f)
@@ -181,7 +188,7 @@ async def _notice(svc: Services, item: OutboxItem, locale: str) -> list[Part]:
 async def _answer(svc: Services, item: OutboxItem, locale: str) -> list[Part]:
     tip = await svc.tips.get(item.tip_id)
     sender = await svc.tips.sender_of(item.tip_id) if tip is not None else None
-    if tip is None or sender is None:
+    if tip is None or sender is None or not await _in_charge(svc, item, tip.unit_id):
         return []
     contact, _ = await svc.users.reach(sender)
     card = dict(await svc.tips.cards(tip.id)).get(item.user_id)
@@ -218,7 +225,7 @@ async def _assigned(svc: Services, item: OutboxItem, locale: str) -> list[Part]:
 @renders("event.card")
 async def _event(svc: Services, item: OutboxItem, locale: str) -> list[Part]:
     event = await svc.events.get(int(item.payload["event"]))
-    if event is None:
+    if event is None or not await _in_charge(svc, item, event.unit_id):
         return []
     f = await event_card.facts(svc, event)
     parts: list[Part] = []
@@ -237,7 +244,7 @@ async def _event_edit(svc: Services, item: OutboxItem, locale: str) -> list[Part
     event = await svc.events.get(int(item.payload["event"]))
     copies = [m for u, m in await svc.events.cards(event.id) if u == item.user_id] \
         if event is not None else []
-    if event is None or not copies:
+    if event is None or not copies or not await _in_charge(svc, item, event.unit_id):
         return []
     f = await event_card.facts(svc, event)
     text = event_card.card_text(svc, locale, event, f)
@@ -278,7 +285,7 @@ async def _event_answer(svc: Services, item: OutboxItem, locale: str) -> list[Pa
     """The reporter's answer under the coordinator's newest card of the event: in words for
     text, copied (photo, video) otherwise; the rest of an album follows without a line."""
     event = await svc.events.get(int(item.payload["event"]))
-    if event is None:
+    if event is None or not await _in_charge(svc, item, event.unit_id):
         return []
     p = item.payload
     card = next((m for u, m in reversed(await svc.events.cards(event.id))

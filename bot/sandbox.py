@@ -42,6 +42,7 @@ log = logging.getLogger(__name__)
 SANDBOX_TOKEN = "7000000001:SANDBOX-local-emulator-token-not-real"
 SANDBOX_USERNAME = "binhyen_sandbox_bot"
 SANDBOX_DB = Path("binhyen-sandbox.db")
+LOST_CHATS_BASE = 1_000_000_000  # message and update ids after the chats were lost
 
 
 @dataclass(frozen=True)
@@ -188,6 +189,13 @@ def take_up_chats(emulator: Emulator, db: Path) -> Path:
         kept.unlink()  # chats about a database that is gone: a fresh sandbox
     if snapshot.load(emulator, kept):
         log.info("sandbox chats taken up from %s", kept)
+    elif Path(db).exists():
+        # The database remembers message ids (cards it edits) and update ids (applied once)
+        # that the lost chats had: new ones start far above any of them.
+        emulator.first_message_id = LOST_CHATS_BASE
+        emulator._bot().next_update_id = max(emulator._bot().next_update_id, LOST_CHATS_BASE)
+        log.warning("the sandbox's chats were not kept (%s): the page starts empty, the "
+                    "database is kept", kept)
     return kept
 
 

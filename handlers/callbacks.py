@@ -71,7 +71,7 @@ KINDS: dict[str, tuple[str, ...]] = {
     "desk": ("as:{word}", "cancel:{int}:{word}"),
     "evd": ("as:{word}", "cancel:{int}:{word}"),
     "eva": ("cancel:{int}", "done:{int}"),
-    "answer": ("cancel:{int}", "done:{int}", "pick:{int}", "new"),
+    "answer": ("cancel:{int}", "done:{int}", "pick:{int}", "pickev:{int}", "new"),
     "offer": ("yes", "no"),
 }
 

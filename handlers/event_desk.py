@@ -25,7 +25,7 @@ from handlers import flows
 from handlers.callbacks import data
 from handlers.common import Turn, Who, button, scope
 from handlers.services import Services
-from handlers.tip_recipients import recipients
+from handlers.tip_recipients import in_charge, recipients
 from storage.events import (
     Event,
     EventConflict,
@@ -303,19 +303,20 @@ class AnswerDraft:
         return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
 
 
-async def own_open_event(turn: Turn, event_id: int | None) -> Event | None:
-    """The event, if the person reported it and it is not handled yet."""
+async def own_event(turn: Turn, event_id: int | None) -> Event | None:
+    """The event, if the person reported it. Handled or not: what its reporter still has to
+    say about it (an answer typed as a colleague closed it) reaches the card."""
     if event_id is None:
         return None
     event = await turn.svc.events.get(event_id)
-    if event is None or not event.is_open or event.reporter_id != turn.me.user.id:
+    if event is None or event.reporter_id != turn.me.user.id:
         return None
     return event
 
 
 async def answer_pressed(turn: Turn) -> None:
     """'Answer' under an officer's question: the next message is the answer."""
-    event = await own_open_event(turn, turn.press.int(0))
+    event = await own_event(turn, turn.press.int(0))
     if event is None:
         turn.answer(turn.tr("eventdesk.answer.closed"), alert=True)
         return
@@ -334,8 +335,8 @@ def answer_label(turn: Turn, draft: AnswerDraft) -> str:
 
 
 async def may_answer(turn: Turn, draft: AnswerDraft) -> str | None:
-    """The event must still be theirs and not handled (checked on every message)."""
-    if await own_open_event(turn, draft.event_id) is None:
+    """The event must still be theirs (checked on every message)."""
+    if await own_event(turn, draft.event_id) is None:
         return "eventdesk.answer.closed"
     return None
 
@@ -359,26 +360,38 @@ def answer_problem(turn: Turn) -> str | None:
     return None
 
 
-async def relay(turn: Turn, event: Event, *, said: bool = True, unasked: bool = False,
-                album: str | None = None) -> None:
-    """Record the answer on the event and copy it under every card of it (outbox, one
-    transaction); what follows for a few minutes goes to the same event."""
-    svc = turn.svc
+def kept(turn: Turn) -> list:
+    """[message id, text, whether it is a photo or video] of the person's message."""
     msg = turn.message
-    text = turn.text
+    return [msg.message_id, turn.text, bool(msg.photo or msg.video)]
+
+
+async def relay(turn: Turn, event: Event, messages: list[list] | None = None, *,
+                said: bool = True, unasked: bool = False, album: str | None = None) -> None:
+    """Record the answer on the event (the person's message, or ``messages`` kept earlier,
+    each [message id, text, media]) and copy it under the cards of those still in charge of
+    it, else to everyone it reaches now (outbox, one transaction each); what follows for a
+    few minutes goes to the same event. ``said``: the first of an album (the rest follow
+    without a line of their own, and without a history entry each)."""
+    svc = turn.svc
     fallback = await recipients(svc, event.unit_id)
+    current = await in_charge(svc, event.unit_id)
     by = await _name(svc, turn.me.user.id)
+    for index, (message_id, text, media) in enumerate(messages or [kept(turn)]):
+        head = said if messages is None else index == 0 or not media
 
-    def copies(conn) -> list[NewItem]:
-        return [now_item("event.answer", f"event:{event.id}", user_id,
-                         {"event": event.id, "by": by, "message_id": msg.message_id,
-                          "chat_id": turn.chat_id, "text": text,
-                          "media": bool(msg.photo or msg.video), "head": said},
-                         seq=msg.message_id)
-                for user_id in card_holders(conn, event.id) or fallback]
+        def copies(conn, message_id=message_id, text=text, media=media, head=head
+                   ) -> list[NewItem]:
+            holders = [u for u in card_holders(conn, event.id) if u in current]
+            return [now_item("event.answer", f"event:{event.id}", user_id,
+                             {"event": event.id, "by": by, "message_id": message_id,
+                              "chat_id": turn.chat_id, "text": text, "media": media,
+                              "head": head}, seq=message_id)
+                    for user_id in holders or fallback]
 
-    await svc.events.add_entry(event.id, turn.me.user.id, "answer", svc.now(),
-                               text=text or turn.tr("eventdesk.answer.photo"), also=copies)
+        await svc.events.add_entry(event.id, turn.me.user.id, "answer", svc.now(),
+                                   text=text or turn.tr("eventdesk.answer.photo"),
+                                   also=copies, record=head)
     draft = AnswerDraft(event.id, event.code, step="more", album=album,
                         until=(svc.now() + MORE_FOR).isoformat())
     await flows.enter(turn, ANSWER, draft, show=False)
@@ -394,7 +407,7 @@ async def relay(turn: Turn, event: Event, *, said: bool = True, unasked: bool = 
 
 async def answer_given(turn: Turn, draft: AnswerDraft) -> None:
     """The answer (or more of it)."""
-    event = await own_open_event(turn, draft.event_id)
+    event = await own_event(turn, draft.event_id)
     assert event is not None  # may_answer checked it
     problem = answer_problem(turn)
     if problem is not None:

@@ -115,8 +115,12 @@ async def show(turn: Turn, draft: EventDraft, *, in_place: bool = True,
             body += "\n" + turn.tr("event.photos.count",
                                     parts=media_counts(turn.me.locale, draft.media))
     else:
-        body = await _summary(turn, draft) + "\n\n" + turn.tr("event.review.ask")
-        rows = [[_b(turn.tr("event.btn.send"), "send")], _nav(turn)]
+        # Nobody would receive it (no coordinator up the hamlet's chain, no admin): no send
+        # button, and a plain explanation; the draft waits.
+        nobody = not await recipients(turn.svc, draft.unit_id)
+        ask = turn.tr("event.review.nobody") if nobody else turn.tr("event.review.ask")
+        body = await _summary(turn, draft) + "\n\n" + ask
+        rows = [_nav(turn)] if nobody else [[_b(turn.tr("event.btn.send"), "send")], _nav(turn)]
     text = f"{header}\n\n{body}"
     if notice:
         text = notice + "\n\n" + text
@@ -303,6 +307,9 @@ async def send(turn: Turn, draft: EventDraft) -> None:
     # The people a tip of the hamlet would reach (its chain, else the roots and the admins):
     # no event reaches nobody.
     to = await recipients(svc, draft.unit_id)
+    if not to:  # the last coordinator left since the review was shown
+        await show(turn, draft)
+        return
 
     def announce(event_id: int) -> list[NewItem]:
         return [card_for(event_id, user_id, media=True) for user_id in to]

@@ -57,23 +57,27 @@ async def handle(turn: Turn) -> None:
         await _answer_event(turn, event)
         return
     if not turn.me.staff and _content(turn):
-        questions = await turn.svc.tips.open_questions(turn.me.user.id)
+        # Questions about their tips, and (a reporter) about events they reported: one
+        # fresh question is answered by writing; several, or an old one: which — or new?
+        questions = [*await turn.svc.tips.open_questions(turn.me.user.id),
+                     *await turn.svc.events.open_questions(turn.me.user.id)]
         fresh = [q for q in questions if turn.svc.now() - q[2] <= ANSWER_WITHOUT_ASKING]
         if len(questions) == 1 and fresh:
-            tip = await tip_follow.own_open_tip(turn, questions[0][0])
-            if tip is not None:
-                await _answer(turn, tip)
-                return
-        if questions:  # several, or one asked long ago: which tip — or a new one?
+            question_id, code, _ = questions[0]
+            if code.startswith(EVENT_PREFIX):
+                event = await event_desk.own_event(turn, question_id)
+                if event is not None:
+                    await _answer_event(turn, event)
+                    return
+            else:
+                tip = await tip_follow.own_open_tip(turn, question_id)
+                if tip is not None:
+                    await _answer(turn, tip)
+                    return
+        if questions:
+            questions.sort(key=lambda q: q[2], reverse=True)  # the newest question first
             await tip_follow.ask_which(turn, [(q[0], q[1]) for q in questions])
             return
-        # A reporter asked about an event they reported, and nothing else: the answer.
-        asked = await turn.svc.events.open_questions(turn.me.user.id)
-        if len(asked) == 1 and turn.svc.now() - asked[0][2] <= ANSWER_WITHOUT_ASKING:
-            event = await event_desk.own_open_event(turn, asked[0][0])
-            if event is not None:
-                await _answer_event(turn, event)
-                return
     if turn.me.staff and turn.text:
         tip = await _replied_card(turn)
         if tip is not None:  # a coordinator answering a card, or the sender's answer
@@ -133,7 +137,7 @@ async def _replied_event(turn: Turn):
     for code in _EVENT_CODE.findall(replied.text or replied.caption or ""):
         found = await turn.svc.events.by_code(code)
         if found is not None:
-            event = await event_desk.own_open_event(turn, found.id)
+            event = await event_desk.own_event(turn, found.id)
             if event is not None:
                 return event
     return None

@@ -22,9 +22,9 @@ from handlers import flows
 from handlers.callbacks import data
 from handlers.common import Turn, button, cut, fit
 from handlers.services import Services
-from handlers.tip_recipients import recipients
+from handlers.tip_recipients import in_charge, recipients
 from locales import formats
-from storage.tip_lifecycle import normalise_code
+from storage.tip_lifecycle import EVENT_PREFIX, event_code, normalise_code
 from storage.tips import HistoryEntry, Tip
 
 MAX_ANSWER = 4000
@@ -37,12 +37,37 @@ async def status(turn: Turn) -> None:
     if not turn.args:
         turn.say(turn.tr("tips.status.usage"))
         return
+    if event_code(" ".join(turn.args)) is not None:
+        await _event_status(turn, event_code(" ".join(turn.args)))
+        return
     code = normalise_code(" ".join(turn.args))
     found = await svc.tips.status_for_sender(code, turn.me.user.id) if code else None
     if found is None:
         turn.say(turn.tr("tips.status.not_found"))
         return
     turn.say(_history(svc, turn, *found))
+
+
+async def _event_status(turn: Turn, code: str) -> None:
+    """/status VV-…: where an event stands, for the reporter who reported it (who took it up
+    and when; questions, answers and notes are on the card, not here)."""
+    from handlers.event_card import entry_line
+
+    svc = turn.svc
+    event = await svc.events.by_code(code)
+    if event is None or event.reporter_id != turn.me.user.id:
+        turn.say(turn.tr("eventdesk.status.not_found"))
+        return
+    me = turn.me
+    lines = [me.tr("eventdesk.status.head", code=event.code,
+                   type=me.tr(f"eventtype.{event.type}"),
+                   status=me.tr(f"eventstatus.{event.status.value}"))]
+    for entry in await svc.events.history(event.id):
+        if entry.kind == "status":
+            name = (await svc.users.reach(entry.actor_id))[0].name or "—" \
+                if entry.actor_id is not None else "—"
+            lines.append(entry_line(svc, me.locale, entry, name))
+    turn.say("\n".join(lines))
 
 
 def _history(svc: Services, turn: Turn, tip: Tip, history: list[HistoryEntry]) -> str:
@@ -138,9 +163,11 @@ async def relay(turn: Turn, tip: Tip, messages: list[list] | None = None, *,
     numbers come with it."""
     svc = turn.svc
     to = await recipients(svc, tip.unit_id)
+    current = await in_charge(svc, tip.unit_id)  # not a coordinator whose role ended since
     for message_id, text, media in messages or [_kept(turn)]:
         await svc.tips.add_answer(tip.id, svc.now(), text=text or "", media=media,
-                                  message_id=message_id, fallback=to, head=said)
+                                  message_id=message_id, fallback=to, current=current,
+                                  head=said)
     draft = AnswerDraft(step="more", tip_id=tip.id, code=tip.code, album=album,
                         until=(svc.now() + MORE_FOR).isoformat())
     await flows.enter(turn, FLOW, draft, show=False)
@@ -218,7 +245,9 @@ async def show(turn: Turn, draft: AnswerDraft) -> None:
     """The prompt: type the answer, or pick the tip."""
     cancel = button(turn.tr("flow.cancel"), data(PREFIX, "cancel", draft.tip_id or 0))
     if draft.step == "pick":
-        rows = [[button(code, data(PREFIX, "pick", tip_id))] for tip_id, code in draft.choices]
+        # An event's code (a reporter asked about an event) is picked as one.
+        rows = [[button(code, data(PREFIX, "pickev" if code.startswith(EVENT_PREFIX) else "pick",
+                                   tip_id))] for tip_id, code in draft.choices]
         rows.append([button(turn.tr("tips.answer.as_new"), data(PREFIX, "new")), cancel])
         turn.say(turn.tr("tips.answer.which", n=turn.number(len(draft.messages))),
                  InlineKeyboardMarkup(rows))
@@ -277,6 +306,21 @@ async def picked(turn: Turn, draft: AnswerDraft) -> None:
     await relay(turn, tip, draft.messages)
 
 
+async def picked_event(turn: Turn, draft: AnswerDraft) -> None:
+    """The event the waiting messages answer (its reporter was asked about it)."""
+    from handlers import event_desk
+
+    event = await event_desk.own_event(turn, turn.press.int(1))
+    if event is None or not draft.messages:
+        turn.answer(turn.tr("eventdesk.answer.closed"), alert=True)
+        return
+    turn.drop_keyboard()
+    flows.end(turn)
+    # Text in words, anything else copied (a voice note too) under the event's cards.
+    await event_desk.relay(turn, event, [[m[0], m[1], m[2] is not None]
+                                         for m in draft.messages])
+
+
 async def as_new_tip(turn: Turn, draft: AnswerDraft) -> None:
     """Not an answer after all: the waiting messages start a tip."""
     from handlers import tips
@@ -322,5 +366,6 @@ FLOW.step("type", text=answer_given, media=answer_given, location=answer_given,
           other=answer_given)
 FLOW.step("more", text=answer_given, media=answer_given, location=answer_given,
           other=answer_given)
-FLOW.step("pick", buttons={"pick": picked, "new": as_new_tip}, text=pick_more,
+FLOW.step("pick", buttons={"pick": picked, "pickev": picked_event, "new": as_new_tip},
+          text=pick_more,
           media=pick_more, location=pick_more, other=pick_more)

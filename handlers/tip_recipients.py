@@ -35,6 +35,18 @@ async def recipients(svc: Services, unit_id: int | None) -> list[int]:
     return sorted(ids)
 
 
+async def in_charge(svc: Services, unit_id: int | None) -> set[int]:
+    """Who may still be sent a tip's (or an event's) card, edits and answers: those it
+    reaches now, and the settings' admins. Someone whose role ended since they got a card
+    gets nothing more of it."""
+    ids = set(await recipients(svc, unit_id))
+    for tg_id in svc.admins:
+        user = await svc.users.get(tg_id)
+        if user is not None and user.active:
+            ids.add(user.id)
+    return ids
+
+
 async def allowed(svc: Services, me: Who, tip: Tip) -> bool:
     """Whether this coordinator may see and act on the tip: it is in their scope, or it was
     theirs to receive."""

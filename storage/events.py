@@ -314,20 +314,23 @@ class EventRepo:
 
     async def add_entry(self, event_id: int, actor_id: int, kind: str, now: datetime, *,
                         text: str, notices: Sequence[NewItem] = (),
-                        also: Callable[[sqlite3.Connection], list[NewItem]] | None = None
-                        ) -> None:
+                        also: Callable[[sqlite3.Connection], list[NewItem]] | None = None,
+                        record: bool = True) -> None:
         """A question, an answer or a note (audited: that it was written, not what), every
         card edited to show it, and the messages it owes: ``notices``, and what ``also``
-        returns (given the connection, in the same transaction)."""
+        returns (given the connection, in the same transaction). ``record``: False for the
+        rest of an album answered (copied, not written again)."""
         assert kind in ("ask", "answer", "note")
 
         def run(conn: sqlite3.Connection) -> None:
             with transaction(conn):
-                _history(conn, event_id, now, actor_id, kind, None, None, {"text": text})
-                conn.execute(AUDIT_SQL, audit_params(actor_id, f"event.{kind}",
-                                                     f"event:{event_id}", {}))
+                if record:
+                    _history(conn, event_id, now, actor_id, kind, None, None, {"text": text})
+                    conn.execute(AUDIT_SQL, audit_params(actor_id, f"event.{kind}",
+                                                         f"event:{event_id}", {}))
                 more = also(conn) if also is not None else []
-                add_items(conn, [*_card_edits(conn, event_id), *notices, *more], now)
+                edits = _card_edits(conn, event_id) if record else []
+                add_items(conn, [*edits, *notices, *more], now)
 
         await self._db.run_sync(run)
         self._db.outbox_added()

@@ -18,7 +18,7 @@ import base64
 import json
 import logging
 import sqlite3
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -367,10 +367,11 @@ class TipRepo:
 
     async def add_answer(
         self, tip_id: int, now: datetime, *, text: str, media: str | None, message_id: int,
-        fallback: list[int], head: bool = True,
+        fallback: list[int], current: Collection[int] | None = None, head: bool = True,
     ) -> int:
         """The sender answered (or wrote again): recorded, and copied under every card of the
-        tip — to ``fallback`` (the tip's recipients) if nobody holds a card yet. ``head``: a
+        tip held by someone in ``current`` (still in charge of it) — to ``fallback`` (the
+        tip's recipients) if nobody does. ``head``: a
         line saying whose answer it is comes first (not again for the rest of an album).
         How many coordinators it goes to."""
         def run(conn: sqlite3.Connection) -> int:
@@ -381,7 +382,7 @@ class TipRepo:
                                                      {"media": media}))
                 holders = [r[0] for r in conn.execute(
                     "SELECT DISTINCT user_id FROM tip_cards WHERE tip_id = ? ORDER BY user_id",
-                    (tip_id,))] or fallback
+                    (tip_id,)) if current is None or r[0] in current] or fallback
                 add_items(conn, [now_item("tip.answer", f"tip:{tip_id}", user_id,
                                           {"message_id": message_id, "head": head},
                                           tip_id=tip_id, seq=message_id)

@@ -300,6 +300,9 @@ class Emulator(GroupChats):
         self._chat_handles: dict[int, Any] = {}  # group and channel handles (groups.py)
         self._waiters: set[asyncio.Future[None]] = set()
         self._ids = itertools.count(1)
+        # Where a new chat's message ids start (the sandbox starts them high when the chats
+        # of an earlier run are lost but the bot's database, which remembers ids, is kept).
+        self.first_message_id = 1
         self._closed = False
         self._hold: _Hold | None = None
         self.faults = Faults(notify=self._notify)
@@ -340,7 +343,8 @@ class Emulator(GroupChats):
         if state is None:
             state = UserState(id=user_id, first_name=first_name or f"User {user_id}")
             self.users[user_id] = state
-            self.chats[user_id] = ChatState(id=user_id, type="private")
+            self.chats[user_id] = ChatState(id=user_id, type="private",
+                                            next_message_id=self.first_message_id)
             self._handles[user_id] = UserHandle(self, state)
             self._event("user", user_id)
         updates = {

@@ -74,14 +74,18 @@ def write(state: dict[str, Any], path: Path) -> None:
 
 def load(emulator: Emulator, path: Path) -> bool:
     """Put back what :func:`save` wrote into a fresh emulator (its bot added, no chats yet);
-    False if there is nothing to load. A file of another version is set aside, not read."""
+    False if there is nothing to load. A damaged file, or one of another version, is set
+    aside, not read."""
     if not path.exists():
         return False
-    data = json.loads(path.read_text("utf-8"))
-    if data.get("version") != VERSION:
+    try:
+        data = json.loads(path.read_text("utf-8"))
+    except (ValueError, UnicodeDecodeError):  # a half-written or damaged file
+        data = {}
+    if not isinstance(data, dict) or data.get("version") != VERSION:
         aside = path.with_name(path.name + ".old")
         os.replace(path, aside)
-        log.warning("%s is of another version; set aside as %s", path, aside)
+        log.warning("%s is damaged or of another version; set aside as %s", path, aside)
         return False
     bot = emulator._bot()
     bot.next_update_id = max(bot.next_update_id, int(data["next_update_id"]))

@@ -183,3 +183,152 @@ async def test_inbox_lists_events_with_tips_and_tip_opens_a_card(harness: Harnes
     await minh.wait_until(lambda: "Đã xử lý xong" in card.text)
     minh.send("/inbox")
     assert "Không có tin báo hay vụ việc" in (await minh.next_message()).text
+
+
+# ---------------------------------------------------------------------- what a probe found
+
+
+async def _ask(coordinator_, card, text: str) -> None:
+    coordinator_.press(card, "❓ Hỏi người báo")
+    await coordinator_.next_message()
+    coordinator_.send(text)
+    assert "Đã gửi câu hỏi" in (await coordinator_.next_message()).text
+
+
+async def _end_role(harness: Harness, tg_id: int) -> None:
+    svc = harness.services
+    user = await svc.users.get(tg_id)
+    (membership,) = [m for m in user.memberships if m.role is Role.COORDINATOR]
+    await svc.users.end_role(user.id, membership.id, reason="handover", actor_id=None)
+
+
+async def test_an_answer_reaches_who_is_in_charge_now_not_who_was(harness: Harness):
+    """Minh asked, then handed the commune over to Hạnh, who never had the card: the answer
+    went to Minh's old card, and Hạnh never saw it. Minh's card also kept updating."""
+    await harness.load_units()
+    at(harness, WEDNESDAY)
+    bay = await reporter(harness, 2001, "Bảy")
+    minh = await coordinator(harness, 2002, "Minh")
+    code = await file_event(bay, photo=False)
+    card = (await collect(minh, lambda ms: any(m.buttons for m in ms)))[-1]
+    await _ask(minh, card, "Có ai bị thương không?")
+    question = await bay.next_message()
+    await _end_role(harness, 2002)
+    hanh = await coordinator(harness, 2004, "Hạnh")
+    bay.send("Một người bị thương nhẹ.", reply_to=question)
+    assert "Đã chuyển câu trả lời" in (await bay.next_message()).text
+    relayed = await hanh.next_message()
+    assert code in relayed.text and "Một người bị thương nhẹ." in relayed.text
+    hanh.send(f"/tip {code}")
+    hcard = (await collect(hanh, lambda ms: any(m.buttons for m in ms)))[-1]
+    hanh.press(hcard, "📥 Tiếp nhận")
+    await hanh.wait_until(lambda: "Trạng thái: Đã tiếp nhận" in hcard.text)
+    await harness.settle()
+    assert "Một người bị thương" not in " ".join(m.text or "" for m in minh.messages())
+    assert "Trạng thái: Mới" in card.text  # his old card is no longer kept current
+
+
+async def test_an_event_nobody_could_receive_is_not_sent(harness: Harness):
+    await harness.load_units()
+    at(harness, WEDNESDAY)
+    bay = await reporter(harness, 2001, "Bảy")  # no coordinator, no admin has started
+    bay.send("/event")
+    step = await bay.next_message()
+    bay.press(step, "Gây rối, đánh nhau")
+    step = await bay.next_edit(step)
+    bay.press(step, "Vừa xảy ra")
+    step = await bay.next_edit(step)
+    bay.press(step, "Bỏ qua ➡️")
+    await bay.next_edit(step)
+    bay.send("Xô xát.")
+    await bay.next_message()
+    bay.send("2")
+    step = await bay.next_message()
+    bay.press(step, "Không có ảnh ➡️")
+    review = await bay.next_edit(step)
+    assert "chưa có cán bộ nào nhận được" in review.text and "113" in review.text
+    assert "🚨 Gửi cho cán bộ xã" not in review.button_texts
+    assert await harness.draft(2001, "event") is not None  # kept for when someone can
+
+
+async def test_a_free_answer_with_a_tip_and_an_event_question_open_asks_which(
+        harness: Harness):
+    """Bảy, a reporter who also sent a tip, was asked about both: what he wrote went to the
+    tip, silently. Now he is asked which, and the event is one of the choices."""
+    from tests.e2e.test_tips import file_tip
+
+    await harness.load_units()
+    at(harness, WEDNESDAY)
+    bay = await reporter(harness, 2001, "Bảy")
+    minh = await coordinator(harness, 2002, "Minh")
+    tip = await file_tip(bay)
+    tcard = next(m for m in await collect(minh, lambda ms: any(
+        tip in (m.text or "") and m.buttons for m in ms)) if tip in (m.text or ""))
+    bay.skip_messages()
+    code = await file_event(bay, photo=False)
+    ecard = (await collect(minh, lambda ms: any(code in (m.text or "") and m.buttons
+                                                 for m in ms)))[-1]
+    await _ask(minh, ecard, "Có ai bị thương không?")
+    await bay.next_message()
+    minh.press(tcard, "❓ Hỏi người gửi")
+    await minh.next_message()
+    minh.send("Xe màu gì?")
+    await minh.next_message()
+    await bay.next_message()
+    bay.send("Không ai bị thương.")
+    which = await bay.next_message()
+    assert code in which.button_texts and tip in which.button_texts
+    bay.press(which, code)
+    assert "Đã chuyển câu trả lời" in (await bay.next_message()).text
+    relayed = await collect(minh, lambda ms: any("Không ai bị thương." in (m.text or "")
+                                                 for m in ms))
+    assert code in relayed[-1].text
+    event = await harness.services.events.by_code(code)
+    assert [h.kind for h in await harness.services.events.history(event.id)] == [
+        "ask", "answer"]
+
+
+async def test_an_answer_typed_as_a_colleague_closes_the_event_still_arrives(
+        harness: Harness):
+    await harness.load_units()
+    at(harness, WEDNESDAY)
+    bay = await reporter(harness, 2001, "Bảy")
+    minh = await coordinator(harness, 2002, "Minh")
+    code = await file_event(bay, photo=False)
+    card = (await collect(minh, lambda ms: any(m.buttons for m in ms)))[-1]
+    await _ask(minh, card, "Có ai bị thương không?")
+    question = await bay.next_message()
+    bay.press(question, "✍️ Trả lời")
+    await bay.next_message()
+    minh.press(card, "✅ Đã xử lý xong")
+    await bay.next_message()  # told it was handled
+    bay.send("Có, hai người bị thương nặng, đã đưa đi viện.")
+    assert "Đã chuyển câu trả lời" in (await bay.next_message()).text
+    relayed = await collect(minh, lambda ms: any("hai người bị thương" in (m.text or "")
+                                                 for m in ms))
+    assert code in relayed[-1].text
+    await minh.wait_until(lambda: "trả lời: «Có, hai người" in card.text)
+
+
+async def test_the_reporter_follows_his_event_with_status(harness: Harness):
+    await harness.load_units()
+    at(harness, WEDNESDAY)
+    bay = await reporter(harness, 2001, "Bảy")
+    sau = await reporter(harness, 2006, "Sáu", "TH-PHUOCHAU")
+    minh = await coordinator(harness, 2002, "Minh")
+    code = await file_event(bay, photo=False)
+    card = (await collect(minh, lambda ms: any(m.buttons for m in ms)))[-1]
+    minh.press(card, "🗒 Ghi chú")
+    await minh.next_message()
+    minh.send("Nội bộ: đã gọi trưởng ấp")
+    await minh.next_message()
+    minh.press(card, "📥 Tiếp nhận")
+    await bay.next_message()
+    bay.send(f"/status {code}")
+    status = await bay.next_message()
+    assert code in status.text and "Đã tiếp nhận" in status.text and "Cán bộ Minh" in status.text
+    assert "Nội bộ" not in status.text  # notes stay on the card
+    sau.send(f"/status {code}")
+    assert "Không tìm thấy vụ việc" in (await sau.next_message()).text
+    minh.send("/tip VV-ABC")
+    assert "Không tìm thấy vụ việc" in (await minh.next_message()).text

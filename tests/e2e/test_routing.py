@@ -137,7 +137,7 @@ async def test_text_while_one_question_is_open_is_its_answer_and_several_ask_whi
     await thuy.next_message()
     thuy.send("Sau nhà văn hóa.")
     which = await thuy.next_message()
-    assert "tin báo nào" in which.text and second in which.button_texts \
+    assert "mã nào" in which.text and second in which.button_texts \
         and third in which.button_texts
     thuy.press(which, second)
     assert second in (await thuy.next_message()).text

@@ -27,10 +27,11 @@ def test_catalogs_have_the_same_keys() -> None:
 def test_no_empty_text_and_same_placeholders(locale: str) -> None:
     for key, text in catalog(locale).items():
         assert text.strip(), f"{locale}: {key} is empty"
-        base = key.removesuffix(ONE)
-        assert placeholders(text) == placeholders(catalog(LOCALES[0])[base]), (locale, key)
-        if key.endswith(ONE):
-            assert "{n}" in catalog(LOCALES[0])[base], (locale, key)
+        base = catalog(LOCALES[0])[key.removesuffix(ONE)]
+        if key.endswith(ONE):  # "the message you sent" may leave the 1 out
+            assert placeholders(text) <= placeholders(base) and "{n}" in base, (locale, key)
+        else:
+            assert placeholders(text) == placeholders(base), (locale, key)
 
 
 @pytest.mark.parametrize("locale", LOCALES)

@@ -134,3 +134,27 @@ async def test_a_restart_keeps_the_chats_and_the_people_added(tmp_path: Path) ->
         assert run.emulator.user(DEMO_USERS[0].tg_id).history() == []
     finally:
         await stop_sandbox(run)
+
+
+async def test_chats_lost_but_the_database_kept_start_their_numbers_high(tmp_path: Path) -> None:
+    """A damaged chats file is set aside; the database still remembers the cards' message
+    ids and the updates applied, so the page's new messages and updates are numbered far
+    above them (before, message 5 of a new /help was edited into a tip's card)."""
+    from bot.sandbox import LOST_CHATS_BASE, snapshot_path, start_sandbox, stop_sandbox
+    from bot.settings import load_settings
+
+    settings = load_settings(db=tmp_path / "sandbox.db")
+    run = await start_sandbox(settings, port=0)
+    await stop_sandbox(run)
+    kept = snapshot_path(tmp_path / "sandbox.db")
+    kept.write_text('{"version": 1, "users": [', "utf-8")  # cut off mid-write
+    run = await start_sandbox(settings, port=0)
+    try:
+        assert kept.with_name(kept.name + ".old").exists()
+        lan = run.emulator.user(DEMO_USERS[0].tg_id)
+        lan.send("/help")
+        answer = await lan.next_message(timeout=30)
+        assert answer.message_id > LOST_CHATS_BASE
+        assert min(run.emulator.produced()) >= LOST_CHATS_BASE
+    finally:
+        await stop_sandbox(run)
