@@ -88,9 +88,18 @@ async def begin_for_hamlet(turn: Turn) -> None:
     """"📨 Mời" beside a hamlet with no reporter (/completeness): the flow at its confirm
     step, for a reporter of that hamlet; the coordinator still confirms, as with /invite."""
     draft = InviteDraft(step="confirm", role=Role.REPORTER.value, unit_id=turn.press.int(0))
-    if draft.unit_id is None or await may_invite(turn, draft) is not None:
+    if not turn.me.staff:
         turn.answer(turn.tr("invite.not_allowed"), alert=True)
         return
+    if draft.unit_id is None or await may_invite(turn, draft) is not None:
+        turn.answer(turn.tr("invite.not_your_unit"), alert=True)  # handed over since
+        return
+    before = await flows.load(turn, FLOW)
+    if before is not None and (before.step, before.unit_id) != (draft.step, draft.unit_id):
+        # An invitation half made with /invite is replaced by this one: said, not silent.
+        number = {"role": 1, "unit": 2, "confirm": 3}.get(before.step, 1)
+        turn.say(turn.tr("invite.replaced_draft",
+                         what=turn.tr("flow.step", step=number, total=STEPS)))
     await flows.enter(turn, FLOW, draft, show=False)
     await _ask_confirm(turn, draft, below=True)  # the completeness view stays, buttons and all
 

@@ -272,7 +272,11 @@ async def test_completeness_shows_who_reported_on_time_late_or_not_at_all(harnes
     assert "👤 Ấp Phước Hậu — chưa có người báo cáo" in view.text
     assert "1 thôn, ấp chưa có người báo cáo" in view.text and "/invite" in view.text
     # "📨 Mời": the invitation for that hamlet, confirmed as with /invite; the view stays.
+    # One half made with /invite is replaced, and he is told so.
+    minh.send("/invite")
+    await minh.next_message()
     minh.press(view, "📨 Mời người báo cáo: Ấp Phước Hậu")
+    assert "được thay bằng lời mời này" in (await minh.next_message()).text
     confirm = await minh.next_message()
     assert confirm.text.startswith("Bước 3/3") and "Ấp Phước Hậu" in confirm.text
     minh.press(confirm, "✅ Tạo lời mời")
@@ -294,6 +298,13 @@ async def test_completeness_shows_who_reported_on_time_late_or_not_at_all(harnes
     assert "chưa bắt đầu" in (await minh.next_message()).text
     bay.send("/completeness")
     assert "cán bộ điều phối" in (await bay.next_message()).text
+    # Another commune's coordinator pressing his own old "Mời" after a handover is told why.
+    await svc.users.end_role((await svc.users.get(2002)).id,
+                             (await svc.users.get(2002)).memberships[0].id,
+                             reason="handover", actor_id=None)
+    await harness.grant(2002, Role.COORDINATOR, "KHANHAN")
+    pressed = minh.press(view, "📨 Mời người báo cáo: Ấp Phước Hậu")
+    assert "không còn thuộc địa bàn" in (await minh.callback_answer(pressed))["text"]
 
 
 async def test_an_event_reaches_the_coordinator_at_once(harness: Harness):
