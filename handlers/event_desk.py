@@ -23,9 +23,9 @@ from telegram import InlineKeyboardMarkup
 
 from handlers import flows
 from handlers.callbacks import data
-from handlers.common import Turn, Who, button, scope
+from handlers.common import Turn, Who, button
 from handlers.services import Services
-from handlers.tip_recipients import in_charge, recipients
+from handlers.tip_recipients import allowed_in, in_charge, recipients
 from storage.events import (
     Event,
     EventConflict,
@@ -59,15 +59,8 @@ def to_reporter(event: Event, key: str, **values: object) -> NewItem:
 
 
 async def allowed(svc: Services, me: Who, event: Event) -> bool:
-    """Whether this coordinator may see and act on the event: its hamlet is in their scope,
-    or it was theirs to receive."""
-    if not me.staff:
-        return False
-    tree = await svc.units.tree()
-    if event.unit_id is not None and event.unit_id in tree.by_id \
-            and any(tree.contains(root.id, event.unit_id) for root in await scope(svc, me)):
-        return True
-    return me.user.id in await recipients(svc, event.unit_id)
+    """Whether this coordinator may see and act on the event: as for a tip of its hamlet."""
+    return await allowed_in(svc, me, event.unit_id)
 
 
 async def _event_for(turn: Turn, event_id: int | None) -> Event | None:
@@ -262,13 +255,7 @@ async def not_text(turn: Turn, draft: DeskDraft) -> None:
 desk_cancel = flows.cancel_saying("flow.cancelled")
 
 
-async def cancel_pressed(turn: Turn, draft: DeskDraft) -> None:
-    """Cancel under this prompt (an older prompt's Cancel cancels nothing)."""
-    if (turn.press.int(1), turn.press.field(2)) != (draft.event_id, draft.action):
-        turn.answer(turn.tr("flow.stale"), alert=True)
-        return
-    await desk_cancel(turn, draft)
-
+cancel_pressed = flows.cancel_under(lambda draft: (draft.event_id, draft.action), desk_cancel)
 
 FLOW = flows.register(flows.Flow(
     kind="evdesk", prefix=PREFIX, load=DeskDraft.from_json, show=show, label=label,
@@ -427,13 +414,7 @@ async def more_done(turn: Turn, draft: AnswerDraft) -> None:
 answer_cancel = flows.cancel_saying("flow.cancelled")
 
 
-async def answer_cancel_pressed(turn: Turn, draft: AnswerDraft) -> None:
-    """Cancel under this prompt (an older prompt's Cancel cancels nothing)."""
-    if turn.press.int(1) != draft.event_id:
-        turn.answer(turn.tr("flow.stale"), alert=True)
-        return
-    await answer_cancel(turn, draft)
-
+answer_cancel_pressed = flows.cancel_under(lambda draft: (draft.event_id,), answer_cancel)
 
 ANSWER = flows.register(flows.Flow(
     kind="evanswer", prefix=ANSWER_PREFIX, load=AnswerDraft.from_json, show=answer_show,

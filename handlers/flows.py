@@ -301,5 +301,21 @@ def cancel_saying(key: str, markup: Any = None) -> Handler:
     return cancel
 
 
+def cancel_under(prompt: Callable[[Any], tuple], cancel: Handler) -> Handler:
+    """Cancel pressed under a prompt that names what it is for (the button carries, after
+    "cancel", the fields ``prompt(draft)`` gives): this prompt's cancels, an older prompt's
+    cancels nothing (it would drop what is being typed now) and says so."""
+    async def pressed(turn: Turn, draft: Any) -> None:
+        fields = prompt(draft)
+        if tuple(turn.press.field(i + 1) for i in range(len(fields))) \
+                != tuple(str(f) for f in fields):
+            turn.answer(turn.tr("flow.stale"), alert=True)
+            return
+        await cancel(turn, draft)
+
+    pressed.__doc__ = "Cancel under this prompt (an older prompt's Cancel cancels nothing)."
+    return pressed
+
+
 # How a person takes each long flow up again (told when it is left for later).
 _COMMANDS = {"tip": "newtip", "report": "report", "event": "event", "invite": "invite"}

@@ -398,13 +398,7 @@ async def input_other(turn: Turn, draft: DeskDraft) -> None:
 input_cancel = flows.cancel_saying("flow.cancelled")
 
 
-async def cancel_pressed(turn: Turn, draft: DeskDraft) -> None:
-    """Cancel under a prompt: this one's, or an older prompt's (which cancels nothing)."""
-    if (turn.press.int(1), turn.press.field(2)) != (draft.tip_id, draft.action):
-        turn.answer(turn.tr("flow.stale"), alert=True)
-        return
-    await input_cancel(turn, draft)
-
+cancel_pressed = flows.cancel_under(lambda draft: (draft.tip_id, draft.action), input_cancel)
 
 
 FLOW = flows.register(flows.Flow(

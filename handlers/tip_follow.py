@@ -348,13 +348,7 @@ async def pick_more(turn: Turn, draft: AnswerDraft) -> None:
 answer_cancel = flows.cancel_saying("flow.cancelled")
 
 
-async def cancel_pressed(turn: Turn, draft: AnswerDraft) -> None:
-    """Cancel under this prompt (an older prompt's Cancel cancels nothing)."""
-    if turn.press.int(1) != (draft.tip_id or 0):
-        turn.answer(turn.tr("flow.stale"), alert=True)
-        return
-    await answer_cancel(turn, draft)
-
+cancel_pressed = flows.cancel_under(lambda draft: (draft.tip_id or 0,), answer_cancel)
 
 FLOW = flows.register(flows.Flow(
     kind="answer", prefix=PREFIX, load=AnswerDraft.from_json, show=show, label=label,

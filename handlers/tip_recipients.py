@@ -48,15 +48,20 @@ async def in_charge(svc: Services, unit_id: int | None) -> set[int]:
 
 
 async def allowed(svc: Services, me: Who, tip: Tip) -> bool:
-    """Whether this coordinator may see and act on the tip: it is in their scope, or it was
-    theirs to receive."""
+    """Whether this coordinator may see and act on the tip (see :func:`allowed_in`)."""
+    return await allowed_in(svc, me, tip.unit_id)
+
+
+async def allowed_in(svc: Services, me: Who, unit_id: int | None) -> bool:
+    """Whether this coordinator may see and act on a tip or an event of ``unit_id``: it is
+    in their scope, or it was theirs to receive."""
     if not me.staff:
         return False
     tree = await svc.units.tree()
-    if tip.unit_id is not None and tip.unit_id in tree.by_id \
-            and any(tree.contains(root.id, tip.unit_id) for root in await scope(svc, me)):
+    if unit_id is not None and unit_id in tree.by_id \
+            and any(tree.contains(root.id, unit_id) for root in await scope(svc, me)):
         return True
-    return me.user.id in await recipients(svc, tip.unit_id)
+    return me.user.id in await recipients(svc, unit_id)
 
 
 async def uncovered(svc: Services) -> list[Unit]:
