@@ -164,11 +164,19 @@ class Digest:
 
     @property
     def before(self) -> str:
-        """What the comparison with the span before rests on: "none" (no report: there is
-        no earlier figure), "partial" (some of its reports) or "full"."""
+        """What the comparison with the span before rests on: "running" (this span still has
+        reports not due: its totals would read as a fall), "none" (no report: there is no
+        earlier figure), "partial" (some of its reports) or "full"."""
+        if self.reports_not_due:
+            return "running"
         if not self.before_filed:
             return "none"
         return "partial" if self.before_filed < self.before_expected else "full"
+
+    @property
+    def compared(self) -> bool:
+        """Whether the totals are shown against the span before (with a trend, a grey bar)."""
+        return self.before in ("partial", "full")
 
     @property
     def totals(self) -> dict[str, int]:

@@ -168,7 +168,7 @@ def _render(d: Digest, locale: str) -> bytes:
     ]
     now_totals, before_totals = d.totals, d.totals_before
     # No report in the span before: no grey bar (a 0 there would read as a figure).
-    ind_values = [(now_totals.get(c, 0), None if d.before == "none" else before_totals.get(c, 0))
+    ind_values = [(now_totals.get(c, 0), before_totals.get(c, 0) if d.compared else None)
                   for c in d.indicators]
     tip_rows = _tip_rows(d, locale)
     tip_names = [measure.wrap(name, fonts.label, label_px - 16) for name, _n, _b in tip_rows]
@@ -256,8 +256,8 @@ def _render(d: Digest, locale: str) -> bytes:
 
     # Panel (a): indicator totals, each pair scaled to its larger bar.
     set_name = t(locale, f"indicatorset.{d.set_code}")
-    if d.before == "none":
-        set_name += " · " + t(locale, "digest.chart.no_before")
+    if d.before in ("none", "running"):
+        set_name += " · " + t(locale, f"digest.chart.{d.before}_before")
     line(y, set_name, fonts.panel, _INK)
     y += panel_head
     ax = fig.add_axes((fx(bars_left), fy(y + ind_h), fx(bars_width), ind_h / height_px))

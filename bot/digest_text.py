@@ -82,13 +82,16 @@ def digest_messages(d: Digest, locale: str, tz: ZoneInfo) -> list[str]:
     totals = d.totals
     lines += ["", tr("digest.text.totals")]
     previous = span_label(locale, d.span.previous())
-    if d.before == "none":  # no earlier figure: a trend would be the figure itself
+    if d.before == "running":  # a span with reports to come: a trend would read as a fall
+        lines.append(tr("digest.text.running_before", span=previous,
+                        n=n(d.reports_not_due)))
+    elif d.before == "none":  # no earlier figure: a trend would be the figure itself
         lines.append(tr("digest.text.no_before", span=previous))
     elif d.before == "partial":
         lines.append(tr("digest.text.partial_before", span=previous,
                         n=formats.fraction(d.before_filed, d.before_expected, locale)))
     for code in d.indicators:
-        shown = "" if d.before == "none" else (
+        shown = "" if not d.compared else (
             f" ({trend(totals[code], d.totals_before.get(code, 0), locale)})")
         lines.append(f"• {tr(f'indicator.{code}')}: <b>{n(totals[code])}</b>{shown}")
 

@@ -221,7 +221,9 @@ def _report_sheet(ws: Worksheet, d: Digest, locale: str, tz: ZoneInfo) -> None:
     row += 1
 
     previous = t(locale, "digest.previous_span", span=span_label(locale, d.span.previous()))
-    if d.before == "none":
+    if d.before == "running":
+        previous += " — " + t(locale, "digest.before.running")
+    elif d.before == "none":
         previous += " — " + t(locale, "digest.before.none")
     elif d.before == "partial":
         previous += " — " + t(locale, "digest.before.partial", n=_filed(
@@ -234,8 +236,9 @@ def _report_sheet(ws: Worksheet, d: Digest, locale: str, tz: ZoneInfo) -> None:
 
     _label_row(ws, row, t(locale, "digest.change"), 4, Font(italic=True))
     for col, code in enumerate(d.indicators, start=first):
-        before = before_totals.get(code)
-        # No figure for the span before (a new indicator): no change to show.
+        before = before_totals.get(code) if d.compared else None
+        # No figure for the span before (a new indicator), or this span still running: no
+        # change to show.
         diff = None if before is None else change(totals[code], before)
         _put(ws, row, col, diff, _SIGNED)
 

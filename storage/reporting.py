@@ -150,6 +150,12 @@ def parse_period(text: str, kind: PeriodKind, today: date) -> Period | None:
     kind = PeriodKind(kind)
     typed = " ".join(text.split()).upper()
     found: Period | None = None
+    if (relative := _relative(typed, kind)) is not None:
+        back, named = relative
+        if named is not None and named is not kind:
+            return None  # "tháng này" where a week is wanted: no guess
+        current = period_of(kind, today)
+        return current.previous() if back else current
     try:
         if m := re.fullmatch(r"([0-9]{1,2})/([0-9]{1,2})/([0-9]{4})", typed):
             if int(m[3]) not in YEARS:
@@ -167,6 +173,33 @@ def parse_period(text: str, kind: PeriodKind, today: date) -> Period | None:
     except ValueError:
         return None
     return found if found.kind is kind else None
+
+
+# "this week", "last month" as people say them: (words naming the kind, the kind).
+_KIND_WORDS = {"TUẦN": PeriodKind.WEEK, "TUAN": PeriodKind.WEEK, "WEEK": PeriodKind.WEEK,
+               "THÁNG": PeriodKind.MONTH, "THANG": PeriodKind.MONTH, "MONTH": PeriodKind.MONTH,
+               "QUÝ": PeriodKind.QUARTER, "QUY": PeriodKind.QUARTER,
+               "QUARTER": PeriodKind.QUARTER, "NĂM": PeriodKind.YEAR, "NAM": PeriodKind.YEAR,
+               "YEAR": PeriodKind.YEAR}
+_THIS = {"NAY", "NÀY", "HIỆN TẠI", "HIỆN NAY", "THIS", "NOW"}
+_LAST = {"TRƯỚC", "TRUOC", "VỪA RỒI", "VUA ROI", "QUA", "NGOÁI", "LAST", "PREVIOUS"}
+
+
+def _relative(typed: str, kind: PeriodKind) -> tuple[bool, PeriodKind | None] | None:
+    """("tuần trước", week) → (True: the one before, the kind the words name), or None if
+    the words are not a relative period. English puts "this"/"last" first."""
+    words = typed.split()
+    named = None
+    if words and words[0] in _KIND_WORDS:
+        named, words = _KIND_WORDS[words[0]], words[1:]
+    elif len(words) == 2 and words[1] in _KIND_WORDS:
+        named, words = _KIND_WORDS[words[1]], words[:1]
+    rest = " ".join(words)
+    if rest in _THIS:
+        return False, named
+    if rest in _LAST:
+        return True, named
+    return None
 
 
 def _local_midnight(day: date, tz: tzinfo) -> datetime:

@@ -178,7 +178,8 @@ async def test_a_running_week_shows_the_same_figures_everywhere(harness: Harness
         assert "1.403" in text and "227.244" in text, (name, text)
         assert "Ấp Phước Hậu" not in text, (name, text)  # not due yet: not listed as late
         assert "Chưa đến hạn nộp: 1 báo cáo." in text, (name, text)
-        assert "Chưa có báo cáo nào cho Tuần 48/2026" in text and "▲1.403" not in text
+        assert "Kỳ này đang diễn ra (còn 1 báo cáo chưa đến hạn nộp)" in text, (name, text)
+        assert "▲1.403" not in text
     for name, message in (("summary", summary[-1]), ("export", exported[-1])):
         book = load_workbook(BytesIO(message.file_bytes()))
         rows = [[c.value for c in row] for row in book.worksheets[0].iter_rows()]
@@ -186,4 +187,5 @@ async def test_a_running_week_shows_the_same_figures_everywhere(harness: Harness
         assert 1403 in anphu_row and 227244 in anphu_row, (name, anphu_row)
         assert "1/1" in anphu_row, (name, anphu_row)
         previous = next(c for r in rows for c in r if isinstance(c, str) and "Kỳ trước" in c)
-        assert previous.endswith("— chưa có báo cáo"), previous  # week 48: nothing filed
+        # W49 runs (a report not due yet): not compared with W48, and said so.
+        assert previous.endswith("— kỳ này đang diễn ra, chưa so sánh"), previous

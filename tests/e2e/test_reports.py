@@ -240,7 +240,7 @@ async def test_completeness_shows_who_reported_on_time_late_or_not_at_all(harnes
     anphu = await svc.units.by_code("TH-ANPHU")
     await svc.reports.submit("antt", W47, anphu.id, PAST, bay_id,
                              datetime(2026, 11, 22, 20, 0, tzinfo=VN))  # before Monday's end
-    minh.send("/completeness 2026-W47")
+    minh.send("/completeness tuần trước")  # W47, as people say it
     view = await minh.next_message()
     assert "Xã Tân Hòa" in view.text and "1/2 (50,0%)" in view.text
     assert "✅ Ấp An Phú — 22/11/2026" in view.text

@@ -357,3 +357,22 @@ def test_names_are_stored_as_text_never_as_formulas() -> None:
     assert report["B4"].value == hostile and report["B4"].data_type == "s"
     assert report["C4"].value == "@SUM(A1)"  # a control character Excel refuses is dropped
     assert wb.worksheets[3]["D4"].value == "=2*3" and wb.worksheets[3]["D4"].data_type == "s"
+
+
+def test_a_running_span_is_not_compared_with_the_one_before() -> None:
+    """With reports still to come, 0 against last week's 6 read as a collapse (▼6)."""
+    from zoneinfo import ZoneInfo
+
+    from bot.digest_text import digest_messages
+
+    d = _digest()
+    d = replace(d, hamlets=[replace(d.hamlets[0], expected=5), *d.hamlets[1:]])
+    assert (d.before, d.reports_not_due, d.compared) == ("running", 1, False)
+    text = "\n".join(digest_messages(d, "vi", ZoneInfo("Asia/Ho_Chi_Minh")))
+    assert "Kỳ này đang diễn ra (còn 1 báo cáo chưa đến hạn nộp)" in text
+    totals = text.split("Tổng hợp")[-1] if "Tổng hợp" in text else text
+    assert not [line for line in totals.splitlines()
+                if line.startswith("• Số") and ("▲" in line or "▼" in line)]
+    report = _rows(_workbook(d, "vi").worksheets[0])
+    change_row = next(r for r in report if r[0] == "Tăng/giảm")
+    assert all(v is None for v in change_row[4:])

@@ -522,3 +522,14 @@ def test_check_reports_outliers_against_history() -> None:
 )
 def test_is_outlier(value: int, history: list[int], outlier: bool) -> None:
     assert is_outlier(value, history) is outlier
+
+
+@pytest.mark.parametrize(("typed", "kind", "key"), [
+    ("tuần trước", PeriodKind.WEEK, "2026-W48"), ("tuần này", PeriodKind.WEEK, "2026-W49"),
+    ("last week", PeriodKind.WEEK, "2026-W48"), ("this month", PeriodKind.MONTH, "2026-12"),
+    ("tháng trước", PeriodKind.MONTH, "2026-11"), ("năm ngoái", PeriodKind.YEAR, "2025"),
+    ("nay", PeriodKind.WEEK, "2026-W49"), ("tháng này", PeriodKind.WEEK, None),
+])
+def test_relative_periods_as_people_say_them(typed: str, kind, key) -> None:
+    found = parse_period(typed, kind, date(2026, 12, 2))
+    assert (found.key if found else None) == key
