@@ -33,9 +33,9 @@ DONE_ON_CARD = 6
 # Room for the history on a card, in Telegram's units: with the notes, tags and the head at
 # their longest, the body still has room (a card of emoji-heavy notes was too long to send).
 HISTORY_ON_CARD = 1200
-# What the card lists under "who did what": the tip's moves and hand-overs (notes have their
-# own lines; questions and answers are under the card as messages).
-DONE_KINDS = ("status", "assign", "block", "merge", "closing")
+# What the card lists under "who did what": the tip's moves, hand-overs, questions and the
+# sender's answers (notes have their own lines).
+DONE_KINDS = ("status", "assign", "ask", "answer", "block", "merge", "closing")
 
 
 @dataclass(frozen=True)
@@ -81,7 +81,8 @@ async def facts(svc: Services, tip: Tip) -> CardFacts:
         return names[user_id]
 
     assignee = await name(tip.assignee_id) if tip.assignee_id is not None else None
-    done = [Done(h.at, await name(h.actor_id), h.kind, h.detail, h.to_status,
+    done = [Done(h.at, "" if h.kind == "answer" else await name(h.actor_id), h.kind,
+                 h.detail, h.to_status,
                  await name(h.detail.get("to")) if h.kind == "assign" else None)
             for h in history if h.kind in DONE_KINDS and h.to_status is not Status.NEW]
     return CardFacts(
@@ -105,12 +106,17 @@ def done_line(svc: Services, locale: str, done: Done) -> str:
         what = t(locale, "tipdesk.did.assign", name=html.escape(cut(done.assignee or "—", 64)))
     elif done.kind == "merge":
         what = t(locale, "tipdesk.did.merge", code=html.escape(str(done.detail.get("merged"))))
+    elif done.kind in ("ask", "answer"):
+        said = str(done.detail.get("text") or "") or t(locale, "eventdesk.answer.photo")
+        what = t(locale, f"tipdesk.did.{done.kind}", text=html.escape(cut(said, NOTE_ON_CARD)))
     elif done.kind == "closing":
         what = t(locale, "tipdesk.did.closing",
                  text=html.escape(cut(str(done.detail.get("text", "")), NOTE_ON_CARD)))
     else:  # block
         what = t(locale, f"tipdesk.did.{done.kind}")
-    return f"• {when} — {html.escape(cut(done.by, 64))}: {what}"
+    # An answer's "by" is whoever sent the tip, named in the card's language, never more.
+    who = t(locale, "tipdesk.did.sender") if done.kind == "answer" else done.by
+    return f"• {when} — {html.escape(cut(who, 64))}: {what}"
 
 
 def card_text(svc: Services, locale: str, tip: Tip, f: CardFacts, now: datetime) -> str:

@@ -347,7 +347,7 @@ async def _apply(turn: Turn, draft: DeskDraft, text: str) -> None:
             return
         question = to_sender(tip, "tips.ask.question", answer=True, question=html.escape(text))
         await svc.tips.add_entry(tip.id, me.user.id, "ask", svc.now(), notices=[question],
-                                 text=text)
+                                 edit_cards=True, text=text)
         turn.say(turn.tr("tipdesk.asked", code=tip.code))
     elif act == "note":
         await svc.tips.add_entry(tip.id, me.user.id, "note", svc.now(), edit_cards=True,

@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 import html
 import logging
+import unicodedata
 from datetime import datetime, time
 
 from telegram import (
@@ -26,7 +27,7 @@ from telegram import (
 from handlers import flows
 from handlers.callbacks import data
 from handlers.common import Keyboard, Turn, button, pager, person_name, step_header, units
-from handlers.occurred import WHEN, occurred, pressed, typed
+from handlers.occurred import WHEN, occurred, parse_when, pressed, typed
 from handlers.services import Services
 from handlers.tip_card import escaped_within, media_counts
 from handlers.tip_recipients import recipients
@@ -571,8 +572,36 @@ async def where_text(turn: Turn, draft: Draft) -> None:
         turn.say(me.tr("tips.where.too_long", max=turn.number(MAX_PLACE)),
                  _where_keyboard(turn, draft))
         return
+    if draft.place_text and parse_when(text, turn.svc.now().astimezone(turn.svc.timezone))[0]:
+        # "tối qua 9h" typed after the address, as if the next step were open: the time,
+        # not a new address (which would have replaced the one typed a moment ago).
+        turn.say(me.tr("tips.where.looks_like_time", typed=html.escape(text),
+                       place=html.escape(draft.place_text)), _where_keyboard(turn, draft))
+        return
+    before = draft.place_text
     draft.place_text = text
+    if draft.unit_id is None or not await _is_hamlet(turn, draft.unit_id):
+        named = await _hamlet_named(turn, text)
+        if named is not None:  # "gần chợ ấp An Phú": the tip goes to that hamlet
+            draft.unit_id = named
+    if before and before != text:
+        turn.say(me.tr("tips.where.replaced", before=html.escape(before)))
     await _where_noted(turn, draft)
+
+
+async def _is_hamlet(turn: Turn, unit_id: int) -> bool:
+    tree = await turn.svc.units.tree()
+    return unit_id in tree.by_id and not tree.children.get(unit_id)
+
+
+async def _hamlet_named(turn: Turn, text: str) -> int | None:
+    """The one hamlet whose full name ("Ấp An Phú") the typed address holds, if exactly one
+    does (within the commune already chosen, if any)."""
+    tree = await turn.svc.units.tree()
+    typed = unicodedata.normalize("NFC", text).casefold()
+    found = [u.id for u in tree.leaves([r.id for r in tree.children.get(None, [])])
+             if unicodedata.normalize("NFC", u.name).casefold() in typed]
+    return found[0] if len(found) == 1 else None
 
 
 async def _where_done(turn: Turn, draft: Draft) -> None:

@@ -387,6 +387,7 @@ class TipRepo:
                                           {"message_id": message_id, "head": head},
                                           tip_id=tip_id, seq=message_id)
                                  for user_id in holders], now)
+                add_items(conn, _card_edits(conn, tip_id), now)  # the history shows it
                 return len(holders)
 
         told = await self._db.run_sync(run)

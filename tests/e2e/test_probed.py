@@ -352,3 +352,24 @@ async def test_a_round_video_answer_reaches_the_officer(harness: Harness):
     assert "Đã chuyển" in (await thuy.next_message()).text
     arrived = await collect(minh, lambda ms: any(m.raw.get("video_note") for m in ms))
     assert arrived[-1].raw["video_note"]
+
+
+async def test_a_hamlet_named_in_the_address_is_the_tips_hamlet(harness: Harness):
+    """'gần chợ ấp An Phú' went to the commune only: the hamlet's name was not read."""
+    await harness.load_units()
+    await harness.enter_as(2002, "Minh", Role.COORDINATOR, "TANHOA")
+    thuy, _ = await enter_resident(harness)
+    thuy.send("/newtip")
+    step = await thuy.next_message()
+    thuy.press(step, "Trộm cắp")
+    await thuy.next_edit(step)
+    thuy.send("Mất xe đạp.")
+    thuy.press(await thuy.next_message(), "Tiếp ➡️")
+    await thuy.next_message()
+    thuy.send("Trước cổng chợ ấp an phú")
+    got = await thuy.next_message()
+    assert "Ấp An Phú" in got.text
+    draft = await harness.draft(3777001, "tip")
+    assert draft.unit_id == (await harness.services.units.by_code("TH-ANPHU")).id
+    thuy.send("Sau nhà văn hóa")  # a second address replaces the first, and says so
+    assert "được thay bằng địa chỉ mới" in (await thuy.next_message()).text

@@ -258,6 +258,21 @@ async def test_a_card_says_who_did_what_and_the_assignee_and_sender_are_told(har
     assert code in told.text and "Cán bộ Hạnh" in told.text and "Đang xác minh" in told.text
     await thuy.next_message()  # "Đang xác minh"
 
+    # A question and its answer are on the card's history too.
+    minh.press(card, "❓ Hỏi người gửi")
+    await minh.next_message()
+    minh.send("Xe màu gì?")
+    await minh.next_message()
+    asked = await thuy.next_message()
+    thuy.press(asked, "✍️ Trả lời")
+    await thuy.next_message()
+    thuy.send("Màu đỏ.")
+    await thuy.next_message()
+    await minh.wait_until(lambda: "Cán bộ Minh: hỏi người báo tin: «Xe màu gì?»" in card.text
+                          and "Người báo tin: trả lời: «Màu đỏ.»" in card.text)
+    await harness.settle()
+    for colleague in (minh, hanh, tam):  # the answer, copied under each card
+        colleague.skip_messages()
     minh.press(card, "🏁 Kết thúc")
     await minh.wait_until(lambda: "Đã giải quyết" in card.button_texts)
     pressed = minh.press(card, "Đã giải quyết")

@@ -350,6 +350,11 @@ async def test_wrong_input_at_every_step_is_answered_and_the_draft_kept(harness:
     assert "300" in (await thuy.next_message()).text
     thuy.send("Số 12 đường Lý Văn Lâm")
     assert "Số 12 đường Lý Văn Lâm" in (await thuy.next_message()).text
+    # The time typed here, as if the next step were open: not a new address.
+    thuy.send("tối qua 9h")
+    kept = await thuy.next_message()
+    assert "là thời gian" in kept.text and "Số 12 đường Lý Văn Lâm" in kept.text
+    assert (await harness.draft(3777001, "tip")).place_text == "Số 12 đường Lý Văn Lâm"
     thuy.reply_keyboard_press("Tiếp ➡️")
     await thuy.next_message()
     commune = await thuy.next_message()  # a typed address names no hamlet: which commune?
