@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 from playwright.async_api import BrowserContext, Locator, Page, async_playwright, expect
+from playwright.async_api import Error as PlaywrightError
 
 from bot.app import Running
 from bot.emulator.core import Emulator
@@ -193,3 +194,17 @@ async def press_key(page: Page, text: str) -> None:
 async def wait_for_toast(page: Page, substring: str) -> None:
     """Wait for a notice over the chat (a callback answer, an alert, or the page's own error)."""
     await expect(page.locator("#toast")).to_contain_text(substring, timeout=TIMEOUT_MS)
+
+
+async def scroll_to(message: Locator) -> None:
+    """Bring a message into view for a screenshot. The page redraws the chat when anything
+    arrives, so the element scrolled to may be replaced mid-way: found again and tried
+    again (a few times; a message that never settles fails the test)."""
+    for attempt in range(5):
+        await expect(message).to_be_visible(timeout=TIMEOUT_MS)
+        try:
+            await message.scroll_into_view_if_needed(timeout=TIMEOUT_MS)
+            return
+        except PlaywrightError as exc:
+            if "not attached" not in str(exc) or attempt == 4:
+                raise

@@ -14,6 +14,7 @@ from tests.browser.conftest import (
     bot_messages,
     choose_person,
     press_button,
+    scroll_to,
     send_text,
     wait_for_bot_text,
     wait_for_toast,
@@ -44,7 +45,9 @@ async def test_a_coordinator_works_an_event_from_its_card(
     await page.screenshot(path=tmp_path / "1-reporter-sent.png")
 
     await choose_person(page, COORDINATOR)
-    card = await wait_for_bot_text(page, code)
+    await wait_for_bot_text(page, code)
+    # The card itself (later messages name the code too: "Đã gửi câu hỏi … VV-…").
+    card = bot_messages(page).filter(has_text=code).filter(has_text="Người báo:").first
     for expected in ("Trạng thái: Mới", "Ngã ba chợ An Phú", "Số người liên quan: 6",
                      "Người báo: Trần Văn Bảy"):
         await expect(card).to_contain_text(expected)
@@ -56,7 +59,7 @@ async def test_a_coordinator_works_an_event_from_its_card(
     await wait_for_bot_text(page, "Gõ câu hỏi gửi người báo")
     await send_text(page, "Có ai bị thương không?")
     await wait_for_bot_text(page, "Đã gửi câu hỏi")
-    await card.scroll_into_view_if_needed()
+    await scroll_to(card)
     await page.screenshot(path=tmp_path / "2-coordinator-card.png")
 
     await choose_person(page, REPORTER)
@@ -76,7 +79,7 @@ async def test_a_coordinator_works_an_event_from_its_card(
     await wait_for_toast(page, f"{code}: Đã xử lý xong")
     await expect(card).to_contain_text("Trạng thái: Đã xử lý xong")
     await expect(card.locator(".ikb button", has_text="❓ Hỏi người báo")).to_have_count(0)
-    await card.scroll_into_view_if_needed()
+    await scroll_to(card)
     await page.screenshot(path=tmp_path / "4-handled.png")
 
     # A restart: the page shows the same chats, and the card still works.

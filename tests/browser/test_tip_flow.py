@@ -14,6 +14,7 @@ from .conftest import (
     choose_person,
     press_button,
     press_key,
+    scroll_to,
     send_text,
     wait_for_bot_text,
     wait_for_toast,
@@ -110,7 +111,7 @@ async def test_resident_files_anonymous_tip_and_coordinator_acknowledges(
     for button in ("✅ Tiếp nhận", "🔎 Xác minh"):
         await expect(card.locator(".ikb button", has_text=button)).to_have_count(1)
     await assert_sender_not_shown(page)
-    await card.scroll_into_view_if_needed()
+    await scroll_to(card)
     await page.screenshot(path=tmp_path / "2-coordinator-card.png")
     messages_before = await bot_messages(page).count()
 
