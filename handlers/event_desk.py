@@ -152,15 +152,12 @@ class DeskDraft:
 
     def to_json(self) -> dict:
         """For storing."""
-        return {"event_id": self.event_id, "action": self.action, "code": self.code,
-                "step": self.step, "text": self.text}
+        return dict(self.__dict__)
 
     @classmethod
     def from_json(cls, data: dict) -> DeskDraft:
-        """From storage."""
-        return cls(event_id=int(data["event_id"]), action=str(data["action"]),
-                   code=str(data.get("code", "")), step=str(data.get("step", "type")),
-                   text=str(data.get("text", "")))
+        """From storage (as AnswerDraft below: keys of an older version are ignored)."""
+        return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
 
 
 async def staff_reply(turn: Turn, event: Event) -> None:

@@ -23,6 +23,15 @@ async def coordinator(harness: Harness, tg_id: int, name: str, unit: str = "TANH
 
 async def file_event(bay, *, photo: bool = True) -> str:
     """Bảy reports a fight step by step; the event's code."""
+    review = await event_review(bay, photo=photo)
+    bay.press(review, "🚨 Gửi cho cán bộ xã")
+    sent = await bay.next_edit(review)
+    return EVENT_CODE.search(sent.text)[0]
+
+
+async def event_review(bay, *, photo: bool = True, description: str =
+                       "Hai nhóm thanh niên xô xát trước cổng chợ.", people: str = "6"):
+    """Bảy writes a fight up to its review step; the review."""
     bay.send("/event")
     step = await bay.next_message()
     bay.press(step, "Gây rối, đánh nhau")
@@ -31,18 +40,15 @@ async def file_event(bay, *, photo: bool = True) -> str:
     step = await bay.next_edit(step)
     bay.press(step, "Bỏ qua ➡️")
     await bay.next_edit(step)
-    bay.send("Hai nhóm thanh niên xô xát trước cổng chợ.")
+    bay.send(description)
     await bay.next_message()
-    bay.send("6")
+    bay.send(people)
     step = await bay.next_message()
     if photo:
         bay.send_photo(tiny_png())
         step = await bay.next_message()
     bay.press(step, "Xong ➡️" if photo else "Không có ảnh ➡️")
-    review = await bay.next_edit(step)
-    bay.press(review, "🚨 Gửi cho cán bộ xã")
-    sent = await bay.next_edit(review)
-    return EVENT_CODE.search(sent.text)[0]
+    return await bay.next_edit(step)
 
 
 def replied_to(message) -> int | None:
@@ -232,20 +238,7 @@ async def test_an_event_nobody_could_receive_is_not_sent(harness: Harness):
     await harness.load_units()
     at(harness, WEDNESDAY)
     bay = await reporter(harness, 2001, "Bảy")  # no coordinator, no admin has started
-    bay.send("/event")
-    step = await bay.next_message()
-    bay.press(step, "Gây rối, đánh nhau")
-    step = await bay.next_edit(step)
-    bay.press(step, "Vừa xảy ra")
-    step = await bay.next_edit(step)
-    bay.press(step, "Bỏ qua ➡️")
-    await bay.next_edit(step)
-    bay.send("Xô xát.")
-    await bay.next_message()
-    bay.send("2")
-    step = await bay.next_message()
-    bay.press(step, "Không có ảnh ➡️")
-    review = await bay.next_edit(step)
+    review = await event_review(bay, photo=False, description="Xô xát.", people="2")
     assert "chưa có cán bộ nào nhận được" in review.text and "113" in review.text
     assert "🚨 Gửi cho cán bộ xã" not in review.button_texts
     assert await harness.draft(2001, "event") is not None  # kept for when someone can
