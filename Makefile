@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test lint bench clean chromium
+.PHONY: run test lint bench clean chromium office
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -28,13 +28,25 @@ chromium:
 	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium; \
 	fi
 
+# The documents' tests convert the workbook and the Word report to PDF with LibreOffice and
+# read them back with poppler's pdftotext; Liberation Serif stands in for Times New Roman
+# (same metrics, Vietnamese glyphs). Installed from Debian only when missing.
+office:
+	@if ! command -v soffice >/dev/null || ! command -v pdftotext >/dev/null \
+	    || ! fc-list 2>/dev/null | grep -qi "Liberation Serif"; then \
+	  set -x; \
+	  $(SUDO) apt-get update && \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
+	    libreoffice-writer-nogui libreoffice-calc-nogui poppler-utils fonts-liberation2; \
+	fi
+
 run: $(VENV)/.installed
 	$(BIN)/binhyen run
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check bot handlers storage locales tests
 
-test: lint chromium
+test: lint chromium office
 	$(BIN)/pytest
 
 bench: $(VENV)/.installed-dev

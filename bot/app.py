@@ -40,6 +40,7 @@ from storage.db import Database
 from storage.events import EventRepo
 from storage.flows import Flows
 from storage.invitations import InvitationRepo
+from storage.offices import OfficeRepo
 from storage.outbox import OutboxRepo
 from storage.reporting import indicator_sets
 from storage.reports import ReportRepo
@@ -80,11 +81,13 @@ def make_services(
         events=EventRepo(db),
         flows=Flows(db, vault),
         outbox=OutboxRepo(db, vault),
+        offices=OfficeRepo(db),
         buttons=Signer(vault.button_key),
     )
     if now is not None:
         svc.now = now
     svc.summaries = deliveries.make_summaries(svc)
+    svc.word_report = deliveries.make_word_report(svc)
     svc.nudge = reminders.make_nudge(svc)
     return svc
 

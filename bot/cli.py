@@ -1,4 +1,4 @@
-"""The command line: ``binhyen [run|sandbox|units|invite|poster|backup|send-reminders]``.
+"""The command line: ``binhyen [run|sandbox|units|invite|poster|backup|send-reminders|…]``.
 
 Every command reads the same settings as the bot; a bad setting or argument is
 one clear line on stderr and a non-zero exit, never a traceback.
@@ -61,12 +61,32 @@ def build_parser() -> argparse.ArgumentParser:
     units_sub = units.add_subparsers(dest="units_command", metavar="ACTION", required=True)
     imp = units_sub.add_parser(
         "import", help="create or update units from a CSV (code,name,level,parent_code)",
-        description="Columns code,name,level,parent_code. Levels are free words (province, "
-        "commune, hamlet, ...). Re-importing updates names and parents and never deletes. "
-        "A bad line stops the import with its line number; nothing is half-imported.",
+        description="Columns code,name,level,parent_code, then optionally any of the office "
+        "columns of set-office (body, parent_body, place, number_prefix, signer_authority, "
+        "signer_title, signer_name, recipients; ' | ' between recipients; an empty cell "
+        "changes nothing). Levels are free words (province, commune, hamlet, ...). "
+        "Re-importing updates names and parents and never deletes. A bad line stops the "
+        "import with its line number; nothing is half-imported.",
     )
     imp.add_argument("file", type=Path, help="the CSV file (UTF-8)")
     units_sub.add_parser("list", help="print the tree")
+    office = units_sub.add_parser(
+        "set-office", help="who issues a unit's reports and workbooks upward (Nghị định 30)",
+        description="Sets what the header and the signature block of the unit's Word report "
+        "and workbook say; prints every field, marking those still taken from the unit tree. "
+        "A field not given is left as it is; an empty value ('') goes back to the default.",
+    )
+    office.add_argument("code", help="the unit's code (a commune, usually)")
+    for flag, example in (
+            ("body", "CÔNG AN XÃ TÂN HÒA"), ("parent-body", "CÔNG AN TỈNH CÀ MAU"),
+            ("place", "Tân Hòa"), ("number-prefix", "CAX"),
+            ("signer-authority", "KT. TRƯỞNG CÔNG AN XÃ"),
+            ("signer-title", "PHÓ TRƯỞNG CÔNG AN XÃ"), ("signer-name", "Nguyễn Văn An")):
+        office.add_argument(f"--{flag}", dest=flag.replace("-", "_"),
+                            help=f"e.g. {example!r}")
+    office.add_argument("--recipient", dest="recipients", action="append",
+                        help="a line of 'Nơi nhận' (repeat for each; default: the body above, "
+                        "the commune's Party Committee and People's Committee, 'Lưu: VT')")
 
     inv = sub.add_parser(
         "invite", help="make an invitation link for a unit and role",
@@ -134,6 +154,22 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--out", required=True, type=Path, help="the .xlsx file to write")
     export.add_argument("--lang", choices=["vi", "en"], help="default: the settings' language")
 
+    report = sub.add_parser(
+        "report", help="write a unit's Word report for a period (Nghị định 30 layout)",
+        description="A .docx 'Báo cáo sơ kết/tổng kết': the national motto header, the "
+        "unit's body, number, place and date, the figures written into sentences, places "
+        "marked for the officer to write, the signature block and a per-hamlet appendix. "
+        "Nothing is sent.",
+    )
+    report.add_argument("--unit", required=True, metavar="CODE", help="a commune (or any unit)")
+    report.add_argument("--period", required=True, metavar="PERIOD",
+                        help="2026-H1 (sơ kết), 2026 (tổng kết), 2026-Q4, 2026-11, 2026-W47")
+    report.add_argument("--kind", metavar="KIND",
+                        help="sơ-kết, tổng-kết or kết-quả (default: a half-year is a sơ kết, "
+                        "a year a tổng kết, anything else a report of results)")
+    report.add_argument("--out", required=True, type=Path, help="the .docx file to write")
+    report.add_argument("--lang", choices=["vi", "en"], help="default: the settings' language")
+
     schedule = sub.add_parser(
         "schedule", help="show or change when reminders, digests and summaries go out",
         description="Without OCCASION: the schedule of a unit (default: every unit with a "
@@ -193,6 +229,7 @@ async def _dispatch(command: str, args: argparse.Namespace, settings: Settings) 
         "send-reminders": _send_reminders,
         "send-digest": commands.send_digest,
         "export": commands.export,
+        "report": commands.report,
         "schedule": commands.schedule,
     }[command]
     return await handler(args, settings)

@@ -50,7 +50,9 @@ async def sandbox(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def units(args: argparse.Namespace, settings: Settings) -> int:
-    """``units import FILE`` / ``units list``."""
+    """``units import FILE`` / ``units list`` / ``units set-office CODE …``."""
+    if args.units_command == "set-office":
+        return await set_office(args, settings)
     db = await Database.open(settings.db)
     try:
         repo = UnitRepo(db)
@@ -64,7 +66,8 @@ async def units(args: argparse.Namespace, settings: Settings) -> int:
             except UnitsCsvError as exc:
                 return _fail(f"{args.file}: {exc}; nothing was imported")
             print(f"{result.created} created, {result.updated} updated, "
-                  f"{result.unchanged} unchanged")
+                  f"{result.unchanged} unchanged"
+                  + (f"; office details set for {result.offices}" if result.offices else ""))
             return 0
         tree = await repo.tree()
 
@@ -217,7 +220,7 @@ def _span(text: str | None, settings: Settings, now=None):
 async def export(args: argparse.Namespace, settings: Settings) -> int:
     """``export --unit CODE [--period P] --out FILE.xlsx``."""
     from bot.app import make_services
-    from bot.deliveries import make_digest
+    from bot.deliveries import make_digest, office_for
     from bot.digest_workbook import workbook_xlsx
     from storage.reporting import indicator_sets
 
@@ -233,15 +236,96 @@ async def export(args: argparse.Namespace, settings: Settings) -> int:
         if unit is None:
             return _fail(f"no unit with code {args.unit!r} (see: binhyen units list)")
         digest = await make_digest(svc, [unit], span)
+        locale = args.lang or settings.default_locale
+        office = await office_for(svc, [unit], locale)
     finally:
         await db.close()
-    data = workbook_xlsx(digest, args.lang or settings.default_locale, tz=settings.zone)
+    data = workbook_xlsx(digest, locale, office=office, tz=settings.zone)
     try:
         args.out.write_bytes(data)
     except OSError as exc:
         return _fail(f"{args.out}: cannot write ({exc})")
     print(f"{args.out}: {unit.name}, {span.key}, {len(digest.hamlets)} hamlets, "
           f"{digest.reports_filed}/{digest.reports_expected} reports")
+    return 0
+
+
+# What --kind accepts, with and without diacritics.
+REPORT_KINDS = {"sơ-kết": "so_ket", "so-ket": "so_ket", "tổng-kết": "tong_ket",
+                "tong-ket": "tong_ket", "kết-quả": "ket_qua", "ket-qua": "ket_qua"}
+
+
+async def report(args: argparse.Namespace, settings: Settings) -> int:
+    """``report --unit CODE --period P [--kind K] --out FILE.docx``: the Word report."""
+    from bot.app import make_services
+    from bot.deliveries import word_report
+    from storage.reporting import indicator_sets
+
+    try:
+        span = _span(args.period, settings)
+    except ValueError as exc:
+        return _fail(f"--period: {exc}; write e.g. 2026-H1, 2026, 2026-Q4, 2026-11")
+    kind = REPORT_KINDS.get(args.kind.lower()) if args.kind else None
+    if args.kind and kind is None:
+        return _fail(f"--kind {args.kind!r}: use sơ-kết, tổng-kết or kết-quả")
+    locale = args.lang or settings.default_locale
+    db = await Database.open(settings.db)
+    try:
+        svc = make_services(settings, db, Vault(settings.secret()))
+        await svc.reports.sync_sets(indicator_sets())
+        unit = await svc.units.by_code(args.unit)
+        if unit is None:
+            return _fail(f"no unit with code {args.unit!r} (see: binhyen units list)")
+        data, digest, office = await word_report(svc, [unit], span, locale, kind=kind)
+    finally:
+        await db.close()
+    try:
+        args.out.write_bytes(data)
+    except OSError as exc:
+        return _fail(f"{args.out}: cannot write ({exc})")
+    print(f"{args.out}: {office.body}, {span.key}, {len(digest.hamlets)} hamlets, "
+          f"{digest.reports_filed}/{digest.reports_expected} reports")
+    if office.missing:
+        print(f"note: the signer's name is not set; its line is left to be written by hand "
+              f"(binhyen units set-office {unit.code} --signer-name '…')", file=sys.stderr)
+    return 0
+
+
+async def set_office(args: argparse.Namespace, settings: Settings) -> int:
+    """``units set-office CODE [--body …] [--signer-name …] …``: who issues its documents."""
+    from bot.official import resolve
+    from storage.offices import FIELD_NAMES, RECIPIENT_SEP, OfficeFields, OfficeRepo, check_field
+
+    changes = {}
+    for name in FIELD_NAMES:
+        value = getattr(args, name)
+        if name == "recipients" and value is not None:
+            value = RECIPIENT_SEP.join(v.strip() for v in value if v.strip())
+        if value is not None:
+            try:
+                changes[name] = check_field(name, value)
+            except ValueError as exc:
+                return _fail(f"--{name.replace('_', '-')}: {exc}")
+    db = await Database.open(settings.db)
+    try:
+        units = UnitRepo(db)
+        unit = await units.by_code(args.code)
+        if unit is None:
+            return _fail(f"no unit with code {args.code!r} (see: binhyen units list)")
+        repo = OfficeRepo(db)
+        stored = await repo.set(unit.id, OfficeFields(**changes)) if changes \
+            else await repo.get(unit.id)
+        office = resolve(unit, await units.tree(), stored, settings.default_locale)
+    finally:
+        await db.close()
+    for name in FIELD_NAMES:
+        value = getattr(office, name)
+        shown = " | ".join(value) if isinstance(value, tuple) else value
+        origin = "  (default)" if name in office.defaulted else ""
+        print(f"{name.replace('_', '-')}: {shown or '—'}{origin}")
+    if office.missing:
+        print("note: no signer's name: documents leave its line to be written by hand",
+              file=sys.stderr)
     return 0
 
 

@@ -20,6 +20,7 @@ from bot.digest import Digest, Span, SpanKind, span_from_text, span_of
 from bot.digest_build import build, overdue_tips
 from bot.digest_labels import span_label
 from bot.digest_text import digest_messages, overdue_lines
+from bot.official import Office, resolve
 from bot.outbox import Part
 from bot.schedule import (
     DEFAULTS,
@@ -35,6 +36,7 @@ from handlers.summaries import NotBegun
 from locales import formats, t
 from storage.digests import DigestRepo
 from storage.models import Role, Unit
+from storage.offices import FIELD_NAMES as OFFICE_FIELDS
 from storage.outbox import NewItem, OutboxItem, OutboxRepo
 from storage.schedules import ScheduleRepo
 from storage.units import UnitTree
@@ -194,10 +196,18 @@ async def digest_parts(svc: Services, user_id: int, root_ids: list[int],
     if not roots:
         return [Part("text", t(locale, "delivery.no_scope"))]
     digest = await make_digest(svc, roots, span)
-    return await render_digest(digest, locale, svc)
+    office = await office_for(svc, roots, locale)
+    return await render_digest(digest, locale, svc, office)
 
 
-async def render_digest(digest: Digest, locale: str, svc: Services) -> list[Part]:
+async def office_for(svc: Services, roots: list[Unit], locale: str) -> Office:
+    """Who issues the documents of a scope: its first root unit's office (bot.official)."""
+    tree = await svc.units.tree()
+    return resolve(roots[0], tree, await svc.offices.get(roots[0].id), locale)
+
+
+async def render_digest(digest: Digest, locale: str, svc: Services,
+                        office: Office) -> list[Part]:
     """Texts, then the chart and the workbook (rendered off the event loop)."""
     # matplotlib and openpyxl take most of a second to import: the first digest pays it,
     # not every start-up.
@@ -206,7 +216,8 @@ async def render_digest(digest: Digest, locale: str, svc: Services) -> list[Part
 
     texts = digest_messages(digest, locale, svc.timezone)
     png = await asyncio.to_thread(chart_png, digest, locale)
-    xlsx = await asyncio.to_thread(workbook_xlsx, digest, locale, tz=svc.timezone)
+    xlsx = await asyncio.to_thread(workbook_xlsx, digest, locale, office=office,
+                                   tz=svc.timezone)
     name = f"binhyen-{digest.span.key}"
     return [*(Part("text", text) for text in texts),
             Part("photo", text=span_label(locale, digest.span), data=png, filename=f"{name}.png"),
@@ -229,6 +240,53 @@ def make_summaries(svc: Services) -> Callable[[int, list[int], str, str | None],
         if span.start > today:  # a summary of nothing yet would be a page of zeros
             raise NotBegun(span.key)
         # The kind the span is (a typed form may name another than the one asked for).
-        return span.kind.value, await digest_parts(svc, user_id, root_ids, span)
+        return span.kind.value, span.key, await digest_parts(svc, user_id, root_ids, span)
 
     return summaries
+
+
+def span_from_key(key: str) -> Span:
+    """The span a key names: '2026-W47', '2026-11', '2026-Q4', '2026-H2', '2026'."""
+    from storage.reporting import Period
+
+    if len(key) == 7 and key[4:6] == "-H":
+        return span_of(SpanKind.HALF, date(int(key[:4]), 1 if key[6] == "1" else 7, 1))
+    period = Period.from_key(key)
+    return span_of(SpanKind(period.kind.value), period.start)
+
+
+async def word_report(svc: Services, roots: list[Unit], span: Span, locale: str, *,
+                      kind: str | None = None) -> tuple[bytes, Digest, Office]:
+    """The Word report of ``span`` for the scope under ``roots``, built now (bot.digest_report
+    renders it off the event loop)."""
+    from bot.digest_report import report_docx  # python-docx: loaded when a report is asked for
+
+    digest = await make_digest(svc, roots, span)
+    office = await office_for(svc, roots, locale)
+    data = await asyncio.to_thread(report_docx, digest, office, locale, kind=kind,
+                                   tz=svc.timezone)
+    return data, digest, office
+
+
+def make_word_report(svc: Services) -> Callable[[int, list[int], str],
+                                                Awaitable[tuple[bytes, str, str, list[str]]]]:
+    """``Services.word_report``: the report a coordinator asks for under a summary."""
+    async def make(user_id: int, root_ids: list[int],
+                   key: str) -> tuple[bytes, str, str, list[str]]:
+        span = span_from_key(key)
+        if span.start > svc.now().astimezone(svc.timezone).date():
+            raise NotBegun(key)
+        tree = await svc.units.tree()
+        roots = [tree.by_id[r] for r in root_ids if r in tree.by_id]
+        _, locale = await svc.users.reach(user_id)
+        locale = locale or svc.default_locale
+        data, _, office = await word_report(svc, roots, span, locale)
+        notes = []
+        if set(OFFICE_FIELDS) <= set(office.defaulted):  # nothing set for the unit yet
+            notes.append(t(locale, "summary.word.office_defaults", unit=roots[0].code))
+        if office.missing:
+            notes.append(t(locale, "summary.word.no_signer"))
+        caption = t(locale, "summary.word.caption", span=span_label(locale, span))
+        return data, f"bao-cao-{span.key}.docx", caption, notes
+
+    return make

@@ -161,6 +161,11 @@ class Digest:
     overdue_total: int = 0  # overdue tips in all (``overdue`` lists the oldest of them)
     before_filed: int = 0  # reports filed in the span before, of
     before_expected: int = 0  # those it asked for: what ``totals_before`` rests on
+    tips_closed: int = 0  # tips closed in the span (whenever they came)
+    tips_closed_late: int = 0  # of which later than the closing deadline
+    # An indicator that counts part of another ("hòa giải thành" of "hòa giải"): the other's
+    # code, so a report can write "590/603 vụ, đạt 97,8%".
+    parts_of: dict[str, str] = field(default_factory=dict)
 
     @property
     def before(self) -> str:

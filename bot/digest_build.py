@@ -67,7 +67,7 @@ async def build(repo: DigestRepo, tree: UnitTree, roots: list[Unit], stored: Sto
         periods_before=[p.key for p in periods_before],
         since=utc(span.start), until=utc(span.end + timedelta(days=1)),
         before_since=utc(before.start), ack_cut=now - policy.acknowledge_within,
-        close_cut=now - policy.close_within)
+        close_cut=now - policy.close_within, close_within=policy.close_within)
 
     def name(unit_id: int | None) -> str:
         return tree.by_id[unit_id].name if unit_id in tree.by_id else "—"
@@ -96,6 +96,8 @@ async def build(repo: DigestRepo, tree: UnitTree, roots: list[Unit], stored: Sto
         overdue=overdue, overdue_total=tips.overdue_total, hamlets=rows,
         totals_before=dict(reports.totals_before), before_filed=reports.filed_before,
         before_expected=len(hamlets) * len(periods_before),
+        tips_closed=tips.closed, tips_closed_late=tips.closed_late,
+        parts_of={i.code: i.at_most for i in stored.spec.indicators if i.at_most},
         events=[EventLine(type=t, created_at=datetime.fromisoformat(at), unit_name=name(u),
                           people=p, code=code, status=status)
                 for t, at, u, p, code, status in events.rows])

@@ -3,12 +3,13 @@
 A button carries ``kind:field:field…``. The kind says who handles the press: a flow (``tipf``,
 ``repf``, ``evf``, ``inv``, ``desk``, ``answer``, ``evd``, ``eva``, ``offer``) or a screen that
 needs no flow (``tip`` and ``ev`` cards, ``lang``, ``menu``, ``inbox``, ``ans``, ``evans``,
-``cmpl``, ``repl``, ``repv``, ``repo``, ``units``). :data:`KINDS` lists, for each kind, every
-shape its data may take: literal words and typed fields (``{int}`` a row id or page, ``{word}``
-a lower-case name the handler checks against its own list, ``{period}`` a period key a person
-could mean). :func:`data` refuses to build a shape that is not listed, so the table is the whole
-of what the bot emits (the authorisation test walks it), and a press whose data fits no shape is
-an expired button, never an exception in a handler.
+``cmpl``, ``repl``, ``repv``, ``repo``, ``units``, ``docx``). :data:`KINDS` lists, for each
+kind, every shape its data may take: literal words and typed fields (``{int}`` a row id or
+page, ``{word}`` a lower-case name the handler checks against its own list, ``{period}`` a
+period key a person could mean, ``{span}`` that or a half-year's). :func:`data` refuses to
+build a shape that is not listed, so the table is the whole of what the bot emits (the
+authorisation test walks it), and a press whose data fits no shape is an expired button, never
+an exception in a handler.
 
 Buttons nobody can forge: Telegram hands back whatever a client puts in ``callback_data``, and
 a modified client can put anything. So when a keyboard is sent (:func:`sign_markup`, called by
@@ -48,6 +49,7 @@ KINDS: dict[str, tuple[str, ...]] = {
     "ans": ("{int}",),
     "mine": ("{int}",),
     "cmpl": ("{period}",),
+    "docx": ("{span}",),
     "nudge": ("{period}",),
     "invh": ("{int}",),
     "evans": ("{int}",),
@@ -89,10 +91,20 @@ def _is_period(value: str) -> bool:
     return True
 
 
+_HALF_KEY = re.compile(r"(20[0-9]{2})-H[12]")
+
+
+def _is_span(value: str) -> bool:
+    """A digest's span: a reporting period's key, or a half-year's ('2026-H2')."""
+    match = _HALF_KEY.fullmatch(value)
+    return _is_period(match[1]) if match else _is_period(value)
+
+
 _TYPES = {
     "{int}": lambda v: _INT.fullmatch(v) is not None,
     "{word}": lambda v: _WORD.fullmatch(v) is not None,
     "{period}": _is_period,
+    "{span}": _is_span,
 }
 
 

@@ -110,6 +110,7 @@ CALLBACKS = {
     "ans": tip_follow.answer_pressed,
     "mine": tip_follow.mine_pressed,
     "cmpl": report_desk.completeness,
+    "docx": summaries.word_pressed,
     "nudge": report_desk.nudge,
     "invh": invitations.begin_for_hamlet,
     "repl": report_desk.hamlet_page,

@@ -19,6 +19,7 @@ from storage.db import Database
 from storage.events import EventRepo
 from storage.flows import Flows
 from storage.invitations import InvitationRepo
+from storage.offices import OfficeRepo
 from storage.outbox import OutboxRepo
 from storage.reporting import Period
 from storage.reports import ReportRepo
@@ -53,13 +54,19 @@ class Services:
     flows: Flows
     # Everything the bot owes someone (storage.outbox); the sender is the composition root's.
     outbox: OutboxRepo
+    offices: OfficeRepo  # who issues each unit's documents upward
     # Signs every button for the person it is sent to, and checks presses (handlers.callbacks).
     buttons: Signer
     # (user id, root unit ids, kind, which) → the messages of a summary (bot.deliveries);
     # ValueError for a period that cannot be read.
-    # Returns the kind of span it made and the parts to send.
+    # Returns the kind of span it made, its key and the parts to send.
     summaries: Callable[[int, list[int], str, str | None],
-                        Awaitable[tuple[str, list]]] | None = None
+                        Awaitable[tuple[str, str, list]]] | None = None
+    # (user id, root unit ids, span key) → the span's Word report (bot.deliveries): the file's
+    # bytes, its name, its caption and what the officer should be told about it (the signer's
+    # name not set…). ValueError for a key that is no span.
+    word_report: Callable[[int, list[int], str],
+                          Awaitable[tuple[bytes, str, str, list[str]]]] | None = None
     # Remind these hamlets' reporters of a period now (bot.reminders.make_nudge).
     nudge: Callable[[list[int], Period], Awaitable[int | None]] | None = None
     invite_ttl: timedelta = timedelta(days=7)

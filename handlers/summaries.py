@@ -3,7 +3,8 @@
 /summary [week|month|quarter|half|year] [PERIOD|now]: the last complete span by
 default, a named one (``2026-W47``, ``2026-11``, ``2026-Q4``, ``2026-H2``, ``2026``),
 or the current one so far (``now``); the same text, chart and workbook as the
-scheduled digest. /export [PERIOD]: the workbook alone. Building is the composition
+scheduled digest, and a button for the span's Word report (bot.digest_report), drafted
+when it is pressed. /export [PERIOD]: the workbook alone. Building is the composition
 root's (bot.deliveries), reached through ``Services.summaries``.
 """
 
@@ -15,7 +16,8 @@ import logging
 from telegram.constants import ChatAction
 from telegram.error import TelegramError
 
-from handlers.common import Turn, scope
+from handlers.callbacks import data
+from handlers.common import Keyboard, Turn, button, scope
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +70,7 @@ async def _answer(turn: Turn, *, workbook_only: bool) -> None:
     except TelegramError as exc:
         log.debug("chat action not shown: %s", exc)
     try:
-        made, parts = await svc.summaries(turn.me.user.id, roots, kind, which)
+        made, key, parts = await svc.summaries(turn.me.user.id, roots, kind, which)
     except NotBegun:
         turn.say(turn.tr("summary.not_begun"))
         return
@@ -89,3 +91,33 @@ async def _answer(turn: Turn, *, workbook_only: bool) -> None:
             turn.photo(part.data, part.filename, part.text)
         else:
             turn.document(part.data, part.filename, part.text)
+    if not workbook_only:  # the report to send upward, drafted on request
+        turn.say(turn.tr("summary.word.offer"), Keyboard([[
+            button(turn.tr("summary.word.button"), data("docx", key))]]))
+
+
+async def word_pressed(turn: Turn) -> None:
+    """📄 Báo cáo (Word) under a summary: the span's report, drafted now for this scope."""
+    svc = turn.svc
+    if not turn.me.staff:
+        turn.answer(turn.tr("tipdesk.not_allowed"), alert=True)
+        return
+    roots = [u.id for u in await scope(svc, turn.me)]
+    if not roots:
+        turn.answer()
+        turn.say(turn.tr("delivery.no_scope"))
+        return
+    turn.answer(turn.tr("summary.word.making"))
+    try:
+        await turn.context.bot.send_chat_action(turn.chat_id, ChatAction.UPLOAD_DOCUMENT)
+    except TelegramError as exc:
+        log.debug("chat action not shown: %s", exc)
+    try:
+        content, filename, caption, notes = await svc.word_report(
+            turn.me.user.id, roots, turn.press.action)
+    except NotBegun:
+        turn.say(turn.tr("summary.not_begun"))
+        return
+    turn.document(content, filename, caption)
+    for note in notes:
+        turn.say(note)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import sqlite3
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from storage.db import Database, stamp
 
@@ -36,6 +36,8 @@ class TipFigures:
     by_category_before: dict[str, int]
     overdue: list[sqlite3.Row]  # code, category, status, unit_id, created_at (oldest first)
     overdue_total: int
+    closed: int = 0  # tips closed in the span (whenever received)
+    closed_late: int = 0  # of which closed later than the closing deadline after receipt
 
 
 @dataclass(frozen=True)
@@ -56,7 +58,7 @@ class DigestRepo:
         self, *, unit_ids: list[int], hamlet_ids: list[int], set_id: int,
         indicator_ids: dict[str, int], periods: list[str], periods_before: list[str],
         since: datetime, until: datetime, before_since: datetime,
-        ack_cut: datetime, close_cut: datetime,
+        ack_cut: datetime, close_cut: datetime, close_within: timedelta = timedelta(days=20),
     ) -> tuple[TipFigures, ReportFigures, EventFigures]:
         """All of a digest's figures in one hop.
 
@@ -64,7 +66,8 @@ class DigestRepo:
         that report; ``periods``: report period keys in the span (``periods_before``: the
         span before); ``since``/``until``: the span's UTC bounds, ``before_since`` the start
         of the span before; ``ack_cut``/``close_cut``: tips received before these are
-        overdue if still new / still open.
+        overdue if still new / still open; ``close_within``: a tip closed later than this
+        after it came was closed late.
         """
         codes = {v: k for k, v in indicator_ids.items()}
 
@@ -81,7 +84,13 @@ class DigestRepo:
                 (*unit_ids, stamp(before_since), stamp(since))).fetchall()
             before = {r[0]: r[1] for r in rows}
             overdue, total = _overdue(conn, unit_ids, ack_cut, close_cut)
-            tips = TipFigures(by_cs, before, overdue, total)
+            closed, late = conn.execute(
+                f"SELECT COUNT(*), COALESCE(SUM((julianday(closed_at) - julianday(created_at))"
+                f" * 86400.0 > ?), 0) FROM tips WHERE unit_id IN ({units})"
+                f" AND closed_at >= ? AND closed_at < ?",
+                (close_within.total_seconds(), *unit_ids, stamp(since), stamp(until))
+            ).fetchone()
+            tips = TipFigures(by_cs, before, overdue, total, closed, late)
 
             sums: dict[int, dict[str, int]] = {}
             filed: dict[tuple[int, str], datetime] = {}

@@ -10,14 +10,18 @@ import csv
 import io
 import re
 import sqlite3
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from storage.audit import INSERT_SQL as AUDIT_SQL
 from storage.audit import audit_params
 from storage.db import Database, transaction, utcnow
 from storage.models import Unit
+from storage.offices import FIELD_NAMES as OFFICE_COLUMNS
+from storage.offices import RECIPIENT_SEP, OfficeFields, check_field, set_office
 
 CSV_COLUMNS = ("code", "name", "level", "parent_code")
+# After those, any of a unit's office fields (storage.offices), in any order; an empty cell
+# leaves the field as it is. "recipients" puts " | " between the lines of "Nơi nhận".
 # Codes go into deep links (`t_<code>`), whose payload allows only these characters.
 CODE_RE = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
 LEVEL_RE = re.compile(r"^[a-z][a-z_]{0,31}$")
@@ -42,27 +46,46 @@ class UnitRow:
     name: str
     level: str
     parent_code: str | None
+    office: OfficeFields = field(default_factory=OfficeFields)
 
 
 def parse_units_csv(text: str) -> list[UnitRow]:
-    """Validate a units CSV (``code,name,level,parent_code``); raise on the first bad line."""
+    """Validate a units CSV (``code,name,level,parent_code``, then any office columns); raise
+    on the first bad line."""
     text = text.removeprefix("\ufeff")  # Excel writes a BOM
     reader = csv.reader(io.StringIO(text))
     try:
         header = next(reader)
     except StopIteration:
         raise UnitsCsvError(1, "the file is empty") from None
-    if tuple(h.strip().lower() for h in header) != CSV_COLUMNS:
-        raise UnitsCsvError(1, f"the header must be {','.join(CSV_COLUMNS)}")
+    header = [h.strip().lower() for h in header]
+    if tuple(header[:len(CSV_COLUMNS)]) != CSV_COLUMNS:
+        raise UnitsCsvError(1, f"the header must begin {','.join(CSV_COLUMNS)}")
+    extra = header[len(CSV_COLUMNS):]
+    for name in extra:
+        if name not in OFFICE_COLUMNS:
+            raise UnitsCsvError(1, f"unknown column {name!r}: after {','.join(CSV_COLUMNS)}"
+                                   f" come only {','.join(OFFICE_COLUMNS)}")
+    if len(set(extra)) != len(extra):
+        raise UnitsCsvError(1, "a column is named twice")
+    width = len(header)
     rows: list[UnitRow] = []
     seen: dict[str, int] = {}
     for fields in reader:
         line = reader.line_num
         if not any(f.strip() for f in fields):
             continue
-        if len(fields) != len(CSV_COLUMNS):
-            raise UnitsCsvError(line, f"expected 4 columns, found {len(fields)}")
-        code, name, level, parent = (f.strip() for f in fields)
+        if len(fields) != width:
+            raise UnitsCsvError(line, f"expected {width} columns, found {len(fields)}")
+        code, name, level, parent = (f.strip() for f in fields[:len(CSV_COLUMNS)])
+        office = {}
+        for column, value in zip(extra, fields[len(CSV_COLUMNS):], strict=True):
+            if column == "recipients":
+                value = RECIPIENT_SEP.join(p.strip() for p in value.split("|") if p.strip())
+            try:
+                office[column] = check_field(column, value) or None  # empty: leave as it is
+            except ValueError as exc:
+                raise UnitsCsvError(line, str(exc)) from None
         if not CODE_RE.match(code):
             raise UnitsCsvError(
                 line, f"code {code!r} must be 1-32 letters, digits, '-' or '_'"
@@ -79,7 +102,7 @@ def parse_units_csv(text: str) -> list[UnitRow]:
         if parent == code:
             raise UnitsCsvError(line, "a unit cannot be its own parent")
         seen[code] = line
-        rows.append(UnitRow(line, code, name, level, parent or None))
+        rows.append(UnitRow(line, code, name, level, parent or None, OfficeFields(**office)))
     if not rows:
         raise UnitsCsvError(reader.line_num or 1, "no units in the file")
     return rows
@@ -92,6 +115,7 @@ class ImportResult:
     created: int
     updated: int
     unchanged: int
+    offices: int = 0  # units whose office fields the file set
 
 
 class UnitTree:
@@ -223,6 +247,11 @@ def _import(conn: sqlite3.Connection, rows: list[UnitRow], actor_id: int | None)
             )
             if old_name is not None:
                 updated += 1
+        offices = 0
+        for row in rows:
+            if not row.office.is_empty():
+                set_office(conn, ids[row.code], row.office, actor_id, in_transaction=True)
+                offices += 1
         conn.execute(
             AUDIT_SQL,
             audit_params(
@@ -230,7 +259,7 @@ def _import(conn: sqlite3.Connection, rows: list[UnitRow], actor_id: int | None)
                 {"created": created, "updated": updated, "rows": len(rows)},
             ),
         )
-    return ImportResult(created, updated, unchanged)
+    return ImportResult(created, updated, unchanged, offices)
 
 
 def _check_no_cycle(start: int, parents: dict[int, int | None], row: UnitRow) -> None:

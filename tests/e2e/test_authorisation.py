@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import io
 import sqlite3
+import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -59,6 +60,7 @@ ALLOWED: dict[str, frozenset[str]] = {
     "menu:help": EVERYONE,
     "lang": EVERYONE, "inbox": STAFF_HERE, "units": STAFF_HERE,
     "ans": frozenset({"resident"}), "mine": frozenset({"resident"}), "cmpl": STAFF_HERE,
+    "docx": STAFF_HERE,
     "nudge": STAFF_HERE, "invh": STAFF_HERE,
     "repl": STAFF_HERE,
     "repv": STAFF_HERE, "repo": STAFF_HERE,
@@ -112,6 +114,16 @@ def opened_workbook_shows_the_commune(seen: Seen) -> bool:
                 for row in sheet.iter_rows(values_only=True):
                     if any(isinstance(v, str) and "Tân Hòa" in v for v in row):
                         return True
+    return False
+
+
+def opened_report_shows_the_commune(seen: Seen) -> bool:
+    for data in seen.files:
+        if data.startswith(b"PK"):
+            with zipfile.ZipFile(io.BytesIO(data)) as document:
+                if "word/document.xml" in document.namelist() \
+                        and "TÂN HÒA" in document.read("word/document.xml").decode():
+                    return True
     return False
 
 
@@ -232,6 +244,8 @@ def probes() -> list[Probe]:
         Probe("ans", press(lambda w, p: f"ans:{w.tip_id}"), _desk_open),
         Probe("mine", press(lambda w, p: f"mine:{w.tip_id}"), _status),
         Probe("cmpl", press(lambda w, p: f"cmpl:{w.week.key}"), _seen(shows_the_hamlet)),
+        Probe("docx", press(lambda w, p: f"docx:{w.week.key}"),
+              _seen(opened_report_shows_the_commune)),
         Probe("invh", press(lambda w, p: f"invh:{w.hamlet_id}"),
               _seen(lambda s: "Bước 3/3" in s.text and "Ấp An Phú" in s.text)),
         Probe("nudge", press(lambda w, p: f"nudge:{w.week.key}"),

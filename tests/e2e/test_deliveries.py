@@ -24,6 +24,11 @@ def moment(day: int, hour: int, minute: int = 0) -> datetime:
     return datetime(2026, 11, day, hour, minute, tzinfo=VN)
 
 
+def offered(got: list) -> bool:
+    """``done`` for collect: a summary has come whole, down to its Word report's button."""
+    return any("📄 Báo cáo (Word)" in m.button_texts for m in got)
+
+
 async def settled(harness: Harness, kind: str) -> dict[str, int]:
     """The outbox rows of ``kind`` by status once the bot is idle (nothing pending or due)."""
     await harness.settle()
@@ -116,7 +121,7 @@ async def test_a_commune_moves_its_digest_and_a_coordinator_asks_for_a_summary(
     await collect(minh, has("document"))
 
     minh.send("/summary tháng 2026-10")
-    arrived = await collect(minh, has("document"))
+    arrived = await collect(minh, offered)
     assert "Báo cáo tháng" in arrived[0].text and "Tháng 10/2026" in arrived[0].text
     assert any(m.photo for m in arrived)
     minh.send("/export 2026-W47")
@@ -127,13 +132,13 @@ async def test_a_commune_moves_its_digest_and_a_coordinator_asks_for_a_summary(
     # As people say them: this month so far, a half-year in two words, and a month typed
     # after "tuần", which is said before the month's summary comes.
     minh.send("/summary tháng này")
-    arrived = await collect(minh, has("document"))
+    arrived = await collect(minh, offered)
     assert "Tháng 11/2026" in arrived[0].text
     minh.send("/summary sơ kết 2026-H1")
-    arrived = await collect(minh, has("document"))
+    arrived = await collect(minh, offered)
     assert "6 tháng đầu năm 2026" in arrived[0].text
     minh.send("/summary tuần 10/2026")
-    arrived = await collect(minh, has("document"))
+    arrived = await collect(minh, offered)
     assert "«10/2026» là một tháng, không phải một tuần" in arrived[0].text
     assert "Tháng 10/2026" in arrived[1].text
 
@@ -160,7 +165,7 @@ async def test_a_running_week_shows_the_same_figures_everywhere(harness: Harness
     minh.send("/reports 2026-W49 TH-ANPHU")
     view = (await minh.next_message()).text
     minh.send("/summary tuần now")
-    summary = await collect(minh, has("document"))
+    summary = await collect(minh, offered)
     minh.send("/export W49")  # the form /completeness takes
     exported = await collect(minh, has("document"))
     tanhoa = await svc.units.by_code("TANHOA")
@@ -180,12 +185,65 @@ async def test_a_running_week_shows_the_same_figures_everywhere(harness: Harness
         assert "Chưa đến hạn nộp: 1 báo cáo." in text, (name, text)
         assert "Kỳ này đang diễn ra (còn 1 báo cáo chưa đến hạn nộp)" in text, (name, text)
         assert "▲1.403" not in text
-    for name, message in (("summary", summary[-1]), ("export", exported[-1])):
+    book_of_summary = next(m for m in summary if m.document)
+    for name, message in (("summary", book_of_summary), ("export", exported[-1])):
         book = load_workbook(BytesIO(message.file_bytes()))
         rows = [[c.value for c in row] for row in book.worksheets[0].iter_rows()]
         anphu_row = next(r for r in rows if "Ấp An Phú" in r)
         assert 1403 in anphu_row and 227244 in anphu_row, (name, anphu_row)
-        assert "1/1" in anphu_row, (name, anphu_row)
+        assert anphu_row[3:5] == [1, 1], (name, anphu_row)  # filed 1 of 1
         previous = next(c for r in rows for c in r if isinstance(c, str) and "Kỳ trước" in c)
         # W49 runs (a report not due yet): not compared with W48, and said so.
         assert previous.endswith("— kỳ này đang diễn ra, chưa so sánh"), previous
+
+
+async def test_a_coordinator_drafts_the_word_report_of_a_summary(harness: Harness):
+    """Under /summary, 📄 Báo cáo (Word) sends the span's report, laid out for sending upward;
+    the officer is told what is still a default and that the signer's name is missing, until
+    the admin sets them."""
+    import docx
+
+    from storage.offices import OfficeFields
+
+    await harness.load_units()
+    svc = harness.services
+    at(harness, moment(23, 9))
+    await reporter(harness, 2001, "Bảy")
+    minh = await harness.enter_as(2002, "Minh", Role.COORDINATOR, "TANHOA")
+    minh.skip_messages()
+    anphu = await svc.units.by_code("TH-ANPHU")
+    await svc.reports.submit("antt", W47, anphu.id, PAST, (await svc.users.get(2001)).id,
+                             moment(22, 20))
+
+    minh.send("/summary tuần 2026-W47")
+    offer = (await collect(minh, offered))[-1]
+    assert "Nghị định 30/2020/NĐ-CP" in offer.text
+    minh.press(offer, "📄 Báo cáo (Word)")
+    arrived = await collect(minh, lambda got: any(m.document for m in got)
+                            and any("Chưa đặt họ tên" in (m.text or "") for m in got))
+    report = next(m for m in arrived if m.document)
+    assert report.document.file_name == "bao-cao-2026-W47.docx"
+    assert "Tuần 47/2026" in report.text
+    document = docx.Document(BytesIO(report.file_bytes()))
+    header = document.tables[0]
+    assert header.cell(0, 0).paragraphs[0].text == "CÔNG AN TỈNH CÀ MAU\nCÔNG AN XÃ TÂN HÒA"
+    assert header.cell(0, 1).paragraphs[0].text == "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM"
+    assert header.cell(1, 1).text == "Tân Hòa, ngày 23 tháng 11 năm 2026"
+    text = "\n".join(p.text for p in document.paragraphs)
+    assert f"- Tổ chức {PAST['patrols']} lượt tuần tra, kiểm soát" in text
+    notes = "\n".join(m.text or "" for m in arrived if not m.document)
+    assert "binhyen units set-office TANHOA" in notes and "Chưa đặt họ tên người ký" in notes
+
+    tanhoa = await svc.units.by_code("TANHOA")
+    await svc.offices.set(tanhoa.id, OfficeFields(
+        signer_name="Nguyễn Văn An", signer_title="Phó Trưởng Công an xã",
+        signer_authority="KT. Trưởng Công an xã", recipients="Công an tỉnh Cà Mau\nLưu: VT"))
+    minh.press(offer, "📄 Báo cáo (Word)")  # the same button, pressed again later
+    report = (await collect(minh, has("document")))[-1]
+    closing = docx.Document(BytesIO(report.file_bytes())).tables[1]
+    assert [p.text for p in closing.cell(0, 1).paragraphs if p.text] == [
+        "KT. TRƯỞNG CÔNG AN XÃ\nPHÓ TRƯỞNG CÔNG AN XÃ", "Nguyễn Văn An"]
+    assert [p.text for p in closing.cell(0, 0).paragraphs[1:]] == [
+        "- Công an tỉnh Cà Mau;", "- Lưu: VT."]
+    await harness.settle()
+    assert minh.unread() == 0  # nothing to tell now: no note follows

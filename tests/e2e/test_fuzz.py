@@ -657,7 +657,7 @@ def signed_payload(spec: Input, active: str | None) -> str:
     kind = prefix if use_active and prefix in _TYPED else sorted(_TYPED)[kind_n % len(_TYPED)]
     shape = _TYPED[kind][shape_n % len(_TYPED[kind])]
     pools = {"{int}": itertools.cycle(ints), "{word}": itertools.cycle(words),
-             "{period}": itertools.cycle(periods)}
+             "{period}": itertools.cycle(periods), "{span}": itertools.cycle(periods)}
     fields = [str(next(pools[part])) if part in pools else part for part in shape]
     return ":".join([kind, *fields]).encode()[:MAX_PAYLOAD].decode(errors="ignore")
 

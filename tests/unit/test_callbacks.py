@@ -49,7 +49,7 @@ def test_every_shape_fits_the_limit_at_its_largest() -> None:
         assert shapes, kind
         for shape in shapes:
             largest = (shape.replace("{int}", "9" * 12).replace("{word}", "w" * 24)
-                       .replace("{period}", "2026-W47"))
+                       .replace("{period}", "2026-W47").replace("{span}", "2026-W47"))
             fields = tuple(largest.split(":"))
             assert fits(kind, fields), (kind, shape)
             assert len(data(kind, *fields).encode()) <= MAX_PAYLOAD, (kind, shape)
