@@ -118,11 +118,12 @@ def opened_workbook_shows_the_commune(seen: Seen) -> bool:
 
 
 def opened_report_shows_the_commune(seen: Seen) -> bool:
+    """The Word report lists Tân Hòa's hamlets (its appendix has a row for each)."""
     for data in seen.files:
         if data.startswith(b"PK"):
             with zipfile.ZipFile(io.BytesIO(data)) as document:
                 if "word/document.xml" in document.namelist() \
-                        and "TÂN HÒA" in document.read("word/document.xml").decode():
+                        and "Ấp An Phú" in document.read("word/document.xml").decode():
                     return True
     return False
 

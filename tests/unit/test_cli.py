@@ -136,3 +136,54 @@ def test_schedule_shows_and_changes_a_communes_times(
     assert main(["schedule", "--unit", "TANHOA", "digest.week", "someday"]) == 1
     assert main(["schedule", "--unit", "TANHOA", "digest.weekly", "07:30"]) == 1
     assert "digest.week" in capsys.readouterr().err
+
+
+def test_set_office_then_report_and_office_columns_of_the_csv(
+    env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import docx
+
+    main(["units", "import", str(env / "units.csv")])
+    capsys.readouterr()
+    assert main(["units", "set-office", "TANHOA"]) == 0  # shows the defaults
+    captured = capsys.readouterr()
+    assert "body: CÔNG AN XÃ TÂN HÒA  (default)" in captured.out
+    assert "signer-name: —  (default)" in captured.out and "no signer's name" in captured.err
+    assert main(["units", "set-office", "TANHOA", "--signer-name", "Nguyễn Văn An",
+                 "--recipient", "Công an tỉnh Cà Mau (để báo cáo)", "--recipient",
+                 "Lưu: VT"]) == 0
+    out = capsys.readouterr().out
+    assert "signer-name: Nguyễn Văn An\n" in out
+    assert "recipients: Công an tỉnh Cà Mau (để báo cáo) | Lưu: VT\n" in out
+    assert main(["units", "set-office", "NOPE", "--place", "X"]) == 1
+    assert main(["units", "set-office", "TANHOA", "--place", "x" * 201]) == 1
+    assert "longer than 200" in capsys.readouterr().err
+
+    out_file = env / "bc.docx"
+    assert main(["report", "--unit", "TANHOA", "--period", "2026-H2", "--out",
+                 str(out_file)]) == 0
+    document = docx.Document(out_file)
+    assert document.paragraphs[1].text.startswith("Sơ kết phong trào toàn dân")
+    assert [p.text for p in document.tables[1].cell(0, 1).paragraphs if p.text] == [
+        "TRƯỞNG CÔNG AN XÃ", "Nguyễn Văn An"]
+    assert main(["report", "--unit", "TANHOA", "--period", "2026", "--kind", "sơ-kết",
+                 "--lang", "en", "--out", str(out_file)]) == 0
+    assert docx.Document(out_file).paragraphs[1].text.startswith("Half-year review")
+    assert main(["report", "--unit", "TANHOA", "--period", "2026", "--kind", "x",
+                 "--out", str(out_file)]) == 1
+
+    # The units CSV can carry the same fields; an empty cell leaves one as it is.
+    csv = env / "offices.csv"
+    csv.write_text("code,name,level,parent_code,signer_title,recipients,signer_name\n"
+                   "TANHOA,Xã Tân Hòa,commune,CM,PHÓ TRƯỞNG CÔNG AN XÃ,A (để b/c) | Lưu: VT,\n",
+                   "utf-8")
+    assert main(["units", "import", str(csv)]) == 0
+    assert "office details set for 1" in capsys.readouterr().out
+    assert main(["units", "set-office", "TANHOA"]) == 0
+    out = capsys.readouterr().out
+    assert "signer-title: PHÓ TRƯỞNG CÔNG AN XÃ\n" in out
+    assert "recipients: A (để b/c) | Lưu: VT\n" in out
+    assert "signer-name: Nguyễn Văn An\n" in out  # the empty cell changed nothing
+    csv.write_text("code,name,level,parent_code,seal\nTANHOA,Xã Tân Hòa,commune,CM,x\n", "utf-8")
+    assert main(["units", "import", str(csv)]) == 1
+    assert "unknown column 'seal'" in capsys.readouterr().err
