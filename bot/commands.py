@@ -6,7 +6,9 @@ import argparse
 import os
 import sqlite3
 import sys
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar
 
 from telegram import Bot
 from telegram.error import InvalidToken, TelegramError
@@ -17,8 +19,13 @@ from locales import t
 from storage.crypto import Vault
 from storage.db import Database, probe
 from storage.invitations import InvitationRepo
-from storage.models import Role
+from storage.models import Role, Unit
 from storage.units import UnitRepo, UnitsCsvError, parse_units_csv
+
+if TYPE_CHECKING:
+    from handlers.services import Services
+
+T = TypeVar("T")
 
 
 def _fail(message: str) -> int:
@@ -217,34 +224,56 @@ def _span(text: str | None, settings: Settings, now=None):
     return span_from_text(text, SpanKind.WEEK, today)
 
 
+async def _for_unit(settings: Settings, code: str, work: Callable[[Services, Unit], Awaitable[T]]
+                    ) -> T | None:
+    """Open the database with the services and indicator sets loaded, find the unit ``code``
+    and return ``await work(svc, unit)``; None (said on stderr) when there is no such unit."""
+    from bot.app import make_services
+    from storage.reporting import indicator_sets
+
+    db = await Database.open(settings.db)
+    try:
+        svc = make_services(settings, db, Vault(settings.secret()))
+        await svc.reports.sync_sets(indicator_sets())
+        unit = await svc.units.by_code(code)
+        if unit is None:
+            _fail(f"no unit with code {code!r} (see: binhyen units list)")
+            return None
+        return await work(svc, unit)
+    finally:
+        await db.close()
+
+
+def _write(path: Path, data: bytes) -> bool:
+    """Write a document's bytes; False (said on stderr) when the file cannot be written."""
+    try:
+        path.write_bytes(data)
+    except OSError as exc:
+        _fail(f"{path}: cannot write ({exc})")
+        return False
+    return True
+
+
 async def export(args: argparse.Namespace, settings: Settings) -> int:
     """``export --unit CODE [--period P] --out FILE.xlsx``."""
-    from bot.app import make_services
     from bot.deliveries import make_digest, office_for
     from bot.digest_workbook import workbook_xlsx
-    from storage.reporting import indicator_sets
 
     try:
         span = _span(args.period, settings)
     except ValueError as exc:
         return _fail(f"--period: {exc}; write e.g. 2026-W47, 2026-11, 2026-Q4, 2026-H2, 2026")
-    db = await Database.open(settings.db)
-    try:
-        svc = make_services(settings, db, Vault(settings.secret()))
-        await svc.reports.sync_sets(indicator_sets())
-        unit = await svc.units.by_code(args.unit)
-        if unit is None:
-            return _fail(f"no unit with code {args.unit!r} (see: binhyen units list)")
-        digest = await make_digest(svc, [unit], span)
-        locale = args.lang or settings.default_locale
-        office = await office_for(svc, [unit], locale)
-    finally:
-        await db.close()
-    data = workbook_xlsx(digest, locale, office=office, tz=settings.zone)
-    try:
-        args.out.write_bytes(data)
-    except OSError as exc:
-        return _fail(f"{args.out}: cannot write ({exc})")
+    locale = args.lang or settings.default_locale
+
+    async def work(svc, unit):
+        return unit, await make_digest(svc, [unit], span), await office_for(svc, [unit], locale)
+
+    made = await _for_unit(settings, args.unit, work)
+    if made is None:
+        return 1
+    unit, digest, office = made
+    if not _write(args.out, workbook_xlsx(digest, locale, office=office, tz=settings.zone)):
+        return 1
     print(f"{args.out}: {unit.name}, {span.key}, {len(digest.hamlets)} hamlets, "
           f"{digest.reports_filed}/{digest.reports_expected} reports")
     return 0
@@ -257,9 +286,7 @@ REPORT_KINDS = {"sơ-kết": "so_ket", "so-ket": "so_ket", "tổng-kết": "tong
 
 async def report(args: argparse.Namespace, settings: Settings) -> int:
     """``report --unit CODE --period P [--kind K] --out FILE.docx``: the Word report."""
-    from bot.app import make_services
     from bot.deliveries import word_report
-    from storage.reporting import indicator_sets
 
     try:
         span = _span(args.period, settings)
@@ -269,25 +296,21 @@ async def report(args: argparse.Namespace, settings: Settings) -> int:
     if args.kind and kind is None:
         return _fail(f"--kind {args.kind!r}: use sơ-kết, tổng-kết or kết-quả")
     locale = args.lang or settings.default_locale
-    db = await Database.open(settings.db)
-    try:
-        svc = make_services(settings, db, Vault(settings.secret()))
-        await svc.reports.sync_sets(indicator_sets())
-        unit = await svc.units.by_code(args.unit)
-        if unit is None:
-            return _fail(f"no unit with code {args.unit!r} (see: binhyen units list)")
-        data, digest, office = await word_report(svc, [unit], span, locale, kind=kind)
-    finally:
-        await db.close()
-    try:
-        args.out.write_bytes(data)
-    except OSError as exc:
-        return _fail(f"{args.out}: cannot write ({exc})")
+
+    async def work(svc, unit):
+        return await word_report(svc, [unit], span, locale, kind=kind)
+
+    made = await _for_unit(settings, args.unit, work)
+    if made is None:
+        return 1
+    data, digest, office = made
+    if not _write(args.out, data):
+        return 1
     print(f"{args.out}: {office.body}, {span.key}, {len(digest.hamlets)} hamlets, "
           f"{digest.reports_filed}/{digest.reports_expected} reports")
     if office.missing:
         print(f"note: the signer's name is not set; its line is left to be written by hand "
-              f"(binhyen units set-office {unit.code} --signer-name '…')", file=sys.stderr)
+              f"(binhyen units set-office {args.unit} --signer-name '…')", file=sys.stderr)
     return 0
 
 

@@ -245,16 +245,6 @@ def make_summaries(svc: Services) -> Callable[[int, list[int], str, str | None],
     return summaries
 
 
-def span_from_key(key: str) -> Span:
-    """The span a key names: '2026-W47', '2026-11', '2026-Q4', '2026-H2', '2026'."""
-    from storage.reporting import Period
-
-    if len(key) == 7 and key[4:6] == "-H":
-        return span_of(SpanKind.HALF, date(int(key[:4]), 1 if key[6] == "1" else 7, 1))
-    period = Period.from_key(key)
-    return span_of(SpanKind(period.kind.value), period.start)
-
-
 async def word_report(svc: Services, roots: list[Unit], span: Span, locale: str, *,
                       kind: str | None = None) -> tuple[bytes, Digest, Office]:
     """The Word report of ``span`` for the scope under ``roots``, built now (bot.digest_report
@@ -273,8 +263,9 @@ def make_word_report(svc: Services) -> Callable[[int, list[int], str],
     """``Services.word_report``: the report a coordinator asks for under a summary."""
     async def make(user_id: int, root_ids: list[int],
                    key: str) -> tuple[bytes, str, str, list[str]]:
-        span = span_from_key(key)
-        if span.start > svc.now().astimezone(svc.timezone).date():
+        today = svc.now().astimezone(svc.timezone).date()
+        span = span_from_text(key, SpanKind.WEEK, today)  # a key says its own kind
+        if span.start > today:
             raise NotBegun(key)
         tree = await svc.units.tree()
         roots = [tree.by_id[r] for r in root_ids if r in tree.by_id]

@@ -32,7 +32,7 @@ from docx.table import _Cell
 from bot.digest import Digest, SpanKind, change
 from bot.digest_labels import span_label
 from bot.official import Office, date_line, in_sentence, number_line, title_case
-from locales import formats, t
+from locales import catalog, formats, t
 from storage.tip_lifecycle import Status, categories
 
 __all__ = ["FONT", "report_docx", "report_kind"]
@@ -78,7 +78,7 @@ def report_docx(digest: Digest, office: Office, locale: str, *, kind: str | None
 
     _situation(w, digest)
     _results(w, digest)
-    _shortcomings(w, digest, tz)
+    _shortcomings(w, digest)
     _next_steps(w, digest, tz)
     _closing(w, office)
     _appendix(doc, w, digest, office, made)
@@ -278,7 +278,7 @@ def _widths(table, widths: Sequence) -> None:
 
 
 def _first(cell: _Cell):
-    """The cell's first paragraph, emptied of nothing (a new cell holds one)."""
+    """The paragraph every new cell holds, to write into."""
     return cell.paragraphs[0]
 
 
@@ -422,7 +422,7 @@ def _indicator_line(w: _Writer, d: Digest, code: str, previous: str) -> str:
     value = totals[code]
     key = f"doc.indicator.{code}"
     whole_code = d.parts_of.get(code)
-    sentence = _catalog(w.locale).get(key, "")
+    sentence = catalog(w.locale).get(key, "")
     if "{whole}" in sentence and (whole_code is None or whole_code not in totals):
         sentence = ""  # a share of an indicator this set does not have: said plainly
     if sentence:
@@ -438,12 +438,6 @@ def _indicator_line(w: _Writer, d: Digest, code: str, previous: str) -> str:
     if d.compared and code in d.totals_before:
         text += _delta(w, value, d.totals_before[code], "doc", previous)
     return f"- {text};"
-
-
-def _catalog(locale: str) -> dict[str, str]:
-    from locales import catalog
-
-    return catalog(locale)
 
 
 def _results(w: _Writer, d: Digest) -> None:
@@ -488,7 +482,7 @@ def _results(w: _Writer, d: Digest) -> None:
         w.text(w.tr("doc.handled.no_overdue"))
 
 
-def _shortcomings(w: _Writer, d: Digest, tz: ZoneInfo) -> None:
+def _shortcomings(w: _Writer, d: Digest) -> None:
     """III. A marked place to write in, with the facts: hamlets missing or late, overdue."""
     w.heading(w.tr("doc.part3"))
     w.para(w.tr("doc.write_here.part3"), indent=True, italic=True, mark=True)

@@ -333,10 +333,9 @@ def _signatures(ws: Worksheet, row: int, locale: str, office: Office, cols: int,
     if office.signer_authority:
         right_title = f"{office.signer_authority.upper()}\n{right_title}"
     _merged(ws, row, 1, split - 1, t(locale, "digest.sheet.preparer"), _BOLD)
-    cell = _merged(ws, row, split, cols, right_title, _BOLD, _WRAP_CENTRE)
-    if office.signer_authority:
+    _merged(ws, row, split, cols, right_title, _BOLD, _WRAP_CENTRE)
+    if office.signer_authority:  # two lines: authority over title
         ws.row_dimensions[row].height = 34
-    del cell
     _merged(ws, row + 1, 1, split - 1, t(locale, "digest.sheet.sign_name"), _ITALIC)
     _merged(ws, row + 1, split, cols, t(locale, "digest.sheet.sign_seal"), _ITALIC)
     name_row = row + 5  # four rows for the signature and the seal

@@ -43,6 +43,21 @@ async def kinds(harness: Harness) -> list[tuple[str, str, int]]:
     return [tuple(r) for r in rows]
 
 
+async def week_47_filed_by_an_phu(harness: Harness, now: datetime):
+    """Bảy (Ấp An Phú) has filed week 47 on Sunday evening; Minh coordinates Tân Hòa and
+    has read what he was sent on joining. Returns Minh."""
+    await harness.load_units()
+    svc = harness.services
+    at(harness, now)
+    await reporter(harness, 2001, "Bảy")
+    minh = await harness.enter_as(2002, "Minh", Role.COORDINATOR, "TANHOA")
+    minh.skip_messages()
+    anphu = await svc.units.by_code("TH-ANPHU")
+    await svc.reports.submit("antt", W47, anphu.id, PAST, (await svc.users.get(2001)).id,
+                             moment(22, 20))
+    return minh
+
+
 async def test_reminders_go_to_missing_reporters_only_once_and_never_at_night(harness: Harness):
     await harness.load_units()
     svc = harness.services
@@ -72,15 +87,8 @@ async def test_reminders_go_to_missing_reporters_only_once_and_never_at_night(ha
 
 
 async def test_the_weekly_digest_arrives_once_with_its_chart_and_workbook(harness: Harness):
-    await harness.load_units()
     svc = harness.services
-    at(harness, moment(20, 10))
-    await reporter(harness, 2001, "Bảy")
-    minh = await harness.enter_as(2002, "Minh", Role.COORDINATOR, "TANHOA")
-    minh.skip_messages()
-    anphu = await svc.units.by_code("TH-ANPHU")
-    await svc.reports.submit("antt", W47, anphu.id, PAST, (await svc.users.get(2001)).id,
-                             moment(22, 20))
+    minh = await week_47_filed_by_an_phu(harness, moment(20, 10))
 
     # The bot was down all Monday; on Tuesday morning last week's digest goes out.
     tuesday = moment(24, 9)
@@ -205,15 +213,8 @@ async def test_a_coordinator_drafts_the_word_report_of_a_summary(harness: Harnes
 
     from storage.offices import OfficeFields
 
-    await harness.load_units()
     svc = harness.services
-    at(harness, moment(23, 9))
-    await reporter(harness, 2001, "Bảy")
-    minh = await harness.enter_as(2002, "Minh", Role.COORDINATOR, "TANHOA")
-    minh.skip_messages()
-    anphu = await svc.units.by_code("TH-ANPHU")
-    await svc.reports.submit("antt", W47, anphu.id, PAST, (await svc.users.get(2001)).id,
-                             moment(22, 20))
+    minh = await week_47_filed_by_an_phu(harness, moment(23, 9))
 
     minh.send("/summary tuần 2026-W47")
     offer = (await collect(minh, offered))[-1]
