@@ -7,6 +7,7 @@ Vietnamese writes ``227.244``, ``97,8%``; both languages show dates as
 from __future__ import annotations
 
 from datetime import date, datetime, time
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_date, format_time
@@ -16,6 +17,7 @@ DATE_PATTERN = "dd/MM/yyyy"
 TIME_PATTERN = "HH:mm"
 
 
+@lru_cache(maxsize=8192)  # Babel parses its pattern on every call; steps show the same few
 def number(value: int | float, locale: str) -> str:
     """``227244`` → ``227.244`` (vi) or ``227,244`` (en)."""
     return format_decimal(value, locale=locale)
