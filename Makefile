@@ -49,8 +49,11 @@ lint: $(VENV)/.installed-dev
 test: lint chromium office
 	$(BIN)/pytest
 
+# Every benchmark, one table, tests/bench/results.json (about 15 minutes at full size;
+# `make bench BENCH_FLAGS=--quick` scales the preloads down for a quick look).
+BENCH_FLAGS ?=
 bench: $(VENV)/.installed-dev
-	$(BIN)/python -m tests.bench
+	$(BIN)/python -m tests.bench $(BENCH_FLAGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
