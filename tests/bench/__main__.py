@@ -67,6 +67,23 @@ def table(figures: dict) -> str:
     return "\n".join(lines)
 
 
+README = BENCH_DIR / "README.md"
+BEGIN, END = "<!-- figures: written by make bench -->", "<!-- end of figures -->"
+
+
+def record(figures: dict, meta: dict) -> None:
+    """Put the table of a full run into tests/bench/README.md, between its markers."""
+    text = README.read_text()
+    if BEGIN not in text or END not in text:
+        raise SystemExit(f"{README} lacks the figure markers")
+    machine = meta["machine"]
+    block = (f"{BEGIN}\nMeasured {meta['date'][:10]} on {machine['cpu']}, {machine['cores']}"
+             f" cores, Python {machine['python']}, {machine['system']};"
+             f" {meta['total_seconds']:.0f} s in all.\n\n```\n{table(figures)}\n```\n{END}")
+    head, rest = text.split(BEGIN, 1)
+    README.write_text(head + block + rest.split(END, 1)[1])
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m tests.bench")
     parser.add_argument("--quick", action="store_true", help="scale the preloads down")
@@ -96,6 +113,8 @@ def main() -> int:
     if not args.only:  # a partial run would overwrite the other modules' figures
         (BENCH_DIR / "results.json").write_text(json.dumps(results, indent=2,
                                                            ensure_ascii=False) + "\n")
+        if not args.quick and not failed:
+            record(figures, results["_meta"])
     print()
     print(table(figures))
     print(f"\n{results['_meta']['total_seconds']:.0f} s in all"
