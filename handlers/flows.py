@@ -231,10 +231,11 @@ async def commit(turn: Turn) -> None:
             turn.kind = None
     else:
         data = state.draft.to_json()
-        if snapshot(data) != state.saved or turn.kind != state.flow.kind:
+        text = snapshot(data)
+        if text != state.saved or turn.kind != state.flow.kind:
             await svc.flows.save(turn.tg_id, state.flow.kind, data, svc.now(),
                                  update_id=turn.update.update_id)
-            state.saved = snapshot(data)
+            state.saved = text
         turn.kind = state.flow.kind
     turn.state = None
 
