@@ -8,6 +8,7 @@ which lives in the environment, never in the database.
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import json
 import os
@@ -30,13 +31,16 @@ class Vault:
 
     def __init__(self, secret: str) -> None:
         self._hash_key = _derive(secret, b"identity-hmac-v1")
+        self._keyed = hmac.new(self._hash_key, digestmod=hashlib.sha256)
         self._aead = AESGCM(_derive(secret, b"payload-aesgcm-v1"))
         self.button_key = _derive(secret, b"callback-hmac-v1")  # handlers.callbacks.Signer
 
     def hash_id(self, value: int | str) -> bytes:
         """A stable keyed hash (16 bytes) of an identifier, for lookups."""
-        # hmac.digest: OpenSSL's one-shot HMAC, without a Python HMAC object per call.
-        return hmac.digest(self._hash_key, str(value).encode(), "sha256")[:16]
+        # From a keyed copy: the key's pads are computed once (read on every update).
+        mac = self._keyed.copy()
+        mac.update(str(value).encode())
+        return mac.digest()[:16]
 
     def seal(self, plaintext: bytes, *, context: bytes = b"") -> bytes:
         """Encrypt; ``context`` binds the ciphertext to its row so it cannot be moved."""
