@@ -425,7 +425,7 @@ def _quantiles(values: list[float]) -> tuple[float, float]:
 
 def run(quick: bool) -> dict:
     """Preload, run ours, replay to the echo bot, and return the figures."""
-    rounds = 60 if quick else 400
+    rounds = 60 if quick else 250
     with tempfile.TemporaryDirectory() as name:
         folder = Path(name)
         t0 = time.perf_counter()

@@ -38,6 +38,7 @@ VN = ZoneInfo("Asia/Ho_Chi_Minh")
 HAMLETS_PER_COMMUNE = 30
 WEEKS = 100
 FIRST_TG_ID = 10_000_000
+VERSION = 2  # of what a preload holds: a change here builds the cached ones again
 
 
 @dataclass(frozen=True)
@@ -106,7 +107,7 @@ def _migration() -> str:
 def cache_path(size: Size, today: date) -> Path:
     week = today.isocalendar()
     return CACHE_DIR / (f"province-{size.users}u-{size.tips}t-{size.values}v"
-                        f"-m{_migration()}-{week.year}W{week.week:02d}.db")
+                        f"-m{_migration()}-v{VERSION}-{week.year}W{week.week:02d}.db")
 
 
 def database(folder: Path, quick: bool, today: date | None = None) -> tuple[Path, People]:
@@ -199,11 +200,18 @@ def _fill(conn: sqlite3.Connection, vault: Vault, tips: TipRepo, stored, size: S
                    created.isoformat(), created.isoformat(),
                    closed.isoformat() if closed else None)
 
+    # The tips' indexes are built once after the rows, not row by row (minutes faster).
+    indexes = conn.execute("SELECT name, sql FROM sqlite_master WHERE type = 'index'"
+                           " AND tbl_name = 'tips' AND sql IS NOT NULL").fetchall()
+    for name, _ in indexes:
+        conn.execute(f'DROP INDEX "{name}"')
     conn.executemany(
         "INSERT INTO tips (code, category, status, resolution, unit_id, occurred_kind,"
         " occurred_at, body, content, anonymous, sender_tag, sender_sealed, created_at,"
         " acknowledged_at, closed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         tip_rows())
+    for _, sql in indexes:
+        conn.execute(sql)
 
     # Weekly reports up to the week before last: last week and this one are left to file.
     last = period_of(stored.spec.period, today).previous().previous()
