@@ -24,7 +24,7 @@ from storage.audit import INSERT_SQL as AUDIT_SQL
 from storage.audit import audit_params
 from storage.db import Database, stamp, transaction
 from storage.outbox import NewItem, OutboxItem, add_items, after_sent, now_item
-from storage.tip_lifecycle import EVENT_PREFIX, new_code
+from storage.tip_lifecycle import EVENT_PREFIX, free_code
 
 MAX_DESCRIPTION = 1000
 MAX_PEOPLE = 100_000
@@ -147,6 +147,11 @@ def _event(row: sqlite3.Row, media: Sequence = ()) -> Event:
                  handled_at=_when(row["handled_at"]))
 
 
+def _code_taken(conn: sqlite3.Connection, code: str) -> bool:
+    """Whether an event has this code (one lookup in its unique index)."""
+    return conn.execute("SELECT 1 FROM events WHERE code = ?", (code,)).fetchone() is not None
+
+
 def _when(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value) if value else None
 
@@ -156,6 +161,7 @@ class EventRepo:
 
     def __init__(self, db: Database) -> None:
         self._db = db
+        self._newest_id = 0  # the newest event id seen: the count, near enough for a code
 
     async def create(self, draft: EventDraft, reporter_id: int, now: datetime, *,
                      announce: Callable[[int], list[NewItem]] | None = None,
@@ -167,18 +173,15 @@ class EventRepo:
         assert draft.people is not None
 
         def run(conn: sqlite3.Connection) -> tuple[int, str]:
-            for _ in range(20):
-                code = new_code(EVENT_PREFIX)
-                try:
-                    with transaction(conn):
-                        return self._insert(conn, draft, reporter_id, now, code, announce,
-                                            also), code
-                except sqlite3.IntegrityError as exc:
-                    if "events.code" not in str(exc):
-                        raise
-            raise RuntimeError("could not find a free event code")
+            # Under the write lock (BEGIN IMMEDIATE) the probed code stays free until the
+            # insert; storage.tip_lifecycle says why the search always ends.
+            with transaction(conn):
+                code = free_code(lambda c: _code_taken(conn, c), EVENT_PREFIX,
+                                 stored=self._newest_id)
+                return self._insert(conn, draft, reporter_id, now, code, announce, also), code
 
         event_id, code = await self._db.run_sync(run)
+        self._newest_id = max(self._newest_id, event_id)
         if announce is not None:
             self._db.outbox_added()
         return Event(id=event_id, type=draft.type, unit_id=draft.unit_id,

@@ -26,12 +26,15 @@ from storage.audit import INSERT_SQL as AUDIT_SQL
 from storage.audit import audit_params
 from storage.crypto import Vault
 from storage.db import Database, stamp, transaction
+from storage.lru import Lru
 from storage.outbox import NewItem, OutboxItem, add_items, after_sent, now_item
-from storage.tip_lifecycle import Draft, Resolution, Status, TipPolicy, can_move, new_code
+from storage.tip_lifecycle import Draft, Resolution, Status, TipPolicy, can_move, free_code
 
-_CODE_ATTEMPTS = 8
 _DUPLICATES_SHOWN = 5
-_CACHE_LIMIT = 100_000  # users remembered per cache before the least useful are dropped
+# Senders whose standing (blocked? tips today?) is kept: read when a tip flow starts and
+# again when it is sent, minutes later; sized as storage.users' cache (everyone who wrote in
+# the last five minutes at Telegram's ~30 answers a second), a miss is one indexed query.
+_STANDING_CACHED = 10_000
 SEALED_HISTORY = ("note", "ask", "answer", "closing")  # rows that carry what someone wrote
 _SEALED = "sealed"  # the one key of a sealed history detail
 _RESEAL_BATCH = 2_000
@@ -98,7 +101,10 @@ class TipRepo:
         self.policy = policy
         # sender tag → (since, blocked?, tips since): read when a flow starts, used again
         # when it is sent; every write that changes it goes through this repository.
-        self._standing: dict[bytes, tuple[str, bool, int]] = {}
+        self._standing: Lru[bytes, tuple[str, bool, int]] = Lru(_STANDING_CACHED)
+        # The newest tip id this process has seen: how many codes exist, near enough for
+        # choosing the length of the next one (tip_lifecycle.start_length), without a count.
+        self._newest_id = 0
 
     def sender_tag(self, user_id: int) -> bytes:
         """The keyed hash that links a user to their tips (useless without the key)."""
@@ -119,9 +125,7 @@ class TipRepo:
             " (SELECT COUNT(*) FROM tips WHERE sender_tag = ? AND created_at >= ?)",
             (tag, tag, start),
         )
-        if len(self._standing) >= _CACHE_LIMIT:
-            self._standing.clear()
-        self._standing[tag] = (start, bool(rows[0][0]), int(rows[0][1]))
+        self._standing.put(tag, (start, bool(rows[0][0]), int(rows[0][1])))
         return bool(rows[0][0]), int(rows[0][1])
 
     async def create(
@@ -144,45 +148,41 @@ class TipRepo:
                    "media": [list(m) for m in draft.media]}
 
         def run(conn: sqlite3.Connection) -> tuple[sqlite3.Row, list[tuple[int, str]]]:
-            for _ in range(_CODE_ATTEMPTS):
-                code = new_code()
+            # BEGIN IMMEDIATE holds the write lock: no other writer can take the code between
+            # the probe and the insert, so one transaction, and no retry, is enough.
+            with transaction(conn):
+                code = free_code(lambda c: _code_taken(conn, c), stored=self._newest_id)
                 sealed = self._vault.seal_json(
                     {"user_id": user_id, "name": name}, context=_context(code)
                 )
-                try:
-                    with transaction(conn):
-                        cur = conn.execute(
-                            "INSERT INTO tips (code, category, status, unit_id,"
-                            " occurred_kind, occurred_at, body, content, anonymous,"
-                            " sender_tag, sender_sealed, created_at)"
-                            " VALUES (?, ?, 'new', ?, ?, ?, '', ?, ?, ?, ?, ?)",
-                            (code, draft.category, draft.unit_id, draft.occurred_kind,
-                             draft.occurred_at, self.seal_content(code, content),
-                             int(bool(draft.anonymous)), tag, sealed, stamp(now)),
-                        )
-                        tip_id = int(cur.lastrowid or 0)
-                        _history(conn, tip_id, now, None, "status", None, Status.NEW, {}, True)
-                        conn.execute(AUDIT_SQL, audit_params(
-                            None, "tip.create", f"tip:{tip_id}",
-                            {"category": draft.category, "anonymous": bool(draft.anonymous)}))
-                        if announce is not None:
-                            add_items(conn, announce(tip_id), now, self._vault)
-                        if also is not None:
-                            also(conn)
-                    row = conn.execute(f"{_SELECT} WHERE t.id = ?", (tip_id,)).fetchone()
-                    return row, self._duplicates(conn, draft.unit_id, draft.category, tip_id,
-                                                 now)
-                except sqlite3.IntegrityError as exc:
-                    if "tips.code" not in str(exc):
-                        raise
-            raise RuntimeError("could not find a free case code")
+                cur = conn.execute(
+                    "INSERT INTO tips (code, category, status, unit_id,"
+                    " occurred_kind, occurred_at, body, content, anonymous,"
+                    " sender_tag, sender_sealed, created_at)"
+                    " VALUES (?, ?, 'new', ?, ?, ?, '', ?, ?, ?, ?, ?)",
+                    (code, draft.category, draft.unit_id, draft.occurred_kind,
+                     draft.occurred_at, self.seal_content(code, content),
+                     int(bool(draft.anonymous)), tag, sealed, stamp(now)),
+                )
+                tip_id = int(cur.lastrowid or 0)
+                _history(conn, tip_id, now, None, "status", None, Status.NEW, {}, True)
+                conn.execute(AUDIT_SQL, audit_params(
+                    None, "tip.create", f"tip:{tip_id}",
+                    {"category": draft.category, "anonymous": bool(draft.anonymous)}))
+                if announce is not None:
+                    add_items(conn, announce(tip_id), now, self._vault)
+                if also is not None:
+                    also(conn)
+            row = conn.execute(f"{_SELECT} WHERE t.id = ?", (tip_id,)).fetchone()
+            return row, self._duplicates(conn, draft.unit_id, draft.category, tip_id, now)
 
         row, duplicates = await self._db.run_sync(run)
+        self._newest_id = max(self._newest_id, row["id"])
         if announce is not None:
             self._db.outbox_added()
         cached = self._standing.get(tag)
         if cached is not None and cached[0] <= stamp(now):
-            self._standing[tag] = (cached[0], cached[1], cached[2] + 1)
+            self._standing.put(tag, (cached[0], cached[1], cached[2] + 1))
         return self._tip(row), duplicates
 
     async def sender_of(self, tip_id: int) -> int | None:
@@ -458,7 +458,7 @@ class TipRepo:
                 conn.execute(AUDIT_SQL, audit_params(actor_id, "tip.block_sender",
                                                      f"tip:{tip_id}", {}))
                 add_items(conn, _card_edits(conn, tip_id), now, self._vault)
-                self._standing.pop(row[0], None)
+                self._standing.pop(row[0])
                 return True
 
         done = await self._db.run_sync(run)
@@ -627,6 +627,11 @@ _SELECT = (
 
 _HISTORY = ("SELECT at, actor_id, kind, from_status, to_status, detail, public FROM tip_history"
             " WHERE tip_id = ?")
+
+
+def _code_taken(conn: sqlite3.Connection, code: str) -> bool:
+    """Whether a tip has this code (one lookup in its unique index)."""
+    return conn.execute("SELECT 1 FROM tips WHERE code = ?", (code,)).fetchone() is not None
 
 
 def _context(code: str) -> bytes:
