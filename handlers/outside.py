@@ -23,7 +23,6 @@ flow open:
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -35,15 +34,15 @@ from handlers.common import Turn, Who, button
 from handlers.tip_card import media_counts
 from handlers.tip_recipients import allowed
 from locales import formats
-from storage.tip_lifecycle import CODE_ALPHABET, CODE_LENGTH, CODE_PREFIX, EVENT_PREFIX
+from storage.tip_lifecycle import EVENT_PREFIX, code_pattern
 
 PREFIX = "offer"
 # A question asked within this long is answered by just writing; after that the bot asks
 # whether a message is the answer or a new tip (an urgent new story must not vanish into an
 # old case).
 ANSWER_WITHOUT_ASKING = timedelta(hours=24)
-_CODE = re.compile(re.escape(CODE_PREFIX) + f"[{CODE_ALPHABET}]{{{CODE_LENGTH}}}")
-_EVENT_CODE = re.compile(re.escape(EVENT_PREFIX) + f"[{CODE_ALPHABET}]{{{CODE_LENGTH}}}")
+_CODE = code_pattern()  # a tip's code in the bot's own message, five characters or more
+_EVENT_CODE = code_pattern(EVENT_PREFIX)
 
 
 async def handle(turn: Turn) -> None:

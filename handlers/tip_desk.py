@@ -504,10 +504,11 @@ async def tip_command(turn: Turn) -> None:
             return
         await _outbox(turn, [event_desk.card_for(event.id, turn.me.user.id, media=False)])
         return
-    if "".join(ch for ch in typed.upper() if ch.isalnum()).startswith("VV"):
-        turn.say(turn.tr("eventdesk.not_found"))  # an event's code, mistyped
-        return
     code = normalise_code(typed)
+    if code is None and "".join(ch for ch in typed.upper() if ch.isalnum()).startswith("VV"):
+        # An event's code, mistyped ("vv7k3" alone is an old tip's code: normalise_code).
+        turn.say(turn.tr("eventdesk.not_found"))
+        return
     tip = await svc.tips.by_code(code) if code else None
     if tip is None or not await allowed(svc, turn.me, tip):
         turn.say(turn.tr("tipdesk.not_found"))
