@@ -28,7 +28,7 @@ from storage.crypto import Vault
 from storage.db import Database, stamp
 from storage.reporting import indicator_sets, period_of
 from storage.reports import ReportRepo
-from storage.tip_lifecycle import CODE_ALPHABET, CODE_PREFIX, categories
+from storage.tip_lifecycle import categories, seed_code
 from storage.tips import TipRepo
 from storage.units import UnitRepo, UnitRow
 from tests.bench.common import CACHE_DIR
@@ -88,15 +88,6 @@ class People:
     @staticmethod
     def hamlet_code(h: int) -> str:
         return f"C{h // HAMLETS_PER_COMMUNE:03d}-H{h % HAMLETS_PER_COMMUNE:02d}"
-
-
-def seed_code(n: int) -> str:
-    """The n-th case code (distinct, valid; 5 characters while they last)."""
-    chars = []
-    for _ in range(5):
-        n, r = divmod(n, len(CODE_ALPHABET))
-        chars.append(CODE_ALPHABET[r])
-    return CODE_PREFIX + "".join(chars)
 
 
 def _migration() -> str:
