@@ -63,8 +63,7 @@ async def build(repo: DigestRepo, tree: UnitTree, roots: list[Unit], stored: Sto
 
     tips, reports, events = await repo.figures(
         unit_ids=units, hamlet_ids=[h.id for h in hamlets], set_id=stored.id,
-        indicator_ids=stored.indicator_ids, periods=[p.key for p in periods],
-        periods_before=[p.key for p in periods_before],
+        indicator_ids=stored.indicator_ids, periods=periods, periods_before=periods_before,
         since=utc(span.start), until=utc(span.end + timedelta(days=1)),
         before_since=utc(before.start), ack_cut=now - policy.acknowledge_within,
         close_cut=now - policy.close_within, close_within=policy.close_within)
@@ -72,17 +71,18 @@ async def build(repo: DigestRepo, tree: UnitTree, roots: list[Unit], stored: Sto
     def name(unit_id: int | None) -> str:
         return tree.by_id[unit_id].name if unit_id in tree.by_id else "—"
 
-    due = {p.key: due_at(p, stored.spec.due_days, tz) for p in periods}
+    # A year is 30 hamlets × 52 weeks: each period's key and due time worked out once.
+    due = [(p.key, due_at(p, stored.spec.due_days, tz)) for p in periods]
+    past_due = [key for key, at in due if now >= at]
     rows = []
     for hamlet in hamlets:
-        first = {p.key: reports.first_filed.get((hamlet.id, p.key)) for p in periods}
-        filed = [key for key, at in first.items() if at is not None]
-        late = [key for key in filed if first[key] >= due[key]]
-        missing = [key for key, at in first.items() if at is None and now >= due[key]]
+        filed = {key: at for key, at in due if (hamlet.id, key) in reports.first_filed}
+        late = sum(1 for key, at in filed.items() if reports.first_filed[(hamlet.id, key)] >= at)
+        missing = sum(1 for key in past_due if key not in filed)
         rows.append(HamletRow(unit_id=hamlet.id, name=hamlet.name, commune=name(hamlet.parent_id),
-                              expected=len(periods), filed=len(filed), late=len(late),
+                              expected=len(periods), filed=len(filed), late=late,
                               values=dict(reports.sums.get(hamlet.id, {})),
-                              missing=len(missing)))
+                              missing=missing))
     by_category: dict[str, int] = {}
     by_status: dict[str, int] = {}
     for (category, status), n in tips.by_category_status.items():

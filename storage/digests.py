@@ -2,9 +2,9 @@
 
 Everything is aggregated in SQL over the scope's units and the span's bounds;
 ``bot.digest.build`` turns the raw figures into a :class:`bot.digest.Digest`.
-The report sums go through ``reports (set_id, period_key, unit_id)`` (unique, so
-indexed) and ``report_values`` (clustered by report), so a commune's 30 hamlets
-cost the same whether the file holds a thousand values or ten million.
+The report sums go through ``reports_unit`` (each hamlet's reports by period start)
+and ``report_values`` (clustered by report), so a commune's 30 hamlets cost the
+same whether the file holds a thousand values or ten million.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from storage.db import Database, stamp
+from storage.reporting import Period
 
 OVERDUE_LISTED = 30  # overdue tips listed by name; the rest are counted
 
@@ -56,20 +57,24 @@ class DigestRepo:
 
     async def figures(
         self, *, unit_ids: list[int], hamlet_ids: list[int], set_id: int,
-        indicator_ids: dict[str, int], periods: list[str], periods_before: list[str],
+        indicator_ids: dict[str, int], periods: list[Period], periods_before: list[Period],
         since: datetime, until: datetime, before_since: datetime,
         ack_cut: datetime, close_cut: datetime, close_within: timedelta = timedelta(days=20),
     ) -> tuple[TipFigures, ReportFigures, EventFigures]:
         """All of a digest's figures in one hop.
 
         ``unit_ids``: every unit in scope (tips and events); ``hamlet_ids``: the hamlets
-        that report; ``periods``: report period keys in the span (``periods_before``: the
-        span before); ``since``/``until``: the span's UTC bounds, ``before_since`` the start
+        that report; ``periods``: the report periods in the span (``periods_before``: the
+        span before's); ``since``/``until``: the span's UTC bounds, ``before_since`` the start
         of the span before; ``ack_cut``/``close_cut``: tips received before these are
         overdue if still new / still open; ``close_within``: a tip closed later than this
         after it came was closed late.
         """
-        codes = {v: k for k, v in indicator_ids.items()}
+        codes, ids = list(indicator_ids), list(indicator_ids.values())
+        # One column per indicator, summed as the rows come (in hamlet order): grouping by
+        # hamlet and indicator would sort every value first (a year: 15,000 of them).
+        # (A set has at least one indicator: storage.reporting refuses an empty one.)
+        pivot = ", ".join("SUM(v.value) FILTER (WHERE v.indicator_id = ?)" for _ in ids)
 
         def run(conn: sqlite3.Connection) -> tuple[TipFigures, ReportFigures, EventFigures]:
             units = _marks(unit_ids)
@@ -97,34 +102,26 @@ class DigestRepo:
             totals_before: dict[str, int] = {}
             filed_before = 0
             if hamlet_ids and periods:
-                hamlets, keys = _marks(hamlet_ids), _marks(periods)
-                for unit_id, indicator_id, value in conn.execute(
-                        f"SELECT r.unit_id, v.indicator_id, SUM(v.value) FROM reports r"
+                where, params = _reports_of(hamlet_ids, set_id, periods)
+                for unit_id, *values in conn.execute(
+                        f"SELECT r.unit_id, {pivot} FROM reports r"
                         f" JOIN report_values v ON v.report_id = r.id"
-                        f" WHERE r.set_id = ? AND r.period_key IN ({keys})"
-                        f" AND r.unit_id IN ({hamlets}) GROUP BY r.unit_id, v.indicator_id",
-                        (set_id, *periods, *hamlet_ids)):
-                    if indicator_id in codes:
-                        sums.setdefault(unit_id, {})[codes[indicator_id]] = value
+                        f" WHERE {where} GROUP BY r.unit_id", (*ids, *params)):
+                    sums[unit_id] = {code: value for code, value in zip(codes, values, strict=True)
+                                     if value is not None}
                 for unit_id, key, first in conn.execute(
-                        f"SELECT unit_id, period_key, first_submitted_at FROM reports"
-                        f" WHERE set_id = ? AND period_key IN ({keys}) AND unit_id IN ({hamlets})",
-                        (set_id, *periods, *hamlet_ids)):
+                        f"SELECT r.unit_id, r.period_key, r.first_submitted_at FROM reports r"
+                        f" WHERE {where}", params):
                     filed[(unit_id, key)] = datetime.fromisoformat(first)
             if hamlet_ids and periods_before:
-                hamlets, keys = _marks(hamlet_ids), _marks(periods_before)
-                for indicator_id, value in conn.execute(
-                        f"SELECT v.indicator_id, SUM(v.value) FROM reports r"
-                        f" JOIN report_values v ON v.report_id = r.id"
-                        f" WHERE r.set_id = ? AND r.period_key IN ({keys})"
-                        f" AND r.unit_id IN ({hamlets}) GROUP BY v.indicator_id",
-                        (set_id, *periods_before, *hamlet_ids)):
-                    if indicator_id in codes:
-                        totals_before[codes[indicator_id]] = value
+                where, params = _reports_of(hamlet_ids, set_id, periods_before)
+                totals = conn.execute(
+                    f"SELECT {pivot} FROM reports r JOIN report_values v ON v.report_id = r.id"
+                    f" WHERE {where}", (*ids, *params)).fetchone()
+                totals_before = {code: value for code, value in zip(codes, totals, strict=True)
+                                 if value is not None}
                 filed_before = conn.execute(
-                    f"SELECT COUNT(*) FROM reports WHERE set_id = ? AND period_key IN ({keys})"
-                    f" AND unit_id IN ({hamlets})",
-                    (set_id, *periods_before, *hamlet_ids)).fetchone()[0]
+                    f"SELECT COUNT(*) FROM reports r WHERE {where}", params).fetchone()[0]
             reports = ReportFigures(sums, filed, totals_before, filed_before)
 
             events = conn.execute(
@@ -157,6 +154,21 @@ def _overdue(conn: sqlite3.Connection, unit_ids: list[int], ack_cut: datetime,
                         f" WHERE {where} ORDER BY created_at LIMIT ?",
                         (*params, OVERDUE_LISTED)).fetchall()
     return rows, total
+
+
+def _reports_of(hamlet_ids: list[int], set_id: int,
+                periods: list[Period]) -> tuple[str, tuple]:
+    """Where-clause and parameters for these hamlets' reports of these periods.
+
+    The range of period starts walks the ``reports_unit`` index hamlet by hamlet, so rows
+    come in hamlet order and the pivot sums them as they come; the list of keys keeps only
+    the periods asked for (a set whose period kind changed keeps its older reports).
+    """
+    starts = [p.start.isoformat() for p in periods]
+    keys = [p.key for p in periods]
+    return (f"r.unit_id IN ({_marks(hamlet_ids)}) AND r.set_id = ? AND r.period_start >= ?"
+            f" AND r.period_start <= ? AND r.period_key IN ({_marks(keys)})",
+            (*hamlet_ids, set_id, min(starts), max(starts), *keys))
 
 
 def _marks(values: list) -> str:
