@@ -65,8 +65,9 @@ async def coordinators(svc: Services, tree: UnitTree) -> dict[int, list[Unit]]:
 def schedule_for(overrides: dict[tuple[int, str], str], tree: UnitTree, unit_id: int | None,
                  occasion: Occasion) -> When:
     """The nearest override up the tree from ``unit_id``, else the default."""
+    kind = occasion.value
     for unit in tree.ancestors(unit_id) if unit_id is not None else []:
-        spec = overrides.get((unit.id, occasion.value))
+        spec = overrides.get((unit.id, kind))
         if spec is not None:
             try:
                 return parse_when(spec)
@@ -89,17 +90,29 @@ async def tick(svc: Services, now: datetime) -> int:
     spec = sets[0].spec if sets else None
     kw = {"report_period": spec.period, "due_days": spec.due_days} if spec else {}
     quiet = in_quiet_hours(now.astimezone(svc.timezone))
+    # Every minute this asks for the schedule of each reporter's hamlet and each coordinator
+    # (a hundred thousand in a country): an occasion no unit overrides is the default for
+    # all, and each schedule falls due the same way for everyone who follows it.
+    overridden = {kind for _, kind in overrides}
+    dues: dict[tuple[Occasion, When], Due | None] = {}
+
+    def due_of(occasion: Occasion, when: When) -> Due | None:
+        if (occasion, when) not in dues:
+            dues[(occasion, when)] = latest_due(occasion, when, now, svc.timezone, **kw)
+        return dues[(occasion, when)]
 
     # Reporters: reminders, grouped by the schedule their commune follows.
     if spec is not None and not quiet:
-        reporters = await svc.users.holders(None, (Role.REPORTER,))
         for occasion in (Occasion.REMIND_FRIDAY, Occasion.REMIND_EVE):
-            groups: dict[When, set[int]] = {}
-            for _, unit_id, _ in reporters:
-                groups.setdefault(schedule_for(overrides, tree, unit_id, occasion),
-                                  set()).add(unit_id)
+            groups: dict[When, set[int] | None] = {}
+            if occasion.value not in overridden:
+                groups[DEFAULTS[occasion]] = None  # every reporter
+            else:
+                for _, unit_id, _ in await svc.users.holders(None, (Role.REPORTER,)):
+                    groups.setdefault(schedule_for(overrides, tree, unit_id, occasion),
+                                      set()).add(unit_id)
             for when, units in groups.items():
-                due = latest_due(occasion, when, now, svc.timezone, **kw)
+                due = due_of(occasion, when)
                 if due is not None:
                     added += await reminders.enqueue_report_reminders(
                         svc, now, occasion=occasion.value.removeprefix(reminders.KIND_PREFIX),
@@ -115,8 +128,9 @@ async def tick(svc: Services, now: datetime) -> int:
         for occasion in Occasion:
             if occasion in (Occasion.REMIND_FRIDAY, Occasion.REMIND_EVE):
                 continue
-            when = schedule_for(overrides, tree, roots[0].id, occasion)
-            due = latest_due(occasion, when, now, svc.timezone, **kw)
+            when = (schedule_for(overrides, tree, roots[0].id, occasion)
+                    if occasion.value in overridden else DEFAULTS[occasion])
+            due = due_of(occasion, when)
             if due is None:
                 continue
             key = (occasion.value, due.key)
