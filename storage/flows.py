@@ -12,9 +12,11 @@ moment, resumes exactly there.
 Entering another flow leaves the first one's draft where it is (:meth:`Flows.save` of the new
 kind replaces only the active row); the first flow can be taken up again later.
 
-Both tables are read through a per-process index (which users have an active flow, which
-have a draft of each kind), loaded once and kept by every write made here. A second process
-writing the same database (issue: several replicas) needs it invalidated; see the module
+Both tables are read through per-process caches (each person's active flow, and each draft
+as text), bounded (storage.lru): whoever comes back after the caches moved on is read again
+with one indexed query. Every write made here keeps them. Nothing is loaded at start, so a
+start does not grow with the number of people who have a flow open. A second process
+writing the same database (issue: several replicas) needs them invalidated; see the module
 docstring of handlers.router for what that would take.
 """
 
@@ -27,9 +29,16 @@ from datetime import datetime
 
 from storage.crypto import Vault
 from storage.db import Database, stamp, transaction
+from storage.lru import Lru
 
-_CACHE_LIMIT = 100_000  # drafts kept unsealed in memory before the cache starts over
+# People whose active flow is kept in memory, and drafts kept unsealed (a few hundred bytes
+# each). Sized as storage.users' cache: at Telegram's ~30 answers a second, 10,000 people
+# are everyone who wrote in the last five minutes, and a flow's next step comes seconds or
+# minutes after the last; who comes back later costs one indexed query.
+_PEOPLE_CACHED = 10_000
+_DRAFTS_CACHED = 10_000
 _RECENT = 16  # updates remembered per person (those Telegram might send again after a crash)
+_NO_DRAFT = ""  # cached for a draft known not to exist (a stored draft is never empty)
 
 
 class Flows:
@@ -38,10 +47,10 @@ class Flows:
     def __init__(self, db: Database, vault: Vault) -> None:
         self._db = db
         self._vault = vault
-        self._active: dict[bytes, str] | None = None  # owner → kind, loaded once
-        self._recent: dict[bytes, list[int]] = {}  # owner → updates that changed their flow
-        self._stored: dict[str, set[bytes]] | None = None  # kind → owners with a draft
-        self._drafts: dict[tuple[str, bytes], str] = {}  # unsealed JSON text
+        # owner → (kind of the active flow or None, the updates that last changed it)
+        self._people: Lru[bytes, tuple[str | None, tuple[int, ...]]] = Lru(_PEOPLE_CACHED)
+        # (kind, owner) → the draft as unsealed JSON text, or _NO_DRAFT
+        self._drafts: Lru[tuple[str, bytes], str] = Lru(_DRAFTS_CACHED)
 
     # ------------------------------------------------------------------ keys
 
@@ -52,64 +61,50 @@ class Flows:
         # The same key the drafts table has always used, so drafts from before stay readable.
         return self._vault.hash_id(f"{kind}-draft:{tg_id}")
 
-    async def _index(self) -> tuple[dict[bytes, str], dict[str, set[bytes]]]:
-        if self._active is None or self._stored is None:
-            def run(conn: sqlite3.Connection) -> tuple[list, list]:
-                return (conn.execute("SELECT owner_hash, kind, recent_updates"
-                                     " FROM active_flows").fetchall(),
-                        conn.execute("SELECT kind, owner_hash FROM drafts").fetchall())
+    async def _person(self, owner: bytes) -> tuple[str | None, tuple[int, ...]]:
+        """(kind of the active flow or None, recent updates) of one person."""
+        cached = self._people.get(owner)
+        if cached is None:
+            rows = await self._db.conn.execute_fetchall(
+                "SELECT kind, recent_updates FROM active_flows WHERE owner_hash = ?", (owner,))
+            cached = (rows[0][0], tuple(json.loads(rows[0][1]))) if rows else (None, ())
+            self._people.put(owner, cached)
+        return cached
 
-            active, drafts = await self._db.run_sync(run)
-            self._active = {bytes(r[0]): r[1] for r in active}
-            self._recent = {bytes(r[0]): json.loads(r[2]) for r in active}
-            stored: dict[str, set[bytes]] = {}
-            for kind, owner in drafts:
-                stored.setdefault(kind, set()).add(bytes(owner))
-            self._stored = stored
-        return self._active, self._stored
+    async def _text(self, kind: str, key: bytes) -> str:
+        """The draft's unsealed JSON text, or _NO_DRAFT."""
+        text = self._drafts.get((kind, key))
+        if text is None:
+            rows = await self._db.conn.execute_fetchall(
+                "SELECT sealed FROM drafts WHERE kind = ? AND owner_hash = ?", (kind, key))
+            text = (json.dumps(self._vault.open_json(rows[0][0], context=key),
+                               ensure_ascii=False) if rows else _NO_DRAFT)
+            self._drafts.put((kind, key), text)
+        return text
 
     # ------------------------------------------------------------------ reading
 
     async def active(self, tg_id: int) -> str | None:
         """The kind of the user's active flow, if any."""
-        active, _ = await self._index()
-        return active.get(self._owner(tg_id))
+        return (await self._person(self._owner(tg_id)))[0]
 
     async def applied(self, tg_id: int, update_id: int) -> bool:
         """Whether this update already changed the user's active flow: a Telegram update
         delivered again after a crash."""
-        await self._index()
-        return update_id in self._recent.get(self._owner(tg_id), ())
+        return update_id in (await self._person(self._owner(tg_id)))[1]
 
     async def has_draft(self, tg_id: int, kind: str) -> bool:
         """Whether the user has a draft of ``kind`` (active or left for later)."""
-        _, stored = await self._index()
-        return self._key(kind, tg_id) in stored.get(kind, set())
+        return await self._text(kind, self._key(kind, tg_id)) != _NO_DRAFT
 
     async def draft(self, tg_id: int, kind: str) -> dict | None:
         """The user's draft of ``kind`` as stored (a fresh copy: change it freely)."""
-        key = self._key(kind, tg_id)
-        _, stored = await self._index()
-        if key not in stored.get(kind, set()):
+        text = await self._text(kind, self._key(kind, tg_id))
+        if text == _NO_DRAFT:
             return None
-        text = self._drafts.get((kind, key))
-        if text is None:
-            rows = await self._db.conn.execute_fetchall(
-                "SELECT sealed FROM drafts WHERE kind = ? AND owner_hash = ?", (kind, key))
-            if not rows:
-                stored[kind].discard(key)
-                return None
-            data = self._vault.open_json(rows[0][0], context=key)
-            text = json.dumps(data, ensure_ascii=False)
-            self._remember(kind, key, text)
         loaded = json.loads(text)
         assert isinstance(loaded, dict)
         return loaded
-
-    def _remember(self, kind: str, key: bytes, text: str) -> None:
-        if len(self._drafts) >= _CACHE_LIMIT:
-            self._drafts.clear()
-        self._drafts[(kind, key)] = text
 
     # ------------------------------------------------------------------ writing
 
@@ -121,8 +116,7 @@ class Flows:
         text = json.dumps(data, ensure_ascii=False)
         sealed = self._vault.seal_json(data, context=key)
         at = stamp(now)
-        active, stored = await self._index()
-        recent = list(self._recent.get(owner, ()))
+        recent = list((await self._person(owner))[1]) if activate else []
         if update_id is not None and update_id not in recent:
             recent = [*recent, update_id][-_RECENT:]
 
@@ -141,11 +135,9 @@ class Flows:
                         (owner, kind, json.dumps(recent), at))
 
         await self._db.run_sync(run)
-        stored.setdefault(kind, set()).add(key)
-        self._remember(kind, key, text)
+        self._drafts.put((kind, key), text)
         if activate:
-            active[owner] = kind
-            self._recent[owner] = recent
+            self._people.put(owner, (kind, tuple(recent)))
 
     async def finish(self, tg_id: int, kind: str, *, keep: bool = False) -> None:
         """The flow of ``kind`` is over: its draft is dropped (unless ``keep``) and, if it was
@@ -160,14 +152,8 @@ class Flows:
                 conn.execute("DELETE FROM active_flows WHERE owner_hash = ? AND kind = ?",
                              (owner, kind))
 
-        active, stored = await self._index()
         await self._db.run_sync(run)
-        if not keep:
-            stored.get(kind, set()).discard(key)
-            self._drafts.pop((kind, key), None)
-        if active.get(owner) == kind:
-            del active[owner]
-            self._recent.pop(owner, None)
+        self.finished(tg_id, kind, keep=keep)
 
     def finishing(self, tg_id: int, kind: str) -> Callable[[sqlite3.Connection], None]:
         """The statements of :meth:`finish` for another repository's transaction (filing a
@@ -182,15 +168,14 @@ class Flows:
 
         return run
 
-    def finished(self, tg_id: int, kind: str) -> None:
-        """The index after :meth:`finishing`'s statements were committed."""
+    def finished(self, tg_id: int, kind: str, *, keep: bool = False) -> None:
+        """The caches after :meth:`finishing`'s statements were committed."""
         key, owner = self._key(kind, tg_id), self._owner(tg_id)
-        if self._stored is not None:
-            self._stored.get(kind, set()).discard(key)
-        self._drafts.pop((kind, key), None)
-        if self._active is not None and self._active.get(owner) == kind:
-            del self._active[owner]
-            self._recent.pop(owner, None)
+        if not keep:
+            self._drafts.put((kind, key), _NO_DRAFT)
+        person = self._people.get(owner)
+        if person is not None and person[0] == kind:
+            self._people.put(owner, (None, ()))
 
     async def purge(self, older_than: datetime) -> int:
         """Drop drafts untouched since ``older_than`` (abandoned), and the active rows left
@@ -205,7 +190,6 @@ class Flows:
             return dropped
 
         dropped = await self._db.run_sync(run)
-        self._active = self._stored = None
+        self._people.clear()
         self._drafts.clear()
-        self._recent.clear()
         return dropped

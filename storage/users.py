@@ -4,7 +4,8 @@ A user row is found by an HMAC of the Telegram id and holds what is needed to
 reach them sealed; no Telegram id, name or username is stored in plain text.
 Roles and locale are read on every update, so users are cached in memory by
 Telegram id (memory, unlike the file, is not copied around) and the cache is
-updated by every write through this repository.
+updated by every write through this repository. Each cache is bounded (storage.lru):
+those seen longest ago are read again from the file when they come back.
 """
 
 from __future__ import annotations
@@ -17,10 +18,20 @@ from storage.audit import INSERT_SQL as AUDIT_SQL
 from storage.audit import audit_params
 from storage.crypto import Vault
 from storage.db import Database, transaction, utcnow
+from storage.lru import Lru
 from storage.models import Membership, Role, User
 
-_REACH_CACHED = 50_000  # users whose contact is kept unsealed in memory (mostly staff)
-_HOLDERS_CACHED = 10_000  # unit chains whose role holders are kept
+# Users kept in memory, by Telegram id. The bot answers at most about 30 updates a second
+# (Telegram's limit on what it sends), so 10,000 people are at least everyone who wrote in
+# the last five minutes, which is where the next updates come from (a flow's steps come
+# seconds apart); anyone else costs one indexed query. About 300 bytes each.
+_USERS_CACHED = 10_000
+# Contacts kept unsealed, by row id: the people we send to (coordinators' cards, notices,
+# waves); sized as the users, and a miss is one query and one AES-GCM open.
+_REACH_CACHED = 10_000
+# Role holders by unit chain: one chain per hamlet a tip comes from, and a province has
+# about 10,000 hamlets, so every chain of one stays cached.
+_HOLDERS_CACHED = 10_000
 
 
 @dataclass(frozen=True)
@@ -37,18 +48,18 @@ class UserRepo:
     def __init__(self, db: Database, vault: Vault) -> None:
         self._db = db
         self._vault = vault
-        self._cache: dict[int, User] = {}
+        self._cache: Lru[int, User] = Lru(_USERS_CACHED)
         # Who holds which role where, and how to reach a user by row id: read on every
         # new tip; few rows (staff), and every write that changes them goes through here.
-        self._holders: dict[tuple, list[tuple[int, int, Role]]] = {}
-        self._reach: dict[int, tuple[Contact, str | None]] = {}
+        self._holders: Lru[tuple, list[tuple[int, int, Role]]] = Lru(_HOLDERS_CACHED)
+        self._reach: Lru[int, tuple[Contact, str | None]] = Lru(_REACH_CACHED)
 
     def forget(self, tg_id: int | None = None) -> None:
         """Drop cached users (all, or one) after a write made elsewhere."""
         if tg_id is None:
             self._cache.clear()
         else:
-            self._cache.pop(tg_id, None)
+            self._cache.pop(tg_id)
         # Memberships or contacts changed: the derived caches are cheap to rebuild.
         self._holders.clear()
         self._reach.clear()
@@ -67,7 +78,7 @@ class UserRepo:
         if not rows:
             return None
         user = _user(rows)
-        self._cache[tg_id] = user
+        self._cache.put(tg_id, user)
         return user
 
     async def ensure(self, tg_id: int, chat_id: int) -> User:
@@ -82,7 +93,7 @@ class UserRepo:
             " VALUES (?, ?, NULL, 1, ?) ON CONFLICT (tg_hash) DO NOTHING",
             (tg_hash, contact, utcnow().isoformat()),
         )
-        self._cache.pop(tg_id, None)  # a new resident: no role, nothing else to forget
+        self._cache.pop(tg_id)  # a new resident: no role, nothing else to forget
         user = await self.get(tg_id)
         assert user is not None  # inserted just now, or by a concurrent update
         return user
@@ -94,8 +105,8 @@ class UserRepo:
             "UPDATE users SET locale = ? WHERE id = ?", (locale, user.id)
         )
         user = replace(user, locale=locale)
-        self._cache[tg_id] = user
-        self._reach.pop(user.id, None)
+        self._cache.put(tg_id, user)
+        self._reach.pop(user.id)
         return user
 
     async def set_active(self, tg_id: int, active: bool) -> None:
@@ -105,7 +116,7 @@ class UserRepo:
             await self._db.conn.execute_insert(
                 "UPDATE users SET active = ? WHERE id = ?", (int(active), user.id)
             )
-            self._cache[tg_id] = replace(user, active=active)
+            self._cache.put(tg_id, replace(user, active=active))
             self._holders.clear()  # holders are active users only
 
     async def set_contact(self, tg_id: int, contact: Contact) -> None:
@@ -143,9 +154,7 @@ class UserRepo:
         data = self._vault.open_json(rows[0]["contact_sealed"], context=rows[0]["tg_hash"])
         assert isinstance(data, dict)
         found = Contact(chat_id=int(data["chat_id"]), name=data.get("name")), rows[0]["locale"]
-        if len(self._reach) >= _REACH_CACHED:
-            self._reach.clear()
-        self._reach[user_id] = found
+        self._reach.put(user_id, found)
         return found
 
     async def members_of(self, unit_id: int, role: Role) -> list[int]:
@@ -177,9 +186,7 @@ class UserRepo:
             params += unit_ids
         rows = await self._db.conn.execute_fetchall(sql + " ORDER BY m.user_id", params)
         found = [(r[0], r[1], Role(r[2])) for r in rows]
-        if len(self._holders) >= _HOLDERS_CACHED:
-            self._holders.clear()
-        self._holders[key] = found
+        self._holders.put(key, found)
         return list(found)
 
     async def count_members(self, unit_ids: list[int], role: Role) -> dict[int, int]:
