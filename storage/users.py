@@ -24,7 +24,7 @@ from storage.models import Membership, Role, User
 # Users kept in memory, by Telegram id. The bot answers at most about 30 updates a second
 # (Telegram's limit on what it sends), so 10,000 people are at least everyone who wrote in
 # the last five minutes, which is where the next updates come from (a flow's steps come
-# seconds apart); anyone else costs one indexed query. About 300 bytes each.
+# seconds apart); anyone else costs one indexed query. About 250 bytes a resident.
 _USERS_CACHED = 10_000
 # Contacts kept unsealed, by row id: the people we send to (coordinators' cards, notices,
 # waves); sized as the users, and a miss is one query and one AES-GCM open.
