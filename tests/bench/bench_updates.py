@@ -458,6 +458,10 @@ def run(quick: bool) -> dict:
     print(f"latency, {alone.count:,} updates of other people, one at a time (handling time):")
     print(f"  echo    p50 {echo_p50:6.2f} ms  p99 {echo_p99:6.2f} ms  ({echo_alone.rate:.0f}/s)")
     print(f"  binhyen p50 {p50:6.2f} ms  p99 {p99:6.2f} ms  ({alone.rate:.0f}/s)")
+    sent = sum(1 for p in (busy, alone) for steps in p.sent.values()
+               for step, _ in steps if step == "send")
+    if filed != sent:  # every press of «Gửi tin báo» must leave a tip
+        print(f"LOST: {sent:,} residents pressed send, {filed:,} tips were stored")
     for gone in busy.stuck + alone.stuck:
         print(f"STUCK: {gone[:600]}")
     print("  slowest steps (p99 ms, count):")
@@ -468,7 +472,8 @@ def run(quick: bool) -> dict:
             "echo_update_per_s": round(echo_busy.rate, 1),
             "update_ratio_vs_echo": round(busy.rate / echo_busy.rate, 3),
             "update_p50_ms": round(p50, 2), "update_p99_ms": round(p99, 2),
-            "update_people_stuck": len(busy.stuck) + len(alone.stuck)}
+            "update_people_stuck": len(busy.stuck) + len(alone.stuck),
+            "update_tips_lost": sent - filed}
 
 
 if __name__ == "__main__":

@@ -46,6 +46,7 @@ FIGURES = [
     Figure("update_p50_ms", "update p50", "ms", None, False),
     Figure("update_p99_ms", "update p99", "ms", 20, False),
     Figure("update_people_stuck", "people whose flow went astray", "", 0, False),
+    Figure("update_tips_lost", "tips sent but not stored", "", 0, False),
     Figure("digest_commune_ms", "weekly digest, 30 hamlets", "ms", 50, False),
     Figure("digest_year_ms", "year summary, 30 hamlets", "ms", 50, False),
     Figure("digest_all_communes_s", "every commune's weekly digest", "s", None, False),
