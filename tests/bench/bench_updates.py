@@ -73,6 +73,11 @@ class Telegram(BaseRequest):
     def __init__(self) -> None:
         self.calls: Counter[str] = Counter()
         self.chats: dict[int, dict[int, Shown]] = defaultdict(dict)
+        # What each chat was shown in answer to its latest update: the messages sent or
+        # edited, and the pressed button's answer (a person reads only what just came).
+        self.touched: dict[int, list[int]] = defaultdict(list)
+        self.answers: dict[int, str] = {}
+        self.queries: dict[str, int] = {}  # callback query id → chat
         self._ids = itertools.count(1)
 
     @property
@@ -115,11 +120,17 @@ class Telegram(BaseRequest):
                 if "text" in params or "caption" in params:
                     shown.text = str(params.get("text") or params.get("caption") or "")
                 shown.markup = markup
+                self.touched[chat].append(int(params.get("message_id", 0)))
             result = {"message_id": int(params.get("message_id", 0)), "date": 0,
                       "chat": {"id": chat, "type": "private"},
                       "text": shown.text if shown else ""}
         elif name == "copyMessage":
             result = {"message_id": self.next_id()}
+        elif name == "answerCallbackQuery":
+            chat = self.queries.pop(str(params.get("callback_query_id")), None)
+            if chat is not None:
+                self.answers[chat] = str(params.get("text") or "")
+            result = True
         elif name == "getUpdates":
             await asyncio.sleep(1)
             result = []
@@ -130,6 +141,7 @@ class Telegram(BaseRequest):
     def _message(self, chat: int, text: str, markup: dict | None) -> dict:
         message_id = self.next_id()
         self.chats[chat][message_id] = Shown(text, markup)
+        self.touched[chat].append(message_id)
         return {"message_id": message_id, "date": 0, "chat": {"id": chat, "type": "private"},
                 "text": text}
 
@@ -223,7 +235,14 @@ class Person:
         self.user = {"id": tg_id, "is_bot": False, "first_name": "Người"}
         self.chat = {"id": tg_id, "type": "private"}
 
+    def _forget(self) -> None:
+        """A new update: what the bot answers it is what the person reads next."""
+        telegram = self.feed.telegram
+        telegram.touched[self.tg_id] = []
+        telegram.answers.pop(self.tg_id, None)
+
     async def send(self, text: str, step: str | None = None) -> None:
+        self._forget()
         n = self.feed.update_id()
         entities = ([{"type": "bot_command", "offset": 0, "length": len(text.split()[0])}]
                     if text.startswith("/") else [])
@@ -235,13 +254,31 @@ class Person:
     def shown(self) -> dict[int, Shown]:
         return self.feed.telegram.chats[self.tg_id]
 
-    def last_text(self) -> str:
+    def answered(self) -> list[tuple[int, Shown]]:
+        """The messages the bot sent or edited in answer to the latest update, newest first."""
         shown = self.shown()
-        return shown[max(shown)].text if shown else ""
+        touched = self.feed.telegram.touched[self.tg_id]
+        return [(m, shown[m]) for m in dict.fromkeys(reversed(touched)) if m in shown]
+
+    def last_text(self) -> str:
+        answered = self.answered()
+        return answered[0][1].text if answered else ""
+
+    def toast(self) -> str:
+        """The answer to the latest press (the toast), if any."""
+        return self.feed.telegram.answers.get(self.tg_id, "")
+
+    def screen(self) -> str:
+        """What the person sees after the latest update, for a stuck script's report."""
+        texts = [shown.text[:200] for _, shown in self.answered()] or ["(nothing)"]
+        toast = f" toast {self.toast()!r}" if self.toast() else ""
+        return " | ".join(texts) + toast
 
     def button(self, label: str = "", data: str = "") -> tuple[int, Shown, str] | None:
-        """The newest inline button whose text starts with ``label`` and data with ``data``."""
-        for message_id, shown in sorted(self.shown().items(), reverse=True):
+        """The inline button whose text starts with ``label`` and data with ``data``, among
+        the messages the bot just sent or edited (newest first): a person presses what the
+        bot answered, so a step the bot did not show cannot be taken by an older button."""
+        for message_id, shown in self.answered():
             for row in (shown.markup or {}).get("inline_keyboard", []):
                 for b in row:
                     if b["text"].startswith(label) and b.get("callback_data", "").startswith(
@@ -253,9 +290,11 @@ class Person:
         found = self.button(label, data)
         if found is None:
             raise AssertionError(f"{self.tg_id}: no button {label or data!r};"
-                                 f" the chat shows {self.last_text()[:300]!r}")
+                                 f" the bot answered: {self.screen()}")
         message_id, shown, callback = found
+        self._forget()
         n = self.feed.update_id()
+        self.feed.telegram.queries[str(n)] = self.tg_id
         await self.feed.put(self.tg_id, step or f"press {label or data}", {
             "update_id": n, "callback_query": {
                 "id": str(n), "from": self.user, "chat_instance": str(self.tg_id),
@@ -275,14 +314,18 @@ async def resident(p: Person, hamlet: str) -> None:
     await p.press("Hôm nay", "when")
     await p.press("🔒 Gửi ẩn danh", "anonymous")
     await p.press("✅ Gửi tin báo", "send")
-    # The receipt comes through the outbox, paced under Telegram's 30/s like every message
-    # the bot owes; the resident reads the new code off their list instead of waiting.
+    # The press is answered with the new code at once; the receipt itself comes through the
+    # outbox, paced under Telegram's 30/s like every message the bot owes.
+    code = CODE.findall(p.toast())
+    if not code:
+        raise AssertionError(f"{p.tg_id}: no case code after «Gửi tin báo»; the bot"
+                             f" answered: {p.screen()}")
     await p.send("/mytips")
-    mine = p.shown()[max(p.shown())]
-    codes = CODE.findall(mine.text + json.dumps(mine.markup or {}))
-    if not codes:
-        raise AssertionError(f"{p.tg_id}: no case code in /mytips: {mine.text[:300]!r}")
-    await p.send(f"/status {codes[0]}", "/status")
+    if code[0] not in p.last_text() + json.dumps([s.markup for _, s in p.answered()]):
+        raise AssertionError(f"{p.tg_id}: {code[0]} not in /mytips: {p.screen()}")
+    await p.send(f"/status {code[0]}", "/status")
+    if code[0] not in p.last_text():
+        raise AssertionError(f"{p.tg_id}: /status {code[0]} answered: {p.screen()}")
 
 
 async def reporter(p: Person, values: list[int]) -> None:
@@ -291,8 +334,7 @@ async def reporter(p: Person, values: list[int]) -> None:
     await p.press("Tuần", "period")
     for value in values:
         await p.send(str(value), "number")
-        sure = p.button("Đúng, ")
-        if sure is not None and sure[0] == max(p.shown()):
+        if p.button("Đúng, ") is not None:
             await p.press("Đúng, ", "are you sure")
     await p.press("✅ Nộp báo cáo", "submit")
     if "đã nộp" not in p.last_text().lower() and "Đã nộp" not in p.last_text():

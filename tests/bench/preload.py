@@ -15,6 +15,8 @@ the newest migration and the week it was built in, so a new migration or a new w
 from __future__ import annotations
 
 import asyncio
+import fcntl
+import os
 import random
 import shutil
 import sqlite3
@@ -106,16 +108,20 @@ def database(folder: Path, quick: bool, today: date | None = None) -> tuple[Path
     size = Size.of(quick)
     today = today or datetime.now(VN).date()
     cached = cache_path(size, today)
-    if not cached.exists():
-        CACHE_DIR.mkdir(parents=True, exist_ok=True)
-        for old in CACHE_DIR.glob(f"province-{size.users}u-*.db"):
-            old.unlink()  # an older migration or week: never used again
-        t0 = time.perf_counter()
-        building = cached.with_suffix(".building")
-        building.unlink(missing_ok=True)
-        asyncio.run(_build(building, size, today))
-        building.rename(cached)
-        print(f"preload built in {time.perf_counter() - t0:.0f} s: {cached.name}", flush=True)
+    CACHE_DIR.mkdir(parents=True, exist_ok=True)
+    # Two benchmarks started together must not build the same file at once (each would
+    # delete the other's half-built file): the second waits for the first and copies its.
+    with (CACHE_DIR / "build.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not cached.exists():
+            for old in CACHE_DIR.glob(f"province-{size.users}u-*"):
+                old.unlink()  # an older migration or week (or a build that died): not used
+            t0 = time.perf_counter()
+            building = cached.with_suffix(f".building-{os.getpid()}")
+            asyncio.run(_build(building, size, today))
+            building.rename(cached)
+            print(f"preload built in {time.perf_counter() - t0:.0f} s: {cached.name}",
+                  flush=True)
     target = folder / "bench.db"
     shutil.copyfile(cached, target)
     return target, People(size)
