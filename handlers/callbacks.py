@@ -29,10 +29,12 @@ import hashlib
 import hmac
 import re
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+
+from storage.lru import Lru
 
 MAX_BYTES = 64  # Telegram's limit on callback_data
 TAG_CHARS = 8  # base64url characters of the HMAC kept (48 bits)
@@ -158,6 +160,7 @@ def parse(payload: str | None) -> Press | None:
     return Press(kind, tuple(fields))
 
 
+@lru_cache(maxsize=4096)  # keyboards are built on every step, mostly from the same buttons
 def data(kind: str, *fields: object) -> str:
     """The payload of a button of ``kind``; ValueError if it is not a declared shape or too long.
 
@@ -180,6 +183,7 @@ class Signer:
             raise ValueError("a button-signing key needs at least 16 bytes")
         self._key = key
         self._keyed = hmac.new(key, digestmod=hashlib.sha256)
+        self._forms: Lru[int, tuple[InlineKeyboardMarkup, list | None]] = Lru(_FORMS_KEPT)
 
     def _tag(self, payload: str, user_id: int) -> str:
         # From a keyed copy: the key's pads are computed once, not for every button.
@@ -206,53 +210,60 @@ class Signer:
 
         Only inline keyboards carry callback data; anything else is returned as it is. The
         keyboard objects handlers build are often shared (built once, cached), so they are not
-        changed: a signed copy of their (cached) JSON form is sent instead.
+        changed: a signed copy of their JSON form is sent instead. That form, less the data,
+        is kept for the keyboards used last (a shared one is read once, not per message).
         """
         if not isinstance(markup, InlineKeyboardMarkup):
             return markup
-        rows = []
-        changed = False
-        for row in markup.inline_keyboard:
-            out = []
-            for button in row:
-                if button.callback_data is None:
-                    out.append(button.to_dict())
-                    continue
-                if _plain(button):  # nearly all: PTB's to_dict costs ~20 µs a button
-                    form = {"text": button.text}
-                else:
-                    form = button.to_dict()
-                form["callback_data"] = self.sign(button.callback_data, user_id)
-                changed = True
-                out.append(form)
-            rows.append(out)
-        if not changed:
+        kept = self._forms.get(id(markup))
+        if kept is None or kept[0] is not markup:  # (the id of a keyboard gone since)
+            kept = (markup, _form(markup))
+            self._forms.put(id(markup), kept)
+        rows = kept[1]
+        if rows is None:  # no callback button
             return markup
-        return _Signed({"inline_keyboard": rows})
+        return _Signed(inline_keyboard=[
+            [form if payload is None else {**form, "callback_data": self.sign(payload, user_id)}
+             for form, payload in row] for row in rows])
 
 
 # Every field of a button besides its text and data; a button with none of them set is
 # {"text", "callback_data"} in JSON. A field PTB adds later is read from its slots.
 _OTHER_FIELDS = tuple(f for f in InlineKeyboardButton.__slots__
                       if f not in ("text", "callback_data"))
+_FORMS_KEPT = 512  # keyboards whose JSON form is kept (the shared ones are a few hundred)
 
 
-def _plain(button: InlineKeyboardButton) -> bool:
-    return not button.api_kwargs and all(getattr(button, f) is None for f in _OTHER_FIELDS)
+def _form(markup: InlineKeyboardMarkup) -> list | None:
+    """Each button's JSON form without its data, and its data (None: not a callback
+    button); None if no button has callback data."""
+    rows = []
+    signed = False
+    for row in markup.inline_keyboard:
+        out = []
+        for button in row:
+            payload = button.callback_data
+            if payload is None:
+                out.append((button.to_dict(), None))
+                continue
+            signed = True
+            if not button.api_kwargs and all(getattr(button, f) is None
+                                             for f in _OTHER_FIELDS):
+                form = {"text": button.text}  # nearly all: PTB's to_dict costs ~20 µs
+            else:
+                form = button.to_dict()
+                del form["callback_data"]
+            out.append((form, payload))
+        rows.append(out)
+    return rows if signed else None
 
 
-class _Signed(InlineKeyboardMarkup):
-    """A keyboard already in its JSON form (signed for one recipient): sent as it is."""
+class _Signed(dict):
+    """A keyboard already in its JSON form (signed for one recipient): sent as it is (PTB
+    sends a dict parameter as JSON)."""
 
-    __slots__ = ("_form",)
-
-    def __init__(self, form: dict) -> None:
-        super().__init__(inline_keyboard=())
-        with self._unfrozen():
-            self._form = form
-
-    def to_dict(self, recursive: bool = True) -> dict:
-        return self._form
+    def to_dict(self) -> dict:
+        return dict(self)
 
 
 def has_callbacks(markup: Any) -> bool:
