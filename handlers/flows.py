@@ -17,7 +17,6 @@ buttons then do nothing.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -26,6 +25,7 @@ from typing import Any, Protocol
 from telegram import ReplyKeyboardRemove
 
 from handlers.common import Turn
+from storage.flows import draft_text
 
 log = logging.getLogger(__name__)
 
@@ -123,8 +123,8 @@ class State:
 
 
 def snapshot(data: dict) -> str:
-    """A draft's JSON as text, to tell whether it changed."""
-    return json.dumps(data, sort_keys=True, ensure_ascii=False)
+    """A draft's JSON as text, to tell whether it changed (the text Flows.save stores)."""
+    return draft_text(data)
 
 
 def input_kind(turn: Turn) -> str:
@@ -234,7 +234,7 @@ async def commit(turn: Turn) -> None:
         text = snapshot(data)
         if text != state.saved or turn.kind != state.flow.kind:
             await svc.flows.save(turn.tg_id, state.flow.kind, data, svc.now(),
-                                 update_id=turn.update.update_id)
+                                 update_id=turn.update.update_id, text=text)
             state.saved = text
         turn.kind = state.flow.kind
     turn.state = None
@@ -281,9 +281,10 @@ async def enter(turn: Turn, flow: Flow, draft: Any, *, show: bool = True) -> Non
                 turn.say(turn.tr("flow.kept", what=label, command=f"/{_COMMANDS[before.kind]}"),
                          ReplyKeyboardRemove())
     turn.state = State(flow, draft, "")
+    text = snapshot(draft.to_json())
     await svc.flows.save(turn.tg_id, flow.kind, draft.to_json(), svc.now(),
-                         update_id=turn.update.update_id)
-    turn.state.saved = snapshot(draft.to_json())
+                         update_id=turn.update.update_id, text=text)
+    turn.state.saved = text
     turn.kind = flow.kind
     turn.entered = True
     if show:

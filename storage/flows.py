@@ -41,6 +41,12 @@ _RECENT = 16  # updates remembered per person (those Telegram might send again a
 _NO_DRAFT = ""  # cached for a draft known not to exist (a stored draft is never empty)
 
 
+def draft_text(data: dict) -> str:
+    """A draft as the JSON text that is sealed and cached (keys sorted: the same draft is
+    always the same text, so the flow engine tells a changed draft by its text)."""
+    return json.dumps(data, sort_keys=True, ensure_ascii=False)
+
+
 class Flows:
     """Active flows and drafts, sealed; every write is committed before it returns."""
 
@@ -77,8 +83,8 @@ class Flows:
         if text is None:
             rows = await self._db.conn.execute_fetchall(
                 "SELECT sealed FROM drafts WHERE kind = ? AND owner_hash = ?", (kind, key))
-            text = (json.dumps(self._vault.open_json(rows[0][0], context=key),
-                               ensure_ascii=False) if rows else _NO_DRAFT)
+            text = (draft_text(self._vault.open_json(rows[0][0], context=key))
+                    if rows else _NO_DRAFT)
             self._drafts.put((kind, key), text)
         return text
 
@@ -109,12 +115,15 @@ class Flows:
     # ------------------------------------------------------------------ writing
 
     async def save(self, tg_id: int, kind: str, data: dict, now: datetime, *,
-                   activate: bool = True, update_id: int | None = None) -> None:
+                   activate: bool = True, update_id: int | None = None,
+                   text: str | None = None) -> None:
         """Write the draft of ``kind`` and (``activate``) make it the user's active flow,
-        changed by Telegram update ``update_id``."""
+        changed by Telegram update ``update_id``. ``text``: ``draft_text(data)``, when the
+        caller has it already."""
         key, owner = self._key(kind, tg_id), self._owner(tg_id)
-        text = json.dumps(data, ensure_ascii=False)
-        sealed = self._vault.seal_json(data, context=key)
+        if text is None:
+            text = draft_text(data)
+        sealed = self._vault.seal(text.encode(), context=key)  # what seal_json would make
         at = stamp(now)
         recent = list((await self._person(owner))[1]) if activate else []
         if update_id is not None and update_id not in recent:
