@@ -38,6 +38,7 @@ _STANDING_CACHED = 10_000
 SEALED_HISTORY = ("note", "ask", "answer", "closing")  # rows that carry what someone wrote
 _SEALED = "sealed"  # the one key of a sealed history detail
 _RESEAL_BATCH = 2_000
+_PURGE_BATCH = 2_000  # tips unlinked from their senders per transaction
 CARD_COPIES = 3  # a coordinator's copies of one card kept current (each change edits each)
 log = logging.getLogger(__name__)
 
@@ -492,14 +493,23 @@ class TipRepo:
     # ------------------------------------------------------------------ retention
 
     async def purge_senders(self, now: datetime) -> int:
-        """Drop the sender link of tips closed longer ago than the retention period."""
-        cutoff = stamp(now - self.policy.retention)
-        cur = await self._db.conn.execute(
-            "UPDATE tips SET sender_tag = NULL, sender_sealed = NULL, sender_purged_at = ?"
-            " WHERE closed_at IS NOT NULL AND closed_at < ? AND sender_purged_at IS NULL",
-            (stamp(now), cutoff),
-        )
-        return cur.rowcount
+        """Drop the sender link of tips closed longer ago than the retention period.
+
+        In batches, oldest closed first, each its own short transaction: after a long
+        outage or an upgrade there can be hundreds of thousands (one UPDATE over 580,000
+        tips held the database thread, and every answer, for about 15 s), and between two
+        batches the people's updates get their turn on the database thread.
+        """
+        cutoff, at = stamp(now - self.policy.retention), stamp(now)
+
+        done, after = 0, ""
+        while True:
+            count, last = await self._db.run_sync(
+                lambda conn, after=after: _purge_batch(conn, after, cutoff, at))
+            done += count
+            if last is None:
+                return done
+            after = last
 
     async def seal_clear_rows(self) -> int:
         """Seal what tips filed before migration 0009 hold in the clear (their content, the
@@ -697,3 +707,22 @@ def _hold(conn: sqlite3.Connection, tip_id: int, user_id: int, message_id: int) 
         " AND message_id NOT IN (SELECT message_id FROM tip_cards WHERE tip_id = ?"
         "  AND user_id = ? AND message_id != ? ORDER BY message_id DESC LIMIT ?)",
         (tip_id, user_id, message_id, tip_id, user_id, message_id, CARD_COPIES - 1))
+
+
+def _purge_batch(conn: sqlite3.Connection, after: str, cutoff: str, at: str
+                 ) -> tuple[int, str | None]:
+    """Unlink the senders of up to _PURGE_BATCH tips closed from ``after`` to ``cutoff``
+    (by the partial index of migration 0013: never over the ones done before); how many,
+    and the last closed_at (None: no more)."""
+    with transaction(conn):
+        rows = conn.execute(
+            "SELECT id, closed_at FROM tips"
+            " WHERE closed_at >= ? AND closed_at < ?"
+            " AND sender_purged_at IS NULL ORDER BY closed_at LIMIT ?",
+            (after, cutoff, _PURGE_BATCH)).fetchall()
+        if not rows:
+            return 0, None
+        conn.executemany(
+            "UPDATE tips SET sender_tag = NULL, sender_sealed = NULL, sender_purged_at = ?"
+            " WHERE id = ?", [(at, row[0]) for row in rows])
+    return len(rows), rows[-1][1]

@@ -256,6 +256,23 @@ async def test_retention_drops_the_sender_link_after_closing(repos) -> None:
     assert await tips.block_sender(old.id, None, T0) is False  # nobody to block any more
 
 
+async def test_retention_unlinks_in_batches_past_many_closed_at_once(repos, monkeypatch
+                                                                     ) -> None:
+    """Batches of 3 (the real ones hold 2,000): seven tips closed in the same second and
+    two later, all past retention, one not yet; each counted once, none left."""
+    monkeypatch.setattr("storage.tips._PURGE_BATCH", 3)
+    tips, _, users, _ = repos
+    lan = await users.ensure(102, 102)
+    filed = [(await tips.create(_draft(None), lan.id, T0))[0] for _ in range(10)]
+    for n, tip in enumerate(filed):
+        closed = T0 + timedelta(seconds=max(0, n - 6)) if n < 9 else T0 + timedelta(days=30)
+        await tips.change_status(tip.id, None, Status.CLOSED, closed,
+                                 resolution=Resolution.RESOLVED)
+    assert await tips.purge_senders(T0 + timedelta(days=95)) == 9
+    assert [await tips.sender_of(tip.id) for tip in filed] == [None] * 9 + [lan.id]
+    assert await tips.purge_senders(T0 + timedelta(days=95)) == 0
+
+
 async def test_likely_duplicates_same_category_and_hamlet_within_a_week(repos) -> None:
     tips, _, users, units = repos
     anphu = (await units.by_code("TH-ANPHU")).id
