@@ -27,7 +27,8 @@ async def test_demo_tips_are_seeded_once(tmp_path: Path) -> None:
     await seed_demo(db, vault)
     await seed_demo(db, vault)  # a restart keeps what is there
     resident = await UserRepo(db, vault).get(DEMO_USERS[0].tg_id)
-    tips = await TipRepo(db, vault, TipPolicy()).mine(resident.id)
+    repo = TipRepo(db, vault, TipPolicy())
+    tips = [await repo.get(mine.id) for mine in await repo.mine(resident.id)]
     assert len(tips) == len(DEMO_TIPS) == 3
     assert sorted(t.status for t in tips) == sorted(
         [Status.NEW, Status.VERIFYING, Status.CLOSED])
