@@ -38,7 +38,7 @@ _STANDING_CACHED = 10_000
 SEALED_HISTORY = ("note", "ask", "answer", "closing")  # rows that carry what someone wrote
 _SEALED = "sealed"  # the one key of a sealed history detail
 _RESEAL_BATCH = 2_000
-_PURGE_BATCH = 2_000  # tips unlinked from their senders per transaction
+_PURGE_BATCH = 500  # tips unlinked from their senders per transaction (a few ms)
 CARD_COPIES = 3  # a coordinator's copies of one card kept current (each change edits each)
 log = logging.getLogger(__name__)
 
@@ -510,7 +510,7 @@ class TipRepo:
     async def purge_senders(self, now: datetime) -> int:
         """Drop the sender link of tips closed longer ago than the retention period.
 
-        In batches, oldest closed first, each its own short transaction: after a long
+        In batches of 500, oldest closed first, each its own short transaction: after a long
         outage or an upgrade there can be hundreds of thousands (one UPDATE over 580,000
         tips held the database thread, and every answer, for about 15 s), and between two
         batches the people's updates get their turn on the database thread.

@@ -30,7 +30,7 @@ from storage.crypto import Vault
 from storage.db import Database, stamp
 from storage.reporting import indicator_sets, period_of
 from storage.reports import ReportRepo
-from storage.tip_lifecycle import categories, seed_code
+from storage.tip_lifecycle import TipPolicy, categories, seed_code
 from storage.tips import TipRepo
 from storage.units import UnitRepo, UnitRow
 from tests.bench.common import CACHE_DIR
@@ -40,7 +40,7 @@ VN = ZoneInfo("Asia/Ho_Chi_Minh")
 HAMLETS_PER_COMMUNE = 30
 WEEKS = 100
 FIRST_TG_ID = 10_000_000
-VERSION = 2  # of what a preload holds: a change here builds the cached ones again
+VERSION = 3  # of what a preload holds: a change here builds the cached ones again
 
 
 @dataclass(frozen=True)
@@ -181,6 +181,7 @@ def _fill(conn: sqlite3.Connection, vault: Vault, tips: TipRepo, stored, size: S
     start = datetime.combine(today, datetime.min.time(), UTC) - timedelta(days=731)
     step = timedelta(days=730) / size.tips  # the last one a day before today
     filler = bytes(60)  # stands for a sealed sender (never opened: its tips are old)
+    retention, now = TipPolicy().retention, datetime.now(UTC)
 
     def tip_rows():
         for n in range(size.tips):
@@ -191,11 +192,16 @@ def _fill(conn: sqlite3.Connection, vault: Vault, tips: TipRepo, stored, size: S
             content = tips.seal_content(code, {
                 "body": "Một tin báo cũ để đo hiệu năng.", "place_text": None,
                 "latitude": None, "longitude": None, "media": []})
+            # As housekeeping left them: the sender link of a tip closed longer ago than the
+            # retention period is gone (a bot that ran all along unlinked a few at a time).
+            purged = closed + retention if closed and closed + retention < now else None
             yield (code, rng.choice(cats), "closed" if closed else "acknowledged",
                    "resolved" if closed else None, rng.choice(hamlet_ids), "today",
-                   created.date().isoformat(), "", content, 1, tips.sender_tag(owner), filler,
+                   created.date().isoformat(), "", content, 1,
+                   None if purged else tips.sender_tag(owner), None if purged else filler,
                    created.isoformat(), created.isoformat(),
-                   closed.isoformat() if closed else None)
+                   closed.isoformat() if closed else None,
+                   purged.isoformat() if purged else None)
 
     # The tips' indexes are built once after the rows, not row by row (minutes faster).
     indexes = conn.execute("SELECT name, sql FROM sqlite_master WHERE type = 'index'"
@@ -205,7 +211,8 @@ def _fill(conn: sqlite3.Connection, vault: Vault, tips: TipRepo, stored, size: S
     conn.executemany(
         "INSERT INTO tips (code, category, status, resolution, unit_id, occurred_kind,"
         " occurred_at, body, content, anonymous, sender_tag, sender_sealed, created_at,"
-        " acknowledged_at, closed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        " acknowledged_at, closed_at, sender_purged_at)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         tip_rows())
     for _, sql in indexes:
         conn.execute(sql)
