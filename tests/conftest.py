@@ -234,3 +234,20 @@ async def harness(tmp_path: Path) -> AsyncIterator[Harness]:
 
 
 ONE_WEEK = timedelta(days=7)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Stop the database threads that failed tests left open.
+
+    A test that fails before it closes its database keeps the connection alive (pytest keeps
+    the failure's traceback until the end), and aiosqlite's thread is not a daemon: Python
+    would wait for it forever at exit, and a red run would hang until CI's timeout instead
+    of failing at once.
+    """
+    import gc
+
+    import aiosqlite
+
+    for obj in gc.get_objects():
+        if isinstance(obj, aiosqlite.Connection) and obj._thread.is_alive():
+            obj.stop()
