@@ -12,44 +12,12 @@ import hashlib
 import hmac
 import json
 import os
-import threading
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 _NONCE = 12
-_NONCES_AT_ONCE = 256
-
-
-class _Nonces:
-    """Random AES-GCM nonces from the OS, read 256 at a time.
-
-    One ``os.urandom`` per seal was a system call per seal on the event loop, and each one
-    lets the database thread take the GIL: the update benchmark spent 3-4 % of the loop's
-    time there. A nonce needs to be unique, not secret, and these are as random as before.
-    A forked child starts with none (never the parent's unused ones).
-    """
-
-    def __init__(self) -> None:
-        self._reset()
-        os.register_at_fork(after_in_child=self._reset)
-
-    def _reset(self) -> None:
-        self._lock = threading.Lock()  # seals happen on the loop and the database thread
-        self._pool = b""
-        self._at = 0
-
-    def take(self) -> bytes:
-        with self._lock:
-            if self._at >= len(self._pool):
-                self._pool, self._at = os.urandom(_NONCE * _NONCES_AT_ONCE), 0
-            nonce = self._pool[self._at:self._at + _NONCE]
-            self._at += _NONCE
-            return nonce
-
-
-_nonces = _Nonces()
 
 
 def _derive(secret: str, purpose: bytes) -> bytes:
@@ -76,7 +44,7 @@ class Vault:
 
     def seal(self, plaintext: bytes, *, context: bytes = b"") -> bytes:
         """Encrypt; ``context`` binds the ciphertext to its row so it cannot be moved."""
-        nonce = _nonces.take()
+        nonce = os.urandom(_NONCE)
         return nonce + self._aead.encrypt(nonce, plaintext, context)
 
     def open(self, sealed: bytes, *, context: bytes = b"") -> bytes:
