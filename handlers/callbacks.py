@@ -215,8 +215,10 @@ class Signer:
         """
         if not isinstance(markup, InlineKeyboardMarkup):
             return markup
+        # Keyed by id, the keyboard kept beside its form: while its entry lives, no other
+        # keyboard can have that id.
         kept = self._forms.get(id(markup))
-        if kept is None or kept[0] is not markup:  # (the id of a keyboard gone since)
+        if kept is None:
             kept = (markup, _form(markup))
             self._forms.put(id(markup), kept)
         rows = kept[1]

@@ -281,8 +281,9 @@ async def enter(turn: Turn, flow: Flow, draft: Any, *, show: bool = True) -> Non
                 turn.say(turn.tr("flow.kept", what=label, command=f"/{_COMMANDS[before.kind]}"),
                          ReplyKeyboardRemove())
     turn.state = State(flow, draft, "")
-    text = snapshot(draft.to_json())
-    await svc.flows.save(turn.tg_id, flow.kind, draft.to_json(), svc.now(),
+    data = draft.to_json()
+    text = snapshot(data)
+    await svc.flows.save(turn.tg_id, flow.kind, data, svc.now(),
                          update_id=turn.update.update_id, text=text)
     turn.state.saved = text
     turn.kind = flow.kind

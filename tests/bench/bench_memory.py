@@ -475,11 +475,7 @@ async def _run(folder: Path, db: Path, people: People, quick: bool) -> dict:
 def run(quick: bool) -> dict:
     with tempfile.TemporaryDirectory(prefix="binhyen-memory-") as name:
         folder = Path(name)
-        t0 = time.perf_counter()
         db, people = database(folder, quick)
-        print(f"preloaded province copied in {time.perf_counter() - t0:.1f} s:"
-              f" {people.size.users:,} users, {people.size.tips:,} tips,"
-              f" {people.size.values:,} values", flush=True)
         return asyncio.run(_run(folder, db, people, quick))
 
 

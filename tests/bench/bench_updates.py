@@ -480,11 +480,7 @@ def run(quick: bool) -> dict:
     rounds = 60 if quick else 250
     with tempfile.TemporaryDirectory() as name:
         folder = Path(name)
-        t0 = time.perf_counter()
         _, people = database(folder, quick)
-        print(f"preloaded province copied in {time.perf_counter() - t0:.1f} s:"
-              f" {people.size.users:,} users, {people.size.tips:,} tips,"
-              f" {people.size.values:,} values", flush=True)
         busy, alone, filed, reports, calls = asyncio.run(_ours(folder, people, rounds))
     echo_busy, echo_alone = asyncio.run(_echo(busy, alone))
     assert echo_busy.count == busy.count and echo_alone.count == alone.count
