@@ -21,18 +21,22 @@ async def test_one_chat_waits_while_others_go_on() -> None:
     release = asyncio.Event()
     log: list[str] = []
 
+    b1_done = asyncio.Event()
+
     async def work(name: str, wait: bool = False) -> None:
         log.append(f"start {name}")
         if wait:
             await release.wait()
         log.append(f"end {name}")
+        if name == "b1":
+            b1_done.set()
 
     tasks = [
         asyncio.create_task(processor.process_update(_update(1, 10), work("a1", wait=True))),
         asyncio.create_task(processor.process_update(_update(2, 10), work("a2"))),
         asyncio.create_task(processor.process_update(_update(3, 20), work("b1"))),
     ]
-    await asyncio.sleep(0.01)
+    await asyncio.wait_for(b1_done.wait(), 5)
     # b1 went past the blocked chat; a2 has not started behind a1.
     assert log == ["start a1", "start b1", "end b1"]
     release.set()
