@@ -256,8 +256,10 @@ async def test_get_updates_long_poll_offset_and_webhook_conflict(
     async with httpx.AsyncClient(base_url=f"{server.base_url}{TOKEN}", timeout=10) as client:
         assert (await client.post("/getUpdates", json={"timeout": 0})).json()["result"] == []
         started_at = time.monotonic()
+        polls = emu.bot.poll_generation
         poll = asyncio.create_task(client.post("/getUpdates", json={"timeout": 5}))
-        await asyncio.sleep(0.2)
+        # The message is sent once the poll is held (each getUpdates counts a generation).
+        assert await emu.wait_until(lambda: emu.bot.poll_generation > polls, 5)
         lan.send("xin chào")
         updates = (await poll).json()["result"]
         assert time.monotonic() - started_at < 1.5
