@@ -14,6 +14,7 @@ import asyncio
 import logging
 import os
 import signal
+import sqlite3
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -116,14 +117,38 @@ async def post_init(app: Application) -> None:
                           quiet=reminders.quiet_until(svc.timezone, prefixes=(
                               "reminder.", "digest.", "overdue")))
     stop = asyncio.Event()
-    app.bot_data["outbox"] = (stop, asyncio.get_running_loop().create_task(
-        sender.run_forever(stop), name="outbox-sender"))
+    loop = asyncio.get_running_loop()
+    app.bot_data["outbox"] = (stop, loop.create_task(sender.run_forever(stop),
+                                                     name="outbox-sender"))
+    stop_watching = asyncio.Event()
+    app.bot_data["watcher"] = (stop_watching, loop.create_task(
+        watch_outside_writes(svc.db, stop_watching), name="outside-writes"))
     await set_default_commands(app.bot)
     alone = await uncovered(svc)
     if alone:
         codes = ", ".join(u.code for u in alone[:20]) + (" …" if len(alone) > 20 else "")
         log.warning("%d hamlets have no coordinator in their commune or above (%s): their "
                     "tips reach only the roots' coordinators and the admins", len(alone), codes)
+
+
+# How often the bot looks for writes made by another process (`binhyen units import` run
+# beside it): what they changed is seen within a second.
+WATCH_EVERY = 0.5
+
+
+async def watch_outside_writes(db: Database, stop: asyncio.Event,
+                               every: float = WATCH_EVERY) -> None:
+    """Until ``stop``: the repositories' caches forget what another process changed."""
+    while not stop.is_set():
+        try:
+            if await db.notice_outside_writes():
+                log.info("another process wrote to the database: the caches read it again")
+        except sqlite3.Error as exc:  # a busy or damaged file: the next look tries again
+            log.warning("could not look for writes by other processes: %s", exc)
+        try:
+            await asyncio.wait_for(stop.wait(), every)
+        except TimeoutError:
+            pass
 
 
 # Telegram tolerates a short burst in one chat before it asks for one message a second: a
@@ -241,6 +266,10 @@ async def stop_bot(running: Running) -> None:
             stop, task = outbox
             stop.set()
             await task
+        watcher = app.bot_data.pop("watcher", None)
+        if watcher is not None:
+            watcher[0].set()
+            await watcher[1]
         await app.shutdown()
     finally:
         await running.db.close()

@@ -12,7 +12,7 @@ import logging
 import os
 import re
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -162,6 +162,36 @@ class Database:
         # Set when outbox rows were added in this process: the sender wakes at once
         # instead of at its next look (the immediate lane goes out within a second).
         self.outbox_ready = asyncio.Event()
+        # What the repositories' caches forget when another connection has written.
+        self._forgetters: list[Callable[[], None]] = []
+        self._data_version: int | None = None
+        self.generation = 0  # moves each time another connection's commits are seen
+
+    def on_outside_write(self, forget: Callable[[], None]) -> None:
+        """Have ``forget`` called whenever another connection has committed (a command such
+        as ``binhyen units import`` run beside the bot): a per-process cache drops what it
+        holds, and reads the file again on next use."""
+        self._forgetters.append(forget)
+
+    async def notice_outside_writes(self) -> bool:
+        """Look whether another connection committed since the last look; if one did, every
+        cache registered with :meth:`on_outside_write` forgets (True is returned).
+
+        SQLite's ``PRAGMA data_version`` moves only for commits made through other
+        connections, never for this one's own (which update the caches as they write). A
+        cache filled from a read that was queued on this connection's thread before this
+        look is filled before it forgets: aiosqlite runs the calls, and resolves them, in
+        order.
+        """
+        rows = await self.conn.execute_fetchall("PRAGMA data_version")
+        version = rows[0][0]
+        seen, self._data_version = self._data_version, version
+        if seen is None or seen == version:
+            return False
+        self.generation += 1
+        for forget in self._forgetters:
+            forget()
+        return True
 
     def outbox_added(self) -> None:
         """Say that outbox rows were committed (called after the transaction)."""
@@ -191,6 +221,7 @@ class Database:
             db = cls(conn, path)
             if migrate:
                 await db.migrate()
+            await db.notice_outside_writes()  # where later looks start from
         except sqlite3.Error as exc:
             await conn.close()
             raise UnusableDatabase(path, describe(exc, path)) from None

@@ -57,6 +57,11 @@ class Flows:
         self._people: Lru[bytes, tuple[str | None, tuple[int, ...]]] = Lru(_PEOPLE_CACHED)
         # (kind, owner) → the draft as unsealed JSON text, or _NO_DRAFT
         self._drafts: Lru[tuple[str, bytes], str] = Lru(_DRAFTS_CACHED)
+        db.on_outside_write(self._forget)
+
+    def _forget(self) -> None:
+        self._people.clear()
+        self._drafts.clear()
 
     # ------------------------------------------------------------------ keys
 

@@ -127,6 +127,9 @@ class ReportRepo:
 
     def __init__(self, db: Database) -> None:
         self._db = db
+        # Not forgotten when another connection writes (storage.db.on_outside_write): the
+        # sets come from the data file this process read, and a command that syncs them
+        # beside the bot keeps their ids.
         self._sets: dict[str, StoredSet] | None = None
 
     # ------------------------------------------------------------------ indicator sets

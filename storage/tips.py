@@ -115,6 +115,7 @@ class TipRepo:
         # sender tag → (since, blocked?, tips since): read when a flow starts, used again
         # when it is sent; every write that changes it goes through this repository.
         self._standing: Lru[bytes, tuple[str, bool, int]] = Lru(_STANDING_CACHED)
+        db.on_outside_write(self._standing.clear)
         # The newest tip id this process has seen: how many codes exist, near enough for
         # choosing the length of the next one (tip_lifecycle.start_length), without a count.
         self._newest_id = 0

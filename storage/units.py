@@ -171,15 +171,20 @@ class UnitRepo:
     def __init__(self, db: Database) -> None:
         self._db = db
         self._tree: UnitTree | None = None
+        db.on_outside_write(self._forget)
+
+    def _forget(self) -> None:
+        self._tree = None
 
     async def tree(self) -> UnitTree:
         """The cached tree (loaded on first use and after each write)."""
-        if self._tree is None:
+        tree = self._tree
+        if tree is None:
             rows = await self._db.conn.execute_fetchall(
                 "SELECT id, code, name, level, parent_id FROM units"
             )
-            self._tree = UnitTree([_unit(r) for r in rows])
-        return self._tree
+            tree = self._tree = UnitTree([_unit(r) for r in rows])
+        return tree
 
     async def get(self, unit_id: int) -> Unit | None:
         """A unit by id."""

@@ -53,6 +53,7 @@ class UserRepo:
         # new tip; few rows (staff), and every write that changes them goes through here.
         self._holders: Lru[tuple, list[tuple[int, int, Role]]] = Lru(_HOLDERS_CACHED)
         self._reach: Lru[int, tuple[Contact, str | None]] = Lru(_REACH_CACHED)
+        db.on_outside_write(self.forget)
 
     def forget(self, tg_id: int | None = None) -> None:
         """Drop cached users (all, or one) after a write made elsewhere."""

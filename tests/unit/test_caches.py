@@ -231,3 +231,34 @@ async def test_tip_standing_is_bounded_and_counts_right_after_eviction(db: Datab
             assert (blocked, count) == await fresh.standing(tags[tag], since)
         assert await tips.standing(user_id, since) == await fresh.standing(user_id, since)
         assert len(tips._standing) <= BOUND
+
+
+async def test_writes_by_another_connection_are_forgotten_and_our_own_are_not(
+        db: Database, tmp_path: Path) -> None:
+    """What ``binhyen units import`` (another process) changes, the bot's caches drop on
+    the next look (bot.app.watch_outside_writes looks twice a second); this connection's
+    own writes move nothing, since its caches were updated as it wrote."""
+    vault = Vault(SECRET)
+    users, units = UserRepo(db, vault), UnitRepo(db)
+    await users.ensure(PEOPLE[0], PEOPLE[0])
+    await users.set_locale(PEOPLE[0], "vi")
+    assert await units.by_code("TH-MOI") is None  # the tree is now cached
+    assert await db.notice_outside_writes() is False  # our own writes
+
+    other = await Database.open(db.path)  # the command line, beside the bot
+    try:
+        await UnitRepo(other).import_rows(parse_units_csv(
+            UNITS_CSV + "TH-MOI,Ấp Mới,hamlet,TANHOA\n"))
+        await UserRepo(other, vault).set_locale(PEOPLE[0], "en")
+    finally:
+        await other.close()
+    assert (await users.get(PEOPLE[0])).locale == "vi"  # stale until the look
+    assert await units.by_code("TH-MOI") is None
+
+    generation = db.generation
+    assert await db.notice_outside_writes() is True
+    assert db.generation == generation + 1
+    assert (await users.get(PEOPLE[0])).locale == "en"
+    found = await units.by_code("TH-MOI")
+    assert found is not None and found.name == "Ấp Mới"
+    assert await db.notice_outside_writes() is False  # nothing new since
