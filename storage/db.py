@@ -254,23 +254,33 @@ class Database:
         for migration in migrations:
             if migration.version in done:
                 continue
-            await self._apply(migration)
-            applied.append(migration.version)
-            log.info("applied migration %04d_%s", migration.version, migration.name)
+            if await self._apply(migration):
+                applied.append(migration.version)
+                log.info("applied migration %04d_%s", migration.version, migration.name)
         return applied
 
-    async def _apply(self, migration: Migration) -> None:
+    async def _apply(self, migration: Migration) -> bool:
+        """Apply one migration unless another process did meanwhile (False then).
+
+        The check is inside the migration's own write transaction: a command and the bot
+        started together on a new file both see the migration missing, and the second to
+        take the write lock finds it recorded and skips it instead of failing half-way.
+        """
         # executescript would commit on its own; run statements inside one transaction.
-        def run(conn: sqlite3.Connection) -> None:
+        def run(conn: sqlite3.Connection) -> bool:
             with transaction(conn):
+                if conn.execute("SELECT 1 FROM schema_migrations WHERE version = ?",
+                                (migration.version,)).fetchone():
+                    return False
                 for statement in _split_sql(migration.sql):
                     conn.execute(statement)
                 conn.execute(
                     "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
                     (migration.version, migration.name, utcnow().isoformat()),
                 )
+            return True
 
-        await self.run_sync(run)
+        return await self.run_sync(run)
 
     async def run_sync(self, fn):  # type: ignore[no-untyped-def]
         """Run ``fn(sqlite3_connection)`` on the connection's thread: one hop for a batch."""

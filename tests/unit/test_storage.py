@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from datetime import timedelta
 from pathlib import Path
@@ -38,6 +39,24 @@ async def test_migrations_apply_once_in_wal_with_foreign_keys(tmp_path: Path) ->
     again = await Database.open(path)
     assert await again.migrate() == []
     await again.close()
+
+
+async def test_two_processes_migrating_a_new_file_at_once_apply_each_migration_once(
+        tmp_path: Path) -> None:
+    """The bot and a command started together on a new file: both find every migration
+    missing; each migration is checked again inside its own transaction, so the second to
+    take the write lock skips it instead of failing on 'table already exists'."""
+    path = tmp_path / "race.db"
+    one, two = (await Database.open(path, migrate=False), await Database.open(path, migrate=False))
+    try:
+        first, second = await asyncio.gather(one.migrate(), two.migrate())
+        everything = [m.version for m in load_migrations()]
+        assert sorted(first + second) == everything  # each applied once, by one of them
+        rows = await one.conn.execute_fetchall("SELECT version FROM schema_migrations")
+        assert [r[0] for r in rows] == everything
+    finally:
+        await one.close()
+        await two.close()
 
 
 async def test_a_failing_migration_leaves_nothing_behind(db: Database) -> None:
