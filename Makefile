@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test lint bench clean chromium office
+.PHONY: run test lint bench clean chromium office postgres
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -40,13 +40,27 @@ office:
 	    libreoffice-writer-nogui libreoffice-calc-nogui poppler-utils fonts-liberation2; \
 	fi
 
+# The storage tests run against PostgreSQL too: each run starts a throwaway cluster of its
+# own (tests/postgres.py, initdb in a temporary folder) from Debian's server package,
+# installed only when missing, without the package's own "main" cluster.
+postgres:
+	@if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
+	  set -x; \
+	  $(SUDO) mkdir -p /etc/postgresql-common/createcluster.d && \
+	  echo 'create_main_cluster = false' | \
+	    $(SUDO) tee /etc/postgresql-common/createcluster.d/binhyen.conf >/dev/null && \
+	  $(SUDO) apt-get update && \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
+	    postgresql; \
+	fi
+
 run: $(VENV)/.installed
 	$(BIN)/binhyen run
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check bot handlers storage locales tests
 
-test: lint chromium office
+test: lint chromium office postgres
 	$(BIN)/pytest
 
 # Every benchmark, one table, tests/bench/results.json (about 15 minutes at full size;

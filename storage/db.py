@@ -272,7 +272,7 @@ class Database:
                 if conn.execute("SELECT 1 FROM schema_migrations WHERE version = ?",
                                 (migration.version,)).fetchone():
                     return False
-                for statement in _split_sql(migration.sql):
+                for statement in split_sql(migration.sql):
                     conn.execute(statement)
                 conn.execute(
                     "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
@@ -299,7 +299,7 @@ class Database:
         await self.run_sync(run)
 
 
-def _split_sql(script: str) -> list[str]:
+def split_sql(script: str) -> list[str]:
     """Split a migration into statements (our migrations have no ';' inside literals)."""
     lines = [line for line in script.splitlines() if not line.strip().startswith("--")]
     return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]

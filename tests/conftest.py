@@ -236,6 +236,28 @@ async def harness(tmp_path: Path) -> AsyncIterator[Harness]:
 ONE_WEEK = timedelta(days=7)
 
 
+@pytest.fixture(scope="session")
+def pg_cluster():
+    """A PostgreSQL server of this test session's own (tests/postgres.py), started on the
+    first test that asks for one."""
+    from tests.postgres import Cluster
+
+    cluster = Cluster()
+    try:
+        cluster.start()
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture
+def pg_url(pg_cluster) -> object:
+    """The URL of a new, empty PostgreSQL database, dropped after the test."""
+    url = pg_cluster.create_database()
+    yield url
+    pg_cluster.drop_database(url)
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """Stop the database threads that failed tests left open.
 

@@ -24,21 +24,6 @@ CREATE TABLE users (
     created_at     TEXT NOT NULL
 );
 
--- A role held for a unit; ended_at set on handover or revocation, never deleted,
--- so past reports stay attributed.
-CREATE TABLE memberships (
-    id             INTEGER PRIMARY KEY,
-    user_id        INTEGER NOT NULL REFERENCES users(id),
-    role           TEXT NOT NULL CHECK (role IN ('reporter', 'coordinator', 'admin')),
-    unit_id        INTEGER NOT NULL REFERENCES units(id),
-    invitation_id  INTEGER REFERENCES invitations(id),
-    started_at     TEXT NOT NULL,
-    ended_at       TEXT,
-    ended_reason   TEXT
-);
-CREATE INDEX memberships_user ON memberships(user_id, ended_at);
-CREATE INDEX memberships_unit ON memberships(unit_id, role, ended_at);
-
 -- Only a keyed hash of each code is kept: a copied database cannot enrol anyone.
 CREATE TABLE invitations (
     id          INTEGER PRIMARY KEY,
@@ -53,6 +38,21 @@ CREATE TABLE invitations (
     created_at  TEXT NOT NULL,
     revoked_at  TEXT
 );
+
+-- A role held for a unit; ended_at set on handover or revocation, never deleted,
+-- so past reports stay attributed.
+CREATE TABLE memberships (
+    id             INTEGER PRIMARY KEY,
+    user_id        INTEGER NOT NULL REFERENCES users(id),
+    role           TEXT NOT NULL CHECK (role IN ('reporter', 'coordinator', 'admin')),
+    unit_id        INTEGER NOT NULL REFERENCES units(id),
+    invitation_id  INTEGER REFERENCES invitations(id),
+    started_at     TEXT NOT NULL,
+    ended_at       TEXT,
+    ended_reason   TEXT
+);
+CREATE INDEX memberships_user ON memberships(user_id, ended_at);
+CREATE INDEX memberships_unit ON memberships(unit_id, role, ended_at);
 
 CREATE TABLE audit_log (
     id        INTEGER PRIMARY KEY,

@@ -10,12 +10,13 @@ ALTER TABLE events ADD COLUMN handled_at TEXT;
 -- Events reported before this version get a code from their id, in the case-code alphabet
 -- (storage.tip_lifecycle.CODE_ALPHABET), five letters: unique for any id below 26^5. New
 -- events get a random one (storage.events), checked against these by the unique index.
+-- (The CASTs change nothing here; PostgreSQL's substr takes 32-bit positions.)
 UPDATE events SET code = 'VV-'
-    || substr('346789ACDEFGHJKMNPQRTUVWXY', (id / 456976) % 26 + 1, 1)
-    || substr('346789ACDEFGHJKMNPQRTUVWXY', (id / 17576) % 26 + 1, 1)
-    || substr('346789ACDEFGHJKMNPQRTUVWXY', (id / 676) % 26 + 1, 1)
-    || substr('346789ACDEFGHJKMNPQRTUVWXY', (id / 26) % 26 + 1, 1)
-    || substr('346789ACDEFGHJKMNPQRTUVWXY', id % 26 + 1, 1);
+    || substr('346789ACDEFGHJKMNPQRTUVWXY', CAST((id / 456976) % 26 + 1 AS INTEGER), 1)
+    || substr('346789ACDEFGHJKMNPQRTUVWXY', CAST((id / 17576) % 26 + 1 AS INTEGER), 1)
+    || substr('346789ACDEFGHJKMNPQRTUVWXY', CAST((id / 676) % 26 + 1 AS INTEGER), 1)
+    || substr('346789ACDEFGHJKMNPQRTUVWXY', CAST((id / 26) % 26 + 1 AS INTEGER), 1)
+    || substr('346789ACDEFGHJKMNPQRTUVWXY', CAST(id % 26 + 1 AS INTEGER), 1);
 CREATE UNIQUE INDEX events_code ON events(code);
 CREATE INDEX events_open ON events(status, created_at) WHERE status != 'handled';
 
