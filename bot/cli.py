@@ -181,6 +181,16 @@ def build_parser() -> argparse.ArgumentParser:
     schedule.add_argument("--unit", metavar="CODE", help="the unit (a commune, usually)")
     schedule.add_argument("occasion", nargs="?", help="what to change")
     schedule.add_argument("when", nargs="?", help="when it goes out")
+
+    migrate = sub.add_parser(
+        "migrate", help="copy this SQLite database into a new PostgreSQL database",
+        description="Copies every table of BINHYEN_DB (ids, sealed columns, the outbox and "
+        "its states) into an empty PostgreSQL database, makes its schema first, and checks "
+        "every table's count. Stop the bot first: the copy is of the moment it starts. The "
+        "bot does not run on PostgreSQL yet (issue 14): this copy is the first step.",
+    )
+    migrate.add_argument("--to", required=True, metavar="URL",
+                         help="postgresql://user:password@host:port/database (empty)")
     return parser
 
 
@@ -231,6 +241,7 @@ async def _dispatch(command: str, args: argparse.Namespace, settings: Settings) 
         "export": commands.export,
         "report": commands.report,
         "schedule": commands.schedule,
+        "migrate": commands.migrate,
     }[command]
     return await handler(args, settings)
 

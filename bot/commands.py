@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import sqlite3
 import sys
@@ -468,4 +469,33 @@ async def schedule(args: argparse.Namespace, settings: Settings) -> int:
     finally:
         await db.close()
     print(f"{unit.code}: {occasion.value} → {spec or 'default'}")
+    return 0
+
+
+async def migrate(args: argparse.Namespace, settings: Settings) -> int:
+    """``migrate --to URL``: this SQLite database copied into an empty PostgreSQL one."""
+    import psycopg
+
+    from storage import moving, postgres
+
+    url = args.to
+    if not url.startswith(("postgresql://", "postgres://")):
+        return _fail(f"--to {url!r}: a PostgreSQL URL is postgresql://user@host/database")
+    if not settings.db.exists():
+        return _fail(f"{settings.db}: no such database")
+    db = await Database.open(settings.db)  # brings the file to this release's schema
+    await db.close()
+    shown = url.split("@")[-1]  # the password stays out of what is printed
+    try:
+        refused = await asyncio.to_thread(moving.refusal, url)
+        if refused:
+            return _fail(f"{shown}: {refused}")
+        await postgres.migrate(url)
+        moved = await asyncio.to_thread(moving.copy_to_postgresql, settings.db, url)
+    except psycopg.OperationalError as exc:
+        return _fail(f"{shown}: cannot connect ({str(exc).strip().splitlines()[0]})")
+    except (moving.CannotMove, postgres.NewerSchema) as exc:
+        return _fail(f"{shown}: {exc}")
+    print(f"{moved.rows:,} rows in {len(moved.tables)} tables copied to {shown};"
+          " every table's count checked")
     return 0
