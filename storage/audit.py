@@ -25,20 +25,20 @@ class AuditRepo:
 
     async def record(self, actor_id: int | None, action: str, subject: str, **detail) -> None:
         """Append one entry."""
-        await self._db.conn.execute_insert(
+        await self._db.execute(
             INSERT_SQL, audit_params(actor_id, action, subject, detail)
         )
 
     async def for_subject(self, subject: str) -> list[AuditEntry]:
         """Entries about ``subject``, oldest first."""
-        rows = await self._db.conn.execute_fetchall(
+        rows = await self._db.fetch(
             "SELECT * FROM audit_log WHERE subject = ? ORDER BY id", (subject,)
         )
         return [_entry(r) for r in rows]
 
     async def recent(self, limit: int = 50) -> list[AuditEntry]:
         """The newest entries, newest first."""
-        rows = await self._db.conn.execute_fetchall(
+        rows = await self._db.fetch(
             "SELECT * FROM audit_log ORDER BY id DESC LIMIT ?", (limit,)
         )
         return [_entry(r) for r in rows]

@@ -1,8 +1,8 @@
 """The SQLite connection: WAL, foreign keys, busy timeout, and migrations.
 
 aiosqlite runs every awaited call on its own thread, so repositories make one
-call per query (``execute_fetchall``, ``execute_insert``) rather than
-execute + fetch + close.
+call per query (:meth:`Database.fetch`, :meth:`Database.execute`), or run a batch of
+statements in one hop (:meth:`Database.run_sync`), rather than execute + fetch + close.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import logging
 import os
 import re
 import sqlite3
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -63,6 +63,12 @@ def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
         conn.execute("ROLLBACK")
         raise
     conn.execute("COMMIT")
+
+
+def insert_id(conn, sql: str, params: Sequence[object]) -> int:  # type: ignore[no-untyped-def]
+    """Run ``INSERT …`` inside a batch and return the new row's id (``RETURNING id``: both
+    backends take it; the cursor is read to its end so that SQLite can commit after)."""
+    return int(conn.execute(sql + " RETURNING id", params).fetchall()[0][0])
 
 
 def utcnow() -> datetime:
@@ -153,25 +159,50 @@ def describe(exc: sqlite3.Error, path: Path) -> str:
     return f"cannot be used ({exc})"
 
 
-class Database:
-    """One aiosqlite connection with our pragmas; the repositories share it."""
+class Store:
+    """What both backends share: the caches' invalidation and the outbox's wake-up.
 
-    def __init__(self, conn: aiosqlite.Connection, path: Path) -> None:
-        self.conn = conn
-        self.path = path
+    The repositories take a store and call :meth:`fetch`, :meth:`execute` and
+    :meth:`run_sync`; one SQL text serves both backends wherever the dialects agree, and
+    ``dialect`` (``"sqlite"`` or ``"postgresql"``) chooses where they do not.
+    """
+
+    dialect = ""
+
+    def __init__(self) -> None:
         # Set when outbox rows were added in this process: the sender wakes at once
         # instead of at its next look (the immediate lane goes out within a second).
         self.outbox_ready = asyncio.Event()
         # What the repositories' caches forget when another connection has written.
         self._forgetters: list[Callable[[], None]] = []
-        self._data_version: int | None = None
         self.generation = 0  # moves each time another connection's commits are seen
+
+    def outbox_added(self) -> None:
+        """Say that outbox rows were committed (called after the transaction)."""
+        self.outbox_ready.set()
 
     def on_outside_write(self, forget: Callable[[], None]) -> None:
         """Have ``forget`` called whenever another connection has committed (a command such
-        as ``binhyen units import`` run beside the bot): a per-process cache drops what it
-        holds, and reads the file again on next use."""
+        as ``binhyen units import`` run beside the bot, another replica): a per-process
+        cache drops what it holds, and reads the database again on next use."""
         self._forgetters.append(forget)
+
+    def _forget_all(self) -> None:
+        self.generation += 1
+        for forget in self._forgetters:
+            forget()
+
+
+class Database(Store):
+    """One aiosqlite connection with our pragmas; the repositories share it."""
+
+    dialect = "sqlite"
+
+    def __init__(self, conn: aiosqlite.Connection, path: Path) -> None:
+        super().__init__()
+        self.conn = conn
+        self.path = path
+        self._data_version: int | None = None
 
     async def notice_outside_writes(self) -> bool:
         """Look whether another connection committed since the last look; if one did, every
@@ -188,14 +219,8 @@ class Database:
         seen, self._data_version = self._data_version, version
         if seen is None or seen == version:
             return False
-        self.generation += 1
-        for forget in self._forgetters:
-            forget()
+        self._forget_all()
         return True
-
-    def outbox_added(self) -> None:
-        """Say that outbox rows were committed (called after the transaction)."""
-        self.outbox_ready.set()
 
     @classmethod
     async def open(cls, path: Path | str, *, migrate: bool = True) -> Database:
@@ -281,6 +306,14 @@ class Database:
             return True
 
         return await self.run_sync(run)
+
+    async def fetch(self, sql: str, params: Sequence[object] = ()) -> list[sqlite3.Row]:
+        """The rows of one query (one hop to the connection's thread)."""
+        return await self.conn.execute_fetchall(sql, params)  # type: ignore[return-value]
+
+    async def execute(self, sql: str, params: Sequence[object] = ()) -> None:
+        """One statement, committed (one hop)."""
+        await self.conn.execute_insert(sql, params)
 
     async def run_sync(self, fn):  # type: ignore[no-untyped-def]
         """Run ``fn(sqlite3_connection)`` on the connection's thread: one hop for a batch."""

@@ -22,7 +22,7 @@ from importlib import resources
 
 from storage.audit import INSERT_SQL as AUDIT_SQL
 from storage.audit import audit_params
-from storage.db import Database, stamp, transaction
+from storage.db import Database, insert_id, stamp, transaction
 from storage.outbox import NewItem, OutboxItem, add_items, after_sent, now_item
 from storage.tip_lifecycle import EVENT_PREFIX, free_code
 
@@ -194,13 +194,13 @@ class EventRepo:
     def _insert(conn: sqlite3.Connection, draft: EventDraft, reporter_id: int, now: datetime,
                 code: str, announce: Callable[[int], list[NewItem]] | None,
                 also: Callable[[sqlite3.Connection], None] | None) -> int:
-        cur = conn.execute(
-            "INSERT INTO events (code, type, unit_id, occurred_kind, occurred_at, place_text,"
+        event_id = insert_id(
+            conn, "INSERT INTO events (code, type, unit_id, occurred_kind, occurred_at,"
+            " place_text,"
             " description, people, reporter_id, created_at)"
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (code, draft.type, draft.unit_id, draft.occurred_kind, draft.occurred_at,
              draft.place_text, draft.description, draft.people, reporter_id, stamp(now)))
-        event_id = int(cur.lastrowid or 0)
         conn.executemany(
             "INSERT INTO event_media (event_id, seq, kind, file_id) VALUES (?, ?, ?, ?)",
             [(event_id, i, k, f) for i, (k, f) in enumerate(draft.media)])
@@ -225,7 +225,7 @@ class EventRepo:
 
     async def by_code(self, code: str) -> Event | None:
         """An event by its case code (check scope before showing)."""
-        rows = await self._db.conn.execute_fetchall("SELECT id FROM events WHERE code = ?",
+        rows = await self._db.fetch("SELECT id FROM events WHERE code = ?",
                                                     (code,))
         return await self.get(rows[0][0]) if rows else None
 
@@ -234,7 +234,7 @@ class EventRepo:
         if not unit_ids:
             return []
         marks = ", ".join("?" * len(unit_ids))
-        rows = await self._db.conn.execute_fetchall(
+        rows = await self._db.fetch(
             f"SELECT * FROM events WHERE unit_id IN ({marks}) AND created_at >= ?"
             f" AND created_at < ? ORDER BY created_at, id",
             (*unit_ids, stamp(since), stamp(until)))
@@ -242,7 +242,7 @@ class EventRepo:
 
     async def history(self, event_id: int) -> list[EventEntry]:
         """What happened to an event, oldest first."""
-        rows = await self._db.conn.execute_fetchall(
+        rows = await self._db.fetch(
             "SELECT at, actor_id, kind, from_status, to_status, detail FROM event_history"
             " WHERE event_id = ? ORDER BY id", (event_id,))
         return [EventEntry(datetime.fromisoformat(r[0]), r[1], r[2],
@@ -252,14 +252,14 @@ class EventRepo:
 
     async def cards(self, event_id: int) -> list[tuple[int, int]]:
         """(user id, message id) of every card of this event, each coordinator's newest last."""
-        rows = await self._db.conn.execute_fetchall(
+        rows = await self._db.fetch(
             "SELECT user_id, message_id FROM event_cards WHERE event_id = ?"
             " ORDER BY user_id, message_id", (event_id,))
         return [(r[0], r[1]) for r in rows]
 
     async def hold_card(self, event_id: int, user_id: int, message_id: int) -> None:
         """A card pressed that is not among the copies kept current is, from now on."""
-        rows = await self._db.conn.execute_fetchall(
+        rows = await self._db.fetch(
             "SELECT 1 FROM event_cards WHERE event_id = ? AND user_id = ? AND message_id = ?",
             (event_id, user_id, message_id))
         if rows:
@@ -274,7 +274,7 @@ class EventRepo:
     async def open_questions(self, reporter_id: int) -> list[tuple[int, str, datetime]]:
         """(id, code, when asked) of the reporter's open events with a question not answered
         since, newest question first."""
-        rows = await self._db.conn.execute_fetchall(
+        rows = await self._db.fetch(
             "SELECT e.id, e.code, (SELECT at FROM event_history WHERE event_id = e.id"
             "   AND kind = 'ask' ORDER BY id DESC LIMIT 1) AS asked"
             " FROM events e WHERE e.reporter_id = ? AND e.status != 'handled'"

@@ -76,7 +76,7 @@ class Flows:
         """(kind of the active flow or None, recent updates) of one person."""
         cached = self._people.get(owner)
         if cached is None:
-            rows = await self._db.conn.execute_fetchall(
+            rows = await self._db.fetch(
                 "SELECT kind, recent_updates FROM active_flows WHERE owner_hash = ?", (owner,))
             cached = (rows[0][0], tuple(json.loads(rows[0][1]))) if rows else (None, ())
             self._people.put(owner, cached)
@@ -86,7 +86,7 @@ class Flows:
         """The draft's unsealed JSON text, or _NO_DRAFT."""
         text = self._drafts.get((kind, key))
         if text is None:
-            rows = await self._db.conn.execute_fetchall(
+            rows = await self._db.fetch(
                 "SELECT sealed FROM drafts WHERE kind = ? AND owner_hash = ?", (kind, key))
             text = (draft_text(self._vault.open_json(rows[0][0], context=key))
                     if rows else _NO_DRAFT)

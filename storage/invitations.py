@@ -16,7 +16,7 @@ from enum import StrEnum
 from storage.audit import INSERT_SQL as AUDIT_SQL
 from storage.audit import audit_params
 from storage.crypto import Vault
-from storage.db import Database, stamp, transaction, utcnow
+from storage.db import Database, insert_id, stamp, transaction, utcnow
 from storage.models import Invitation, Role
 from storage.outbox import add_items, now_item
 from storage.users import add_membership, end_membership
@@ -85,15 +85,15 @@ class InvitationRepo:
 
         def run(conn: sqlite3.Connection) -> int:
             with transaction(conn):
-                cur = conn.execute(
-                    "INSERT INTO invitations (code_hash, unit_id, role, uses, uses_left, handover,"
+                invitation_id = insert_id(
+                    conn, "INSERT INTO invitations (code_hash, unit_id, role, uses, uses_left,"
+                    " handover,"
                     " expires_at, created_by, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (
                         self._vault.hash_id(code), unit_id, role.value, uses, uses,
                         int(handover), stamp(expires), created_by, stamp(now),
                     ),
                 )
-                invitation_id = int(cur.lastrowid or 0)
                 conn.execute(
                     AUDIT_SQL,
                     audit_params(

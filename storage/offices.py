@@ -66,7 +66,7 @@ class OfficeRepo:
 
     async def get(self, unit_id: int) -> OfficeFields:
         """What is set for ``unit_id`` (all None when nothing is)."""
-        rows = await self._db.conn.execute_fetchall(
+        rows = await self._db.fetch(
             f"SELECT {', '.join(FIELD_NAMES)} FROM unit_offices WHERE unit_id = ?", (unit_id,))
         return OfficeFields(*rows[0]) if rows else OfficeFields()
 

@@ -315,14 +315,14 @@ class OutboxRepo:
     async def mark_progress(self, item_id: int, now: datetime, parts_sent: int,
                             message_id: int | None) -> None:
         """Some messages of a several-part item are out: a retry goes on after them."""
-        await self._db.conn.execute_insert(
+        await self._db.execute(
             "UPDATE outbox SET parts_sent = ?, message_id = ?, updated_at = ? WHERE id = ?",
             (parts_sent, message_id, _iso(now), item_id))
 
     async def mark_retry(self, item_id: int, now: datetime, next_try_at: datetime,
                          error: str) -> None:
         """A failed attempt worth repeating (timeout, 5xx): pending again, one more attempt."""
-        await self._db.conn.execute_insert(
+        await self._db.execute(
             "UPDATE outbox SET status = 'pending', attempts = attempts + 1, next_try_at = ?,"
             " updated_at = ?, error = ? WHERE id = ?",
             (_iso(next_try_at), _iso(now), error, item_id))
@@ -331,7 +331,7 @@ class OutboxRepo:
                               error: str) -> None:
         """A send Telegram never answered (the message may have arrived): counted, pending
         again at ``next_try_at``, one more attempt."""
-        await self._db.conn.execute_insert(
+        await self._db.execute(
             "UPDATE outbox SET status = 'pending', attempts = attempts + 1,"
             " unanswered = unanswered + 1, next_try_at = ?, updated_at = ?, error = ?"
             " WHERE id = ?", (_iso(next_try_at), _iso(now), error, item_id))
@@ -339,14 +339,14 @@ class OutboxRepo:
     async def unanswered(self, kind: str, period_key: str) -> int:
         """How many sends of a kind and period Telegram never answered (each may have arrived,
         and then arrived twice once sent again)."""
-        rows = await self._db.conn.execute_fetchall(
+        rows = await self._db.fetch(
             "SELECT COALESCE(SUM(unanswered), 0) FROM outbox WHERE kind = ? AND period_key = ?",
             (kind, period_key))
         return int(rows[0][0])
 
     async def postpone(self, item_id: int, now: datetime, until: datetime) -> None:
         """Not now (quiet hours): pending again until ``until``; no attempt is counted."""
-        await self._db.conn.execute_insert(
+        await self._db.execute(
             "UPDATE outbox SET status = 'pending', next_try_at = ?, updated_at = ? WHERE id = ?",
             (_iso(until), _iso(now), item_id))
 
@@ -376,7 +376,7 @@ class OutboxRepo:
 
     async def counts(self, kind: str, period_key: str) -> dict[str, int]:
         """How many rows of a kind and period are in each status (all four keys present)."""
-        rows = await self._db.conn.execute_fetchall(
+        rows = await self._db.fetch(
             "SELECT status, COUNT(*) FROM outbox WHERE kind = ? AND period_key = ?"
             " GROUP BY status", (kind, period_key))
         found = dict.fromkeys(STATUSES, 0)
@@ -385,14 +385,14 @@ class OutboxRepo:
 
     async def recipients(self, kind: str, period_key: str) -> set[int]:
         """Who already has a row of this kind and period (the scheduler skips their work)."""
-        rows = await self._db.conn.execute_fetchall(
+        rows = await self._db.fetch(
             "SELECT user_id FROM outbox WHERE kind = ? AND period_key = ?"
             " AND user_id IS NOT NULL", (kind, period_key))
         return {r[0] for r in rows}
 
     async def sent_count(self, kind: str) -> int:
         """How many rows of a kind were sent, over all periods."""
-        rows = await self._db.conn.execute_fetchall(
+        rows = await self._db.fetch(
             "SELECT COUNT(*) FROM outbox WHERE kind = ? AND status = 'sent'", (kind,))
         return int(rows[0][0])
 
@@ -403,29 +403,29 @@ class OutboxRepo:
         if kind is not None:
             sql += " AND kind = ?"
             params = (kind,)
-        rows = await self._db.conn.execute_fetchall(sql, params)
+        rows = await self._db.fetch(sql, params)
         return int(rows[0][0])
 
     async def beat(self, name: str) -> None:
         """A sender says it is alive (wall-clock time: tests may freeze the bot's clock)."""
-        await self._db.conn.execute_insert(
+        await self._db.execute(
             "INSERT INTO outbox_senders (name, seen_at) VALUES (?, ?) ON CONFLICT (name)"
             " DO UPDATE SET seen_at = excluded.seen_at", (name, _iso(datetime.now(UTC))))
 
     async def gone(self, name: str) -> None:
         """A sender stopped cleanly."""
-        await self._db.conn.execute_insert("DELETE FROM outbox_senders WHERE name = ?", (name,))
+        await self._db.execute("DELETE FROM outbox_senders WHERE name = ?", (name,))
 
     async def sender_alive(self, within: timedelta = timedelta(seconds=30)) -> bool:
         """Whether another process's sender has said it is alive lately."""
-        rows = await self._db.conn.execute_fetchall(
+        rows = await self._db.fetch(
             "SELECT 1 FROM outbox_senders WHERE seen_at > ?",
             (_iso(datetime.now(UTC) - within),))
         return bool(rows)
 
     async def tip_relayed(self, user_id: int, message_id: int) -> int | None:
         """The tip whose answer was copied to ``user_id`` as message ``message_id``."""
-        rows = await self._db.conn.execute_fetchall(
+        rows = await self._db.fetch(
             "SELECT tip_id FROM outbox WHERE kind = 'tip.answer' AND user_id = ?"
             " AND message_id = ? AND status = 'sent' ORDER BY id DESC LIMIT 1",
             (user_id, message_id))
@@ -433,7 +433,7 @@ class OutboxRepo:
 
     async def get(self, item_id: int) -> OutboxItem | None:
         """One row by id."""
-        rows = await self._db.conn.execute_fetchall(
+        rows = await self._db.fetch(
             f"SELECT {_COLUMNS} FROM outbox WHERE id = ?", (item_id,))
         return self._item(rows[0]) if rows else None
 
@@ -444,5 +444,5 @@ class OutboxRepo:
         if kind is not None:
             sql += " WHERE kind = ?"
             params = (kind,)
-        rows = await self._db.conn.execute_fetchall(sql + " ORDER BY id", params)
+        rows = await self._db.fetch(sql + " ORDER BY id", params)
         return [self._item(r) for r in rows]

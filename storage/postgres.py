@@ -1,9 +1,12 @@
-"""PostgreSQL, the second backend (issue 14): the schema and its migrations so far.
+"""PostgreSQL, the second backend (issue 14): its schema, and :class:`PgDatabase`, the
+store the repositories run on.
 
-Not finished, and not selectable yet: the repositories still run on SQLite only
-(``BINHYEN_DATABASE_URL`` is not read). What is here is the part every later step stands
-on: the one numbered set of migrations (storage/migrations) applied to a PostgreSQL
-database, under an advisory lock, each checked and recorded inside its own transaction.
+Not finished, and not selectable yet (``BINHYEN_DATABASE_URL`` is not read): the
+repositories whose tests run on both backends are listed in tests/conftest.py
+(``BOTH_BACKENDS``); the others still use SQL only SQLite takes.
+
+The schema: the one numbered set of migrations (storage/migrations) applied under an
+advisory lock, each checked and recorded inside its own transaction.
 
 The migrations are written for SQLite. Their column types are translated here
 (:func:`translate`): ``INTEGER PRIMARY KEY`` (SQLite's row id) becomes an identity column,
@@ -14,16 +17,27 @@ one that cannot would get a per-dialect file beside its migration.
 The driver is psycopg 3: it has a sync and an async API over the same connections, so the
 repositories' batches (functions of a connection, run in one hop on SQLite) can run on a
 worker thread here too; LISTEN/NOTIFY for the caches; COPY for moving a database up.
+
+The store: one connection on a thread of its own, as aiosqlite has on SQLite, so the
+repositories' calls keep their order and their batches (``run_sync``) their shape. Their SQL
+is SQLite's ``?`` style; :class:`PgConn` rewrites it once per text (``?`` → ``%s``, ``%`` →
+``%%``, ``BEGIN IMMEDIATE`` → ``BEGIN``) and its rows answer by index and by name, as
+``sqlite3.Row`` does.
 """
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import logging
 import re
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import ClassVar
 
 import psycopg
 
-from storage.db import Migration, load_migrations, split_sql, utcnow
+from storage.db import Migration, Store, load_migrations, split_sql, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -99,6 +113,160 @@ async def migrate(url: str, wanted: list[Migration] | None = None) -> list[int]:
                 applied.append(migration.version)
                 log.info("applied migration %04d_%s (PostgreSQL)", migration.version,
                          migration.name)
+            await _announce_changes(conn)
         finally:
             await conn.execute("SELECT pg_advisory_unlock(%s)", (MIGRATIONS_LOCK,))
     return applied
+
+
+_migrate_schema = migrate  # PgDatabase.open's own argument is called migrate
+
+
+# ------------------------------------------------------------------------------ the store
+
+# The tables behind the per-process caches (storage.users, units, flows, tips): a write to
+# one by another connection is announced on this channel (triggers made by migrate()), and
+# each process's caches forget what they hold (Store.on_outside_write).
+CHANGES = "binhyen_changes"
+_CACHED_TABLES = ("users", "memberships", "units", "active_flows", "drafts", "tips",
+                  "blocked_senders")
+
+
+async def _announce_changes(conn: psycopg.AsyncConnection) -> None:
+    await conn.execute(f"""
+        CREATE OR REPLACE FUNCTION binhyen_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN PERFORM pg_notify('{CHANGES}', TG_TABLE_NAME); RETURN NULL; END $$""")
+    for table in _CACHED_TABLES:
+        await conn.execute(f"CREATE OR REPLACE TRIGGER {table}_changed AFTER INSERT OR UPDATE"
+                           f" OR DELETE OR TRUNCATE ON {table} FOR EACH STATEMENT"
+                           " EXECUTE FUNCTION binhyen_changed()")
+
+
+class Row(tuple):
+    """A row by index and by column name, as sqlite3.Row answers."""
+
+    __slots__ = ()
+    _index: ClassVar[dict[str, int]] = {}
+
+    def __getitem__(self, key):  # type: ignore[no-untyped-def, override]
+        if isinstance(key, str):
+            return tuple.__getitem__(self, self._index[key])
+        return tuple.__getitem__(self, key)
+
+    def keys(self) -> list[str]:
+        return list(self._index)
+
+
+@functools.lru_cache(maxsize=512)
+def _row_type(names: tuple[str, ...]) -> type[Row]:
+    return type("Row", (Row,), {"__slots__": (), "_index": {n: i for i, n in
+                                                             enumerate(names)}})
+
+
+def _rows(cursor: psycopg.Cursor) -> type[Row] | type[tuple]:
+    """psycopg's row factory: a Row type per set of column names."""
+    if cursor.description is None:
+        return tuple
+    return _row_type(tuple(c.name for c in cursor.description))
+
+
+@functools.lru_cache(maxsize=4096)
+def pg_sql(text: str) -> str:
+    """SQLite's parameter style and transaction opening, as psycopg takes them."""
+    if text.lstrip().upper().startswith("BEGIN IMMEDIATE"):
+        return "BEGIN"
+    return text.replace("%", "%%").replace("?", "%s")
+
+
+def _params(params: Sequence[object]) -> Sequence[object]:
+    # Booleans are stored as integers (the schema is SQLite's): PostgreSQL would refuse a
+    # boolean for a bigint column.
+    if any(isinstance(p, bool) for p in params):
+        return [int(p) if isinstance(p, bool) else p for p in params]
+    return params
+
+
+class PgConn:
+    """What the repositories' batches call on a connection, on PostgreSQL."""
+
+    def __init__(self, conn: psycopg.Connection) -> None:
+        self.raw = conn
+
+    def execute(self, sql: str, params: Sequence[object] = ()) -> psycopg.Cursor:
+        return self.raw.execute(pg_sql(sql), _params(params))
+
+    def executemany(self, sql: str, seq: Sequence[Sequence[object]]) -> psycopg.Cursor:
+        cur = self.raw.cursor()
+        cur.executemany(pg_sql(sql), [_params(p) for p in seq])
+        return cur
+
+
+class PgDatabase(Store):
+    """One PostgreSQL connection on a thread of its own (see the module's docstring)."""
+
+    dialect = "postgresql"
+
+    def __init__(self, url: str, conn: psycopg.Connection, listen: psycopg.Connection,
+                 thread: ThreadPoolExecutor) -> None:
+        super().__init__()
+        self.url = url
+        self._conn = PgConn(conn)
+        self._listen = listen
+        self._own_pid = conn.info.backend_pid
+        self._thread = thread
+
+    @classmethod
+    async def open(cls, url: str, *, migrate: bool = True) -> PgDatabase:
+        """Connect (bringing the schema up to date unless told not to)."""
+        if migrate:
+            await _migrate_schema(url)
+        thread = ThreadPoolExecutor(1, thread_name_prefix="postgres")
+
+        def connect() -> tuple[psycopg.Connection, psycopg.Connection]:
+            conn = psycopg.connect(url, autocommit=True, row_factory=_rows)
+            listen = psycopg.connect(url, autocommit=True)
+            listen.execute(f"LISTEN {CHANGES}")
+            return conn, listen
+
+        try:
+            conn, listen = await asyncio.get_running_loop().run_in_executor(thread, connect)
+        except BaseException:
+            thread.shutdown(wait=False)
+            raise
+        return cls(url, conn, listen, thread)
+
+    async def _call(self, fn):  # type: ignore[no-untyped-def]
+        return await asyncio.get_running_loop().run_in_executor(self._thread, fn)
+
+    async def fetch(self, sql: str, params: Sequence[object] = ()) -> list[Row]:
+        """The rows of one query (one hop to the connection's thread)."""
+        return await self._call(lambda: self._conn.execute(sql, params).fetchall())
+
+    async def execute(self, sql: str, params: Sequence[object] = ()) -> None:
+        """One statement, committed (one hop)."""
+        await self._call(lambda: self._conn.execute(sql, params))
+
+    async def run_sync(self, fn):  # type: ignore[no-untyped-def]
+        """Run ``fn(connection)`` on the connection's thread: one hop for a batch."""
+        return await self._call(lambda: fn(self._conn))
+
+    async def notice_outside_writes(self) -> bool:
+        """Whether another connection wrote to a cached table since the last look (its
+        triggers said so on LISTEN); if one did, the caches forget (True)."""
+        def drain() -> bool:
+            return any(n.pid != self._own_pid
+                       for n in self._listen.notifies(timeout=0, stop_after=1000))
+
+        if not await self._call(drain):
+            return False
+        self._forget_all()
+        return True
+
+    async def close(self) -> None:
+        """Close both connections and the thread."""
+        def close() -> None:
+            self._conn.raw.close()
+            self._listen.close()
+
+        await self._call(close)
+        self._thread.shutdown(wait=True)

@@ -16,7 +16,7 @@ from datetime import datetime, tzinfo
 
 from storage.audit import INSERT_SQL as AUDIT_SQL
 from storage.audit import audit_params
-from storage.db import Database, stamp, transaction, utcnow
+from storage.db import Database, insert_id, stamp, transaction, utcnow
 from storage.outbox import NewItem, add_items
 from storage.reporting import IndicatorSet, Period, locks_at, period_of
 
@@ -165,7 +165,7 @@ class ReportRepo:
                             (set_id, ind.code, position, ind.at_most, ind.warn_below))
 
         await self._db.run_sync(run)
-        rows = await self._db.conn.execute_fetchall(
+        rows = await self._db.fetch(
             "SELECT s.code, s.id AS set_id, i.code AS indicator, i.id FROM indicator_sets s"
             " JOIN indicators i ON i.set_id = s.id WHERE s.active = 1 AND i.active = 1")
         ids: dict[str, dict[str, int]] = {}
@@ -233,13 +233,14 @@ class ReportRepo:
             with transaction(conn):
                 before = _report_row(conn, stored, period.key, unit_id)
                 if before is None:
-                    cur = conn.execute(
-                        "INSERT INTO reports (set_id, period_key, period_start, unit_id, version,"
+                    report_id = insert_id(
+                        conn, "INSERT INTO reports (set_id, period_key, period_start, unit_id,"
+                        " version,"
                         " submitted_by, submitted_at, first_submitted_at)"
                         " VALUES (?, ?, ?, ?, 1, ?, ?, ?)",
                         (stored.id, period.key, period.start.isoformat(), unit_id, user_id,
                          stamp(now), stamp(now)))
-                    report_id, version = int(cur.lastrowid or 0), 1
+                    version = 1
                 else:
                     report_id, version = before.id, before.version + 1
                     conn.execute(
@@ -273,7 +274,7 @@ class ReportRepo:
     async def versions(self, set_code: str, period_key: str, unit_id: int) -> list[Version]:
         """Every submission for a hamlet and period, oldest first."""
         stored = self._require(set_code)
-        rows = await self._db.conn.execute_fetchall(
+        rows = await self._db.fetch(
             "SELECT v.version, v.submitted_by, v.submitted_at, v.vals FROM report_versions v"
             " JOIN reports r ON r.id = v.report_id"
             " WHERE r.set_id = ? AND r.period_key = ? AND r.unit_id = ? ORDER BY v.version",
@@ -304,7 +305,7 @@ class ReportRepo:
         while now < locks_at(earlier, stored.spec.lock_days, tz):
             found.append(earlier)
             earlier = earlier.previous()
-        rows = await self._db.conn.execute_fetchall(
+        rows = await self._db.fetch(
             "SELECT DISTINCT period_key FROM report_reopenings WHERE set_id = ? AND unit_id = ?"
             " AND until > ?", (stored.id, unit_id, stamp(now)))
         for row in rows:
@@ -345,7 +346,7 @@ class ReportRepo:
         if not unit_ids:
             return {}
         marks = ", ".join("?" * len(unit_ids))
-        rows = await self._db.conn.execute_fetchall(
+        rows = await self._db.fetch(
             f"SELECT unit_id, first_submitted_at FROM reports WHERE set_id = ? AND period_key = ?"
             f" AND unit_id IN ({marks})", (stored.id, period_key, *unit_ids))
         return {r[0]: datetime.fromisoformat(r[1]) for r in rows}

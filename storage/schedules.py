@@ -18,7 +18,7 @@ class ScheduleRepo:
 
     async def all(self) -> dict[tuple[int, str], str]:
         """Every override: (unit id, occasion) → spec."""
-        rows = await self._db.conn.execute_fetchall(
+        rows = await self._db.fetch(
             "SELECT unit_id, occasion, spec FROM schedules")
         return {(r[0], r[1]): r[2] for r in rows}
 

@@ -25,7 +25,7 @@ from datetime import datetime
 from storage.audit import INSERT_SQL as AUDIT_SQL
 from storage.audit import audit_params
 from storage.crypto import Vault
-from storage.db import Database, stamp, transaction
+from storage.db import Database, insert_id, stamp, transaction
 from storage.lru import Lru
 from storage.outbox import NewItem, OutboxItem, add_items, after_sent, now_item
 from storage.tip_lifecycle import Draft, Resolution, Status, TipPolicy, can_move, free_code
@@ -134,7 +134,7 @@ class TipRepo:
         cached = self._standing.get(tag)
         if cached is not None and cached[0] == start:
             return cached[1], cached[2]
-        rows = await self._db.conn.execute_fetchall(
+        rows = await self._db.fetch(
             "SELECT EXISTS (SELECT 1 FROM blocked_senders WHERE sender_tag = ?),"
             " (SELECT COUNT(*) FROM tips WHERE sender_tag = ? AND created_at >= ?)",
             (tag, tag, start),
@@ -169,8 +169,8 @@ class TipRepo:
                 sealed = self._vault.seal_json(
                     {"user_id": user_id, "name": name}, context=_context(code)
                 )
-                cur = conn.execute(
-                    "INSERT INTO tips (code, category, status, unit_id,"
+                tip_id = insert_id(
+                    conn, "INSERT INTO tips (code, category, status, unit_id,"
                     " occurred_kind, occurred_at, body, content, anonymous,"
                     " sender_tag, sender_sealed, created_at)"
                     " VALUES (?, ?, 'new', ?, ?, ?, '', ?, ?, ?, ?, ?)",
@@ -178,7 +178,6 @@ class TipRepo:
                      draft.occurred_at, self.seal_content(code, content),
                      int(bool(draft.anonymous)), tag, sealed, stamp(now)),
                 )
-                tip_id = int(cur.lastrowid or 0)
                 _history(conn, tip_id, now, None, "status", None, Status.NEW, {}, True)
                 conn.execute(AUDIT_SQL, audit_params(
                     None, "tip.create", f"tip:{tip_id}",
@@ -201,7 +200,7 @@ class TipRepo:
 
     async def sender_of(self, tip_id: int) -> int | None:
         """The sender's user id (to tell them of changes); None once purged."""
-        rows = await self._db.conn.execute_fetchall(
+        rows = await self._db.fetch(
             "SELECT code, sender_sealed FROM tips WHERE id = ?", (tip_id,)
         )
         if not rows or rows[0]["sender_sealed"] is None:
@@ -237,7 +236,7 @@ class TipRepo:
     async def mine(self, user_id: int, limit: int = 20) -> list[MyTip]:
         """The user's tips, newest first: the columns a list shows, so nothing is unsealed
         (a resident with twenty tips cost twenty decryptions per /mytips)."""
-        rows = await self._db.conn.execute_fetchall(
+        rows = await self._db.fetch(
             "SELECT id, code, category, status, unit_id, created_at FROM tips"
             " WHERE sender_tag = ? ORDER BY created_at DESC LIMIT ?",
             (self.sender_tag(user_id), limit),
@@ -249,17 +248,17 @@ class TipRepo:
 
     async def get(self, tip_id: int) -> Tip | None:
         """A tip with its media and tags."""
-        rows = await self._db.conn.execute_fetchall(f"{_SELECT} WHERE t.id = ?", (tip_id,))
+        rows = await self._db.fetch(f"{_SELECT} WHERE t.id = ?", (tip_id,))
         return self._tip(rows[0]) if rows else None
 
     async def by_code(self, code: str) -> Tip | None:
         """A tip by its case code (for coordinators; check scope before showing)."""
-        rows = await self._db.conn.execute_fetchall(f"{_SELECT} WHERE t.code = ?", (code,))
+        rows = await self._db.fetch(f"{_SELECT} WHERE t.code = ?", (code,))
         return self._tip(rows[0]) if rows else None
 
     async def history(self, tip_id: int, *, public_only: bool = False) -> list[HistoryEntry]:
         """What happened to a tip, oldest first."""
-        rows = await self._db.conn.execute_fetchall(
+        rows = await self._db.fetch(
             _HISTORY + (" AND public = 1" if public_only else "") + " ORDER BY id", (tip_id,),
         )
         return [self._entry(tip_id, r) for r in rows]
@@ -414,7 +413,7 @@ class TipRepo:
     async def open_questions(self, user_id: int) -> list[tuple[int, str, datetime]]:
         """(id, code, when asked) of the user's open tips with a question not answered since:
         where a message they send outside any flow may be the answer."""
-        rows = await self._db.conn.execute_fetchall(
+        rows = await self._db.fetch(
             "SELECT t.id, t.code, (SELECT at FROM tip_history WHERE tip_id = t.id"
             "   AND kind = 'ask' ORDER BY id DESC LIMIT 1) AS asked"
             " FROM tips t WHERE t.sender_tag = ? AND t.status != 'closed'"
@@ -485,7 +484,7 @@ class TipRepo:
     async def hold_card(self, tip_id: int, user_id: int, message_id: int) -> None:
         """A card pressed that is not among the copies kept current (an older one) is, from
         now on, the newest of them: what the press changes shows where it was pressed."""
-        rows = await self._db.conn.execute_fetchall(
+        rows = await self._db.fetch(
             "SELECT 1 FROM tip_cards WHERE tip_id = ? AND user_id = ? AND message_id = ?",
             (tip_id, user_id, message_id))
         if rows:
@@ -499,7 +498,7 @@ class TipRepo:
 
     async def cards(self, tip_id: int) -> list[tuple[int, int]]:
         """(user id, message id) of every card of this tip, each coordinator's newest last."""
-        rows = await self._db.conn.execute_fetchall(
+        rows = await self._db.fetch(
             "SELECT user_id, message_id FROM tip_cards WHERE tip_id = ?"
             " ORDER BY user_id, message_id",
             (tip_id,),

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from storage.audit import INSERT_SQL as AUDIT_SQL
 from storage.audit import audit_params
-from storage.db import Database, transaction, utcnow
+from storage.db import Database, insert_id, transaction, utcnow
 from storage.models import Unit
 from storage.offices import FIELD_NAMES as OFFICE_COLUMNS
 from storage.offices import RECIPIENT_SEP, OfficeFields, check_field, set_office
@@ -180,7 +180,7 @@ class UnitRepo:
         """The cached tree (loaded on first use and after each write)."""
         tree = self._tree
         if tree is None:
-            rows = await self._db.conn.execute_fetchall(
+            rows = await self._db.fetch(
                 "SELECT id, code, name, level, parent_id FROM units"
             )
             tree = self._tree = UnitTree([_unit(r) for r in rows])
@@ -224,12 +224,12 @@ def _import(conn: sqlite3.Connection, rows: list[UnitRow], actor_id: int | None)
         created = 0
         for row in rows:
             if row.code not in existing:
-                cur = conn.execute(
-                    "INSERT INTO units (code, name, level, parent_id, created_at, updated_at)"
-                    " VALUES (?, ?, ?, NULL, ?, ?)",
+                unit_id = insert_id(
+                    conn, "INSERT INTO units (code, name, level, parent_id, created_at,"
+                    " updated_at) VALUES (?, ?, ?, NULL, ?, ?)",
                     (row.code, row.name, row.level, now, now),
                 )
-                existing[row.code] = (cur.lastrowid, None, None, None)
+                existing[row.code] = (unit_id, None, None, None)
                 created += 1
         ids = {code: v[0] for code, v in existing.items()}
         parents = {ids[c]: v[3] for c, v in existing.items()}

@@ -17,7 +17,7 @@ from datetime import datetime
 from storage.audit import INSERT_SQL as AUDIT_SQL
 from storage.audit import audit_params
 from storage.crypto import Vault
-from storage.db import Database, transaction, utcnow
+from storage.db import Database, insert_id, transaction, utcnow
 from storage.lru import Lru
 from storage.models import Membership, Role, User
 
@@ -70,7 +70,7 @@ class UserRepo:
         cached = self._cache.get(tg_id)
         if cached is not None:
             return cached
-        rows = await self._db.conn.execute_fetchall(
+        rows = await self._db.fetch(
             "SELECT u.id, u.locale, u.active, m.id AS m_id, m.role, m.unit_id, m.started_at"
             " FROM users u LEFT JOIN memberships m ON m.user_id = u.id AND m.ended_at IS NULL"
             " WHERE u.tg_hash = ?",
@@ -89,7 +89,7 @@ class UserRepo:
             return user
         tg_hash = self._vault.hash_id(tg_id)
         contact = self._vault.seal_json({"chat_id": chat_id}, context=tg_hash)
-        await self._db.conn.execute_insert(
+        await self._db.execute(
             "INSERT INTO users (tg_hash, contact_sealed, locale, active, created_at)"
             " VALUES (?, ?, NULL, 1, ?) ON CONFLICT (tg_hash) DO NOTHING",
             (tg_hash, contact, utcnow().isoformat()),
@@ -102,7 +102,7 @@ class UserRepo:
     async def set_locale(self, tg_id: int, locale: str) -> User:
         """Remember the user's language."""
         user = await self._require(tg_id)
-        await self._db.conn.execute_insert(
+        await self._db.execute(
             "UPDATE users SET locale = ? WHERE id = ?", (locale, user.id)
         )
         user = replace(user, locale=locale)
@@ -114,7 +114,7 @@ class UserRepo:
         """Mark a user (in)active, e.g. when they block the bot or come back."""
         user = await self._require(tg_id)
         if user.active != active:
-            await self._db.conn.execute_insert(
+            await self._db.execute(
                 "UPDATE users SET active = ? WHERE id = ?", (int(active), user.id)
             )
             self._cache.put(tg_id, replace(user, active=active))
@@ -126,14 +126,14 @@ class UserRepo:
         sealed = self._vault.seal_json(
             {"chat_id": contact.chat_id, "name": contact.name}, context=tg_hash
         )
-        await self._db.conn.execute_insert(
+        await self._db.execute(
             "UPDATE users SET contact_sealed = ? WHERE tg_hash = ?", (sealed, tg_hash)
         )
         self._reach.clear()  # keyed by row id, which is not at hand here
 
     async def contact(self, user_id: int) -> Contact:
         """Unseal how to reach a user (for sending them a message)."""
-        rows = await self._db.conn.execute_fetchall(
+        rows = await self._db.fetch(
             "SELECT tg_hash, contact_sealed FROM users WHERE id = ?", (user_id,)
         )
         if not rows:
@@ -147,7 +147,7 @@ class UserRepo:
         cached = self._reach.get(user_id)
         if cached is not None:
             return cached
-        rows = await self._db.conn.execute_fetchall(
+        rows = await self._db.fetch(
             "SELECT tg_hash, contact_sealed, locale FROM users WHERE id = ?", (user_id,)
         )
         if not rows:
@@ -160,7 +160,7 @@ class UserRepo:
 
     async def members_of(self, unit_id: int, role: Role) -> list[int]:
         """Ids of users holding ``role`` for exactly this unit now."""
-        rows = await self._db.conn.execute_fetchall(
+        rows = await self._db.fetch(
             "SELECT user_id FROM memberships WHERE unit_id = ? AND role = ? AND ended_at IS NULL",
             (unit_id, role.value),
         )
@@ -185,7 +185,7 @@ class UserRepo:
         if unit_ids is not None:
             sql += f" AND m.unit_id IN ({', '.join('?' * len(unit_ids)) or 'NULL'})"
             params += unit_ids
-        rows = await self._db.conn.execute_fetchall(sql + " ORDER BY m.user_id", params)
+        rows = await self._db.fetch(sql + " ORDER BY m.user_id", params)
         found = [(r[0], r[1], Role(r[2])) for r in rows]
         self._holders.put(key, found)
         return list(found)
@@ -195,7 +195,7 @@ class UserRepo:
         if not unit_ids:
             return {}
         marks = ", ".join("?" * len(unit_ids))
-        rows = await self._db.conn.execute_fetchall(
+        rows = await self._db.fetch(
             f"SELECT unit_id, COUNT(*) FROM memberships WHERE role = ? AND ended_at IS NULL"
             f" AND unit_id IN ({marks}) GROUP BY unit_id",
             (role.value, *unit_ids),
@@ -247,8 +247,8 @@ def add_membership(
     actor_id: int | None,
 ) -> int:
     """Insert a membership and its audit entry (inside the caller's transaction)."""
-    cur = conn.execute(
-        "INSERT INTO memberships (user_id, role, unit_id, invitation_id, started_at)"
+    membership_id = insert_id(
+        conn, "INSERT INTO memberships (user_id, role, unit_id, invitation_id, started_at)"
         " VALUES (?, ?, ?, ?, ?)",
         (user_id, role.value, unit_id, invitation_id, utcnow().isoformat()),
     )
@@ -259,7 +259,7 @@ def add_membership(
             {"role": role.value, "unit_id": unit_id, "invitation_id": invitation_id},
         ),
     )
-    return int(cur.lastrowid or 0)
+    return membership_id
 
 
 def end_membership(

@@ -258,6 +258,24 @@ def pg_url(pg_cluster) -> object:
     pg_cluster.drop_database(url)
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def store(request: pytest.FixtureRequest, tmp_path: Path):
+    """A new database of each backend in turn (storage.db.Store): the repositories' tests
+    take this and run on both. PostgreSQL's server starts only when a test asks for it."""
+    from storage.db import Database
+
+    if request.param == "sqlite":
+        db = await Database.open(tmp_path / "store.db")
+    else:
+        from storage.postgres import PgDatabase
+
+        db = await PgDatabase.open(request.getfixturevalue("pg_url"))
+    try:
+        yield db
+    finally:
+        await db.close()
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """Stop the database threads that failed tests left open.
 
