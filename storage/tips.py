@@ -112,6 +112,7 @@ class TipRepo:
         self._db = db
         self._vault = vault
         self.policy = policy
+        self._select = _SELECTS[db.dialect]
         # sender tag → (since, blocked?, tips since): read when a flow starts, used again
         # when it is sent; every write that changes it goes through this repository.
         self._standing: Lru[bytes, tuple[str, bool, int]] = Lru(_STANDING_CACHED)
@@ -186,7 +187,7 @@ class TipRepo:
                     add_items(conn, announce(tip_id), now, self._vault)
                 if also is not None:
                     also(conn)
-            row = conn.execute(f"{_SELECT} WHERE t.id = ?", (tip_id,)).fetchone()
+            row = conn.execute(f"{self._select} WHERE t.id = ?", (tip_id,)).fetchone()
             return row, self._duplicates(conn, draft.unit_id, draft.category, tip_id, now)
 
         row, duplicates = await self._db.run_sync(run)
@@ -221,7 +222,7 @@ class TipRepo:
         tag = self.sender_tag(user_id)
 
         def run(conn: sqlite3.Connection) -> tuple[sqlite3.Row, list[sqlite3.Row]] | None:
-            row = conn.execute(f"{_SELECT} WHERE t.code = ? AND t.sender_tag = ?",
+            row = conn.execute(f"{self._select} WHERE t.code = ? AND t.sender_tag = ?",
                                (code, tag)).fetchone()
             if row is None:
                 return None
@@ -248,12 +249,12 @@ class TipRepo:
 
     async def get(self, tip_id: int) -> Tip | None:
         """A tip with its media and tags."""
-        rows = await self._db.fetch(f"{_SELECT} WHERE t.id = ?", (tip_id,))
+        rows = await self._db.fetch(f"{self._select} WHERE t.id = ?", (tip_id,))
         return self._tip(rows[0]) if rows else None
 
     async def by_code(self, code: str) -> Tip | None:
         """A tip by its case code (for coordinators; check scope before showing)."""
-        rows = await self._db.fetch(f"{_SELECT} WHERE t.code = ?", (code,))
+        rows = await self._db.fetch(f"{self._select} WHERE t.code = ?", (code,))
         return self._tip(rows[0]) if rows else None
 
     async def history(self, tip_id: int, *, public_only: bool = False) -> list[HistoryEntry]:
@@ -295,7 +296,7 @@ class TipRepo:
             total = conn.execute(f"SELECT COUNT(*) FROM tips t WHERE {where}", unit_ids)
             count = int(total.fetchone()[0])
             rows = conn.execute(
-                f"{_SELECT} WHERE {where} ORDER BY t.created_at, t.id LIMIT ? OFFSET ?",
+                f"{self._select} WHERE {where} ORDER BY t.created_at, t.id LIMIT ? OFFSET ?",
                 (*unit_ids, limit, offset),
             ).fetchall()
             return rows, count
@@ -540,7 +541,7 @@ class TipRepo:
                 while True:
                     with transaction(conn):
                         batch = conn.execute(
-                            f"{_SELECT} WHERE t.content IS NULL LIMIT ?", (_RESEAL_BATCH,)
+                            f"{self._select} WHERE t.content IS NULL LIMIT ?", (_RESEAL_BATCH,)
                         ).fetchall()
                         for row in batch:
                             content = _clear_content(row)
@@ -641,13 +642,22 @@ class TipRepo:
 # One query per tip read: tags folded in with group_concat (tags are cleaned of '|'), and
 # media the same way for a tip not sealed yet ('|' cannot occur in Telegram file ids); a
 # sealed tip's media are in its content, and the CASE keeps SQLite from reading tip_media.
-_SELECT = (
-    "SELECT t.*,"
-    " CASE WHEN t.content IS NULL THEN (SELECT group_concat(kind || ':' || file_id, '|') FROM"
-    "   (SELECT kind, file_id FROM tip_media WHERE tip_id = t.id ORDER BY seq)) END AS media,"
-    " (SELECT group_concat(tag, '|') FROM tip_tags WHERE tip_id = t.id) AS tags"
-    " FROM tips t"
-)
+# PostgreSQL's string_agg orders within the aggregate (SQLite's before 3.44 cannot).
+_SELECTS = {
+    "sqlite": (
+        "SELECT t.*,"
+        " CASE WHEN t.content IS NULL THEN (SELECT group_concat(kind || ':' || file_id, '|')"
+        "   FROM (SELECT kind, file_id FROM tip_media WHERE tip_id = t.id ORDER BY seq))"
+        " END AS media,"
+        " (SELECT group_concat(tag, '|') FROM tip_tags WHERE tip_id = t.id) AS tags"
+        " FROM tips t"),
+    "postgresql": (
+        "SELECT t.*,"
+        " CASE WHEN t.content IS NULL THEN (SELECT string_agg(kind || ':' || file_id, '|'"
+        "   ORDER BY seq) FROM tip_media WHERE tip_id = t.id) END AS media,"
+        " (SELECT string_agg(tag, '|' ORDER BY tag) FROM tip_tags WHERE tip_id = t.id) AS tags"
+        " FROM tips t"),
+}
 
 
 _HISTORY = ("SELECT at, actor_id, kind, from_status, to_status, detail, public FROM tip_history"
@@ -665,7 +675,7 @@ def _context(code: str) -> bytes:
 
 def _clear_content(row: sqlite3.Row) -> dict:
     """What a tip filed before 0009 holds in the clear, in the shape of its sealed content
-    (its media folded in by _SELECT)."""
+    (its media folded in by _SELECTS)."""
     return {"body": row["body"], "place_text": row["place_text"], "latitude": row["latitude"],
             "longitude": row["longitude"],
             "media": [m.split(":", 1) for m in (row["media"] or "").split("|") if m]}
