@@ -26,8 +26,9 @@ W46, W47 = Period.from_key("2026-W46"), Period.from_key("2026-W47")
 
 
 @pytest.fixture
-async def setup(tmp_path: Path):
-    db = await Database.open(tmp_path / "reports.db")
+async def setup(store):
+    """On each backend in turn (tests/conftest.py)."""
+    db = store
     units = UnitRepo(db)
     await units.import_rows(parse_units_csv(UNITS_CSV))
     users = UserRepo(db, Vault(SECRET))
@@ -36,8 +37,7 @@ async def setup(tmp_path: Path):
     reports = ReportRepo(db)
     await reports.sync_sets(indicator_sets())
     anphu = (await units.by_code("TH-ANPHU")).id
-    yield reports, anphu, bay.id, tu.id, db
-    await db.close()
+    return reports, anphu, bay.id, tu.id, db
 
 
 def _values(n: int) -> dict[str, int]:
@@ -93,8 +93,7 @@ async def test_an_indicator_dropped_from_the_data_is_kept_inactive(setup) -> Non
                                            if i.code != "security_incidents"))
     await reports.sync_sets((fewer,))
     assert "security_incidents" not in reports.set("antt").codes
-    rows = await db.conn.execute_fetchall(
-        "SELECT active FROM indicators WHERE code = 'security_incidents'")
+    rows = await db.fetch("SELECT active FROM indicators WHERE code = 'security_incidents'")
     assert [r[0] for r in rows] == [0]
     await reports.sync_sets(indicator_sets())  # back again: the old values are there
     assert (await reports.get("antt", W47.key, anphu)).values["security_incidents"] == 3
