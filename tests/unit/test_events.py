@@ -28,8 +28,9 @@ def draft(unit_id: int, text: str = "Hai nhóm xô xát") -> EventDraft:
 
 
 @pytest.fixture
-async def world(tmp_path: Path):
-    db = await Database.open(tmp_path / "e.db")
+async def world(store):
+    """On each backend in turn (tests/conftest.py)."""
+    db = store
     vault = Vault(SECRET)
     units = UnitRepo(db)
     await units.import_rows(parse_units_csv(UNITS_CSV))
@@ -37,8 +38,7 @@ async def world(tmp_path: Path):
     bay = (await users.ensure(2001, 2001)).id
     minh = (await users.ensure(2002, 2002)).id
     tree = await units.tree()
-    yield db, vault, EventRepo(db), tree, bay, minh
-    await db.close()
+    return db, vault, EventRepo(db), tree, bay, minh
 
 
 def test_event_codes_are_read_as_typed() -> None:
@@ -76,7 +76,7 @@ async def test_status_moves_are_written_with_who_and_when(world) -> None:
         ("status", minh, EventStatus.ACKNOWLEDGED), ("note", minh, None),
         ("status", minh, EventStatus.HANDLED)]
     assert history[1].detail == {"text": "Đã đến nơi"}
-    audit = await db.conn.execute_fetchall(
+    audit = await db.fetch(
         "SELECT action, detail FROM audit_log WHERE subject = ? ORDER BY id", (f"event:{made.id}",))
     assert [r[0] for r in audit] == ["event.create", "event.status", "event.note", "event.status"]
     assert "Đã đến nơi" not in " ".join(r[1] for r in audit)  # that a note was written, not what
