@@ -93,8 +93,17 @@ class UnusableDatabase(Exception):
         self.reason = reason
 
 
+# The SQL the repositories share with PostgreSQL needs INSERT … RETURNING (3.35) and
+# IS [NOT] DISTINCT FROM (3.39); Debian 12's SQLite, and Python 3.11's own, are 3.40.
+SQLITE_AT_LEAST = (3, 39)
+
+
 def check_path(path: Path) -> None:
-    """Refuse, before SQLite tries, a path that cannot be our database file."""
+    """Refuse, before SQLite tries, a path that cannot be our database file (or an SQLite
+    too old for our SQL)."""
+    if sqlite3.sqlite_version_info < SQLITE_AT_LEAST:
+        raise UnusableDatabase(path, f"needs SQLite {'.'.join(map(str, SQLITE_AT_LEAST))} or"
+                                     f" newer; this Python has {sqlite3.sqlite_version}")
     if path.is_dir():
         raise UnusableDatabase(path, "is a folder, not a database file")
     folder = path.parent if str(path.parent) else Path(".")

@@ -194,7 +194,8 @@ def add_items(conn: sqlite3.Connection, items: list[NewItem], now: datetime,
         params: tuple = row
         if item.coalesce:
             sql += (" WHERE NOT EXISTS (SELECT 1 FROM outbox WHERE kind = ? AND period_key = ?"
-                    " AND user_id IS ? AND tip_id IS ? AND status = 'pending')")
+                    " AND user_id IS NOT DISTINCT FROM ? AND tip_id IS NOT DISTINCT FROM ?"
+                    " AND status = 'pending')")
             params = (*row, item.kind, item.period_key, item.user_id, item.tip_id)
         cur = conn.execute(sql + " ON CONFLICT (dedupe) DO NOTHING", params)
         added += cur.rowcount

@@ -192,6 +192,11 @@ class PgConn:
     def __init__(self, conn: psycopg.Connection) -> None:
         self.raw = conn
 
+    @property
+    def in_transaction(self) -> bool:
+        """Whether a transaction is open (sqlite3.Connection's name for it)."""
+        return self.raw.info.transaction_status != psycopg.pq.TransactionStatus.IDLE
+
     def execute(self, sql: str, params: Sequence[object] = ()) -> psycopg.Cursor:
         return self.raw.execute(pg_sql(sql), _params(params))
 
