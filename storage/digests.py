@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from storage.db import Database, stamp
+from storage.dialects import seconds_between
 from storage.reporting import Period
 
 OVERDUE_LISTED = 30  # overdue tips listed by name; the rest are counted
@@ -75,6 +76,7 @@ class DigestRepo:
         # hamlet and indicator would sort every value first (a year: 15,000 of them).
         # (A set has at least one indicator: storage.reporting refuses an empty one.)
         pivot = ", ".join("SUM(v.value) FILTER (WHERE v.indicator_id = ?)" for _ in ids)
+        took = seconds_between(self._db.dialect, "created_at", "closed_at")
 
         def run(conn: sqlite3.Connection) -> tuple[TipFigures, ReportFigures, EventFigures]:
             units = _marks(unit_ids)
@@ -90,8 +92,8 @@ class DigestRepo:
             before = {r[0]: r[1] for r in rows}
             overdue, total = _overdue(conn, unit_ids, ack_cut, close_cut)
             closed, late = conn.execute(
-                f"SELECT COUNT(*), COALESCE(SUM((julianday(closed_at) - julianday(created_at))"
-                f" * 86400.0 > ?), 0) FROM tips WHERE unit_id IN ({units})"
+                f"SELECT COUNT(*), COALESCE(SUM(CASE WHEN {took} > ? THEN 1 ELSE 0 END), 0)"
+                f" FROM tips WHERE unit_id IN ({units})"
                 f" AND closed_at >= ? AND closed_at < ?",
                 (close_within.total_seconds(), *unit_ids, stamp(since), stamp(until))
             ).fetchone()

@@ -170,6 +170,16 @@ def _rows(cursor: psycopg.Cursor) -> type[Row] | type[tuple]:
     return _row_type(tuple(c.name for c in cursor.description))
 
 
+class _SqliteLikeNumeric(psycopg.adapt.Loader):
+    """numeric as SQLite would give it: SUM over a bigint column is numeric in PostgreSQL,
+    and the repositories expect an int (JSON, Babel and equality with stored ints); a
+    value with a fraction (AVG) comes as a float, as SQLite's REAL."""
+
+    def load(self, data):  # type: ignore[no-untyped-def]
+        text = bytes(data).decode()
+        return float(text) if "." in text or "e" in text.lower() else int(text)
+
+
 @functools.lru_cache(maxsize=4096)
 def pg_sql(text: str) -> str:
     """SQLite's parameter style and transaction opening, as psycopg takes them."""
@@ -229,6 +239,7 @@ class PgDatabase(Store):
 
         def connect() -> tuple[psycopg.Connection, psycopg.Connection]:
             conn = psycopg.connect(url, autocommit=True, row_factory=_rows)
+            conn.adapters.register_loader("numeric", _SqliteLikeNumeric)
             listen = psycopg.connect(url, autocommit=True)
             listen.execute(f"LISTEN {CHANGES}")
             return conn, listen

@@ -10,7 +10,6 @@ import random
 import re
 from collections import Counter
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 from hypothesis import example, given
@@ -18,7 +17,6 @@ from hypothesis import strategies as st
 
 from storage import tip_lifecycle
 from storage.crypto import Vault
-from storage.db import Database
 from storage.events import EventDraft, EventRepo
 from storage.tip_lifecycle import (
     ATTEMPTS_AT_START,
@@ -267,13 +265,13 @@ def test_codes_are_found_whole_in_the_bots_messages() -> None:
 
 
 @pytest.fixture
-async def repos(tmp_path: Path):
-    db = await Database.open(tmp_path / "codes.db")
+async def repos(store):
+    """On each backend in turn (tests/conftest.py)."""
+    db = store
     vault = Vault(SECRET)
     units = UnitRepo(db)
     await units.import_rows(parse_units_csv(UNITS_CSV))
-    yield TipRepo(db, vault, TipPolicy()), EventRepo(db), UserRepo(db, vault), units
-    await db.close()
+    return TipRepo(db, vault, TipPolicy()), EventRepo(db), UserRepo(db, vault), units
 
 
 def _draft(unit_id: int | None) -> Draft:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -13,7 +12,6 @@ from bot.digest_build import build, periods_in
 from bot.digest_text import digest_messages
 from locales import t
 from storage.crypto import Vault
-from storage.db import Database
 from storage.digests import DigestRepo
 from storage.events import EventDraft, EventRepo, EventStatus
 from storage.reporting import Period, PeriodKind, indicator_sets
@@ -43,9 +41,10 @@ def test_weeks_count_where_their_thursday_is() -> None:
 
 
 @pytest.fixture
-async def data(tmp_path: Path):
-    """Tân Hòa (An Phú, Phước Hậu) and Khánh An (Sóc Đồn), with known figures."""
-    db = await Database.open(tmp_path / "digest.db")
+async def data(store):
+    """Tân Hòa (An Phú, Phước Hậu) and Khánh An (Sóc Đồn), with known figures; on each
+    backend in turn (tests/conftest.py)."""
+    db = store
     vault = Vault(SECRET)
     units = UnitRepo(db)
     await units.import_rows(parse_units_csv(UNITS_CSV))
@@ -92,8 +91,7 @@ async def data(tmp_path: Path):
             await events.change_status(made.id, bay, EventStatus.ACKNOWLEDGED,
                                        datetime(2026, 11, 20, 10, tzinfo=VN))
     tree = await units.tree()
-    yield DigestRepo(db), tree, [tree.by_id[ids["TANHOA"]]], reports.set("antt")
-    await db.close()
+    return DigestRepo(db), tree, [tree.by_id[ids["TANHOA"]]], reports.set("antt")
 
 
 async def test_the_november_summary_adds_up(data) -> None:

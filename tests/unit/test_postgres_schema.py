@@ -111,3 +111,19 @@ def test_translation_of_types() -> None:
         == "substr(s, CAST(x AS INTEGER), 1)"
     assert postgres.translate("CREATE TABLE v (k TEXT PRIMARY KEY) WITHOUT ROWID") \
         == "CREATE TABLE v (k TEXT PRIMARY KEY)"
+
+
+async def test_values_come_back_typed_as_sqlite_gives_them(store) -> None:
+    """A sum is an int on both backends (PostgreSQL's is numeric), an average a float, a
+    blob bytes, a boolean parameter stored as the integer the schema has."""
+    await store.execute("INSERT INTO units (code, name, level, created_at, updated_at)"
+                        " VALUES ('A', 'A', 'x', '', ''), ('B', 'B', 'x', '', '')")
+    [row] = await store.fetch("SELECT SUM(id), AVG(id * 1.0), COUNT(*) FROM units")
+    assert (type(row[0]), type(row[1]), type(row[2])) == (int, float, int)
+    assert row[0] == 3 and row[1] == 1.5
+    await store.execute("INSERT INTO users (tg_hash, contact_sealed, active, created_at)"
+                        " VALUES (?, ?, ?, '')", (b"\x00h", b"\x01c", True))
+    [user] = await store.fetch("SELECT tg_hash, contact_sealed, active FROM users")
+    assert (user["tg_hash"], user["contact_sealed"], user["active"]) == (b"\x00h", b"\x01c", 1)
+    assert type(user[0]) is bytes and list(user.keys()) == ["tg_hash", "contact_sealed",
+                                                             "active"]
