@@ -31,7 +31,7 @@ import asyncio
 import functools
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import ClassVar
 
@@ -201,6 +201,11 @@ class PgConn:
 
     def __init__(self, conn: psycopg.Connection) -> None:
         self.raw = conn
+        self._trace: Callable[[str], None] | None = None
+
+    def set_trace_callback(self, trace: Callable[[str], None] | None) -> None:
+        """Have every statement's text given to ``trace`` (sqlite3.Connection's hook)."""
+        self._trace = trace
 
     @property
     def in_transaction(self) -> bool:
@@ -208,9 +213,13 @@ class PgConn:
         return self.raw.info.transaction_status != psycopg.pq.TransactionStatus.IDLE
 
     def execute(self, sql: str, params: Sequence[object] = ()) -> psycopg.Cursor:
+        if self._trace is not None:
+            self._trace(sql)
         return self.raw.execute(pg_sql(sql), _params(params))
 
     def executemany(self, sql: str, seq: Sequence[Sequence[object]]) -> psycopg.Cursor:
+        if self._trace is not None:
+            self._trace(sql)
         cur = self.raw.cursor()
         cur.executemany(pg_sql(sql), [_params(p) for p in seq])
         return cur
