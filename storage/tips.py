@@ -26,6 +26,7 @@ from storage.audit import INSERT_SQL as AUDIT_SQL
 from storage.audit import audit_params
 from storage.crypto import Vault
 from storage.db import Database, insert_id, stamp, transaction
+from storage.dialects import json_has, json_without
 from storage.lru import Lru
 from storage.outbox import NewItem, OutboxItem, add_items, after_sent, now_item
 from storage.tip_lifecycle import Draft, Resolution, Status, TipPolicy, can_move, free_code
@@ -534,9 +535,16 @@ class TipRepo:
 
         Freed space is overwritten (secure_delete) and the WAL truncated, so the old text
         is not left in the file's free pages or its log."""
+        dialect = self._db.dialect
+        lite = dialect == "sqlite"  # PostgreSQL's files are its own: no pragmas there
+        untext = (f"UPDATE audit_log SET detail = {json_without(dialect, 'detail', 'text')}"
+                  " WHERE action IN ('tip.note', 'tip.ask')"
+                  f" AND {json_has(dialect, 'detail', 'text')}")
+
         def run(conn: sqlite3.Connection) -> int:
             done = 0
-            conn.execute("PRAGMA secure_delete = ON")
+            if lite:
+                conn.execute("PRAGMA secure_delete = ON")
             try:
                 while True:
                     with transaction(conn):
@@ -561,16 +569,14 @@ class TipRepo:
                                 self._seal_detail(h["tip_id"], h["kind"],
                                                   json.loads(h["detail"])), h["id"]))
                         if history:  # their audit entries were written with the text
-                            conn.execute(
-                                "UPDATE audit_log SET detail = json_remove(detail, '$.text')"
-                                " WHERE action IN ('tip.note', 'tip.ask')"
-                                " AND json_extract(detail, '$.text') IS NOT NULL")
+                            conn.execute(untext)
                     done += len(batch) + len(history)
                     if len(batch) < _RESEAL_BATCH and len(history) < _RESEAL_BATCH:
                         break
             finally:
-                conn.execute("PRAGMA secure_delete = OFF")
-            if done:
+                if lite:
+                    conn.execute("PRAGMA secure_delete = OFF")
+            if done and lite:
                 conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             return done
 

@@ -85,6 +85,33 @@ async def test_tips_filed_before_sealing_are_sealed_once_at_start(tmp_path: Path
     assert not any(clear_bytes(path).values())
 
 
+async def test_an_old_file_moved_up_to_postgresql_is_sealed_there_at_start(
+        tmp_path: Path, pg_url: str) -> None:
+    """A file from before sealing, brought to the newest schema but never started by a
+    sealing release, copied to PostgreSQL (binhyen migrate --to): the bot's start seals it
+    there, as it would have in the file."""
+    from storage.moving import copy_to_postgresql
+    from storage.postgres import PgDatabase, migrate
+
+    path = tmp_path / "old.db"
+    await legacy_database(path)
+    await (await Database.open(path)).close()  # migrations only
+    await migrate(pg_url)
+    copy_to_postgresql(path, pg_url)
+    db = await PgDatabase.open(pg_url)
+    try:
+        assert all((await _clear_in_rows(db)).values())  # copied as it was: in the clear
+        tips = TipRepo(db, Vault(SECRET), TipPolicy())
+        assert await tips.seal_clear_rows() == 2
+        assert not any((await _clear_in_rows(db)).values())
+        tip = await tips.get(1)
+        assert (tip.body, tip.place_text, tip.latitude, tip.longitude) == (BODY, PLACE, LAT, LON)
+        assert [h.detail for h in await tips.history(1) if h.kind == "note"] == [{"text": NOTE}]
+        assert [json.loads(r[0]) for r in await db.fetch("SELECT detail FROM audit_log")] == [{}]
+    finally:
+        await db.close()
+
+
 async def _clear_in_rows(db) -> dict[str, int]:  # type: ignore[no-untyped-def]
     """How often each distinctive value occurs in any row of the tip tables (where the
     database's files are not ours to read: PostgreSQL)."""
