@@ -14,7 +14,6 @@ import asyncio
 import logging
 import os
 import signal
-import sqlite3
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -29,6 +28,7 @@ from bot import deliveries, jobs, notices, reminders
 from bot import outbox as sending
 from bot.outbox import OutboxSender
 from bot.settings import Settings
+from bot.store import open_store
 from bot.updates import ChatOrderedProcessor
 from handlers import errors, router
 from handlers.callbacks import Signer
@@ -37,7 +37,7 @@ from handlers.services import Services
 from handlers.tip_recipients import uncovered
 from storage.audit import AuditRepo
 from storage.crypto import Vault
-from storage.db import Database
+from storage.db import Store
 from storage.events import EventRepo
 from storage.flows import Flows
 from storage.invitations import InvitationRepo
@@ -64,7 +64,7 @@ def _invite_card(title: str, subtitle: str, link: str) -> bytes:
 
 
 def make_services(
-    settings: Settings, db: Database, vault: Vault, *, now: Callable[[], datetime] | None = None
+    settings: Settings, db: Store, vault: Vault, *, now: Callable[[], datetime] | None = None
 ) -> Services:
     """The repositories and settings handlers use."""
     svc = Services(
@@ -136,14 +136,14 @@ async def post_init(app: Application) -> None:
 WATCH_EVERY = 0.5
 
 
-async def watch_outside_writes(db: Database, stop: asyncio.Event,
+async def watch_outside_writes(db: Store, stop: asyncio.Event,
                                every: float = WATCH_EVERY) -> None:
     """Until ``stop``: the repositories' caches forget what another process changed."""
     while not stop.is_set():
         try:
             if await db.notice_outside_writes():
                 log.info("another process wrote to the database: the caches read it again")
-        except sqlite3.Error as exc:  # a busy or damaged file: the next look tries again
+        except db.errors as exc:  # a busy file, a lost server: the next look tries again
             log.warning("could not look for writes by other processes: %s", exc)
         try:
             await asyncio.wait_for(stop.wait(), every)
@@ -173,7 +173,7 @@ class _Application(Application):
 
 def build_application(
     settings: Settings,
-    db: Database,
+    db: Store,
     *,
     now: Callable[[], datetime] | None = None,
     rate_limiter: bool = True,
@@ -215,12 +215,12 @@ class Running:
     """A started application and what it runs on."""
 
     app: Application
-    db: Database
+    db: Store
 
 
 async def start_bot(settings: Settings, *, now=None, webhook: bool | None = None) -> Running:
     """Open the database, start the bot, and begin polling (or serving the webhook)."""
-    db = await Database.open(settings.db)
+    db = await open_store(settings)
     app = build_application(settings, db, now=now)
     use_webhook = bool(settings.webhook_url) if webhook is None else webhook
     try:

@@ -186,8 +186,8 @@ def build_parser() -> argparse.ArgumentParser:
         "migrate", help="copy this SQLite database into a new PostgreSQL database",
         description="Copies every table of BINHYEN_DB (ids, sealed columns, the outbox and "
         "its states) into an empty PostgreSQL database, makes its schema first, and checks "
-        "every table's count. Stop the bot first: the copy is of the moment it starts. The "
-        "bot does not run on PostgreSQL yet (issue 14): this copy is the first step.",
+        "every table's count. Stop the bot first: the copy is of the moment it starts. Then "
+        "set BINHYEN_DATABASE_URL to the same URL and start the bot on it.",
     )
     migrate.add_argument("--to", required=True, metavar="URL",
                          help="postgresql://user:password@host:port/database (empty)")
@@ -203,7 +203,8 @@ def main(argv: list[str] | None = None) -> int:
         from bot.logs import setup_logging
 
         secrets = [s.get_secret_value() for s in (settings.token, settings.secret_key,
-                                                  settings.webhook_secret) if s is not None]
+                                                  settings.webhook_secret, settings.database_url)
+                   if s is not None]
         # One-shot commands print their result; their INFO logs are noise unless asked for.
         quiet = command not in ("run", "sandbox") and "log_level" not in settings.model_fields_set
         setup_logging("WARNING" if quiet else settings.log_level, secrets)
@@ -212,7 +213,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"binhyen: {exc}", file=sys.stderr)
         return 2
     except UnusableDatabase as exc:
-        print(f"binhyen: BINHYEN_DB: {exc}", file=sys.stderr)
+        print(f"binhyen: {exc.setting}: {exc}", file=sys.stderr)
         return 2
     except sqlite3.OperationalError as exc:
         # Past opening: another process held the lock longer than the busy timeout.

@@ -15,6 +15,7 @@ from telegram import Bot
 from telegram.error import InvalidToken, TelegramError
 
 from bot.settings import TOKEN_REJECTED, Settings, SettingsError
+from bot.store import open_store
 from handlers.enrolment import poster_payload
 from locales import t
 from storage.crypto import Vault
@@ -36,7 +37,8 @@ def _fail(message: str) -> int:
 
 async def run(args: argparse.Namespace, settings: Settings) -> int:
     """The bot against Telegram (polling, or webhook when configured)."""
-    probe(settings.db)  # a bad BINHYEN_DB is refused before the bot is even imported
+    if settings.database_url is None:
+        probe(settings.db)  # a bad BINHYEN_DB is refused before the bot is even imported
     from bot.app import run_until_signalled
 
     settings.secret()  # fail before connecting if the key is missing
@@ -61,7 +63,7 @@ async def units(args: argparse.Namespace, settings: Settings) -> int:
     """``units import FILE`` / ``units list`` / ``units set-office CODE …``."""
     if args.units_command == "set-office":
         return await set_office(args, settings)
-    db = await Database.open(settings.db)
+    db = await open_store(settings)
     try:
         repo = UnitRepo(db)
         if args.units_command == "import":
@@ -113,7 +115,7 @@ async def invite(args: argparse.Namespace, settings: Settings) -> int:
         return _fail("--uses must be at least 1")
     vault = Vault(settings.secret())
     username = await _bot_username(args, settings)
-    db = await Database.open(settings.db)
+    db = await open_store(settings)
     try:
         unit = await UnitRepo(db).by_code(args.unit)
         if unit is None:
@@ -143,7 +145,7 @@ async def poster(args: argparse.Namespace, settings: Settings) -> int:
     from bot.printing import PosterText, poster_png
 
     username = await _bot_username(args, settings)
-    db = await Database.open(settings.db)
+    db = await open_store(settings)
     try:
         repo = UnitRepo(db)
         unit = await repo.by_code(args.unit)
@@ -175,6 +177,9 @@ async def backup(args: argparse.Namespace, settings: Settings) -> int:
     """
     from storage.db import utcnow
 
+    if settings.database_url is not None:
+        return _fail("backup copies the SQLite file; this bot runs on PostgreSQL"
+                     " (BINHYEN_DATABASE_URL): back it up with the server's own pg_dump")
     if not settings.db.exists():
         return _fail(f"{settings.db}: no such database")
     target = args.file
@@ -232,7 +237,7 @@ async def _for_unit(settings: Settings, code: str, work: Callable[[Services, Uni
     from bot.app import make_services
     from storage.reporting import indicator_sets
 
-    db = await Database.open(settings.db)
+    db = await open_store(settings)
     try:
         svc = make_services(settings, db, Vault(settings.secret()))
         await svc.reports.sync_sets(indicator_sets())
@@ -330,7 +335,7 @@ async def set_office(args: argparse.Namespace, settings: Settings) -> int:
                 changes[name] = check_field(name, value)
             except ValueError as exc:
                 return _fail(f"--{name.replace('_', '-')}: {exc}")
-    db = await Database.open(settings.db)
+    db = await open_store(settings)
     try:
         units = UnitRepo(db)
         unit = await units.by_code(args.code)
@@ -376,7 +381,7 @@ async def send_digest(args: argparse.Namespace, settings: Settings) -> int:
     if reminders.in_quiet_hours(now().astimezone(tz)):
         print(f"{kind} {span.key}: quiet hours (21:00–07:00), nothing sent")
         return 0
-    db = await Database.open(settings.db)
+    db = await open_store(settings)
     try:
         svc = make_services(settings, db, Vault(settings.secret()), now=now)
         await svc.reports.sync_sets(indicator_sets())
@@ -432,7 +437,7 @@ async def schedule(args: argparse.Namespace, settings: Settings) -> int:
     from storage.db import utcnow
     from storage.schedules import ScheduleRepo
 
-    db = await Database.open(settings.db)
+    db = await open_store(settings)
     try:
         tree = await UnitRepo(db).tree()
         repo = ScheduleRepo(db)

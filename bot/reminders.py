@@ -26,10 +26,11 @@ from datetime import datetime, time, timedelta, tzinfo
 from bot.outbox import OutboxSender, Part, Quiet
 from bot.schedule import QUIET_END, QUIET_START, in_quiet_hours
 from bot.settings import TOKEN_REJECTED, Settings, SettingsError
+from bot.store import open_store
 from handlers.reports import period_label
 from handlers.services import Services
 from locales import formats, t
-from storage.db import Database, utcnow
+from storage.db import utcnow
 from storage.models import Role
 from storage.outbox import NewItem, OutboxItem, OutboxRepo
 from storage.reporting import Period, due_at, indicator_sets, period_of
@@ -195,7 +196,7 @@ async def command(args: argparse.Namespace, settings: Settings) -> int:
     clock = replay_clock(start)
     tz = settings.zone
     kind = f"{KIND_PREFIX}{args.occasion}"
-    db = await Database.open(settings.db)
+    db = await open_store(settings)
     try:
         svc = make_services(settings, db, vault, now=clock)
         await svc.reports.sync_sets(indicator_sets())

@@ -43,6 +43,8 @@ class Settings(BaseSettings):
 
     token: SecretStr | None = None
     db: Path = Path("binhyen.db")
+    # A PostgreSQL server instead of the SQLite file (postgresql://user:password@host/db).
+    database_url: SecretStr | None = None
     bot_api_url: str = TELEGRAM_API_URL
     bot_file_url: str | None = None
     secret_key: SecretStr | None = None
@@ -65,6 +67,16 @@ class Settings(BaseSettings):
     tip_ack_hours: int = Field(default=24, ge=1)
     tip_close_days: int = Field(default=20, ge=1)
     tip_retention_days: int = Field(default=90, ge=1)
+
+    @field_validator("database_url")
+    @classmethod
+    def _postgresql(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value().strip():
+            return None
+        if not value.get_secret_value().strip().startswith(("postgresql://", "postgres://")):
+            raise ValueError("is not a PostgreSQL URL (postgresql://user:password@host/db);"
+                             " leave it unset for the SQLite file BINHYEN_DB")
+        return SecretStr(value.get_secret_value().strip())
 
     @field_validator("token")
     @classmethod

@@ -87,10 +87,11 @@ BUSY_TIMEOUT_MS = 5000  # how long a write waits for another process holding the
 class UnusableDatabase(Exception):
     """The database file cannot be used; the message is one line for the operator."""
 
-    def __init__(self, path: Path, reason: str) -> None:
+    def __init__(self, path: Path | str, reason: str, setting: str = "BINHYEN_DB") -> None:
         super().__init__(f"{path}: {reason}")
         self.path = path
         self.reason = reason
+        self.setting = setting  # the environment setting that names it
 
 
 # The SQL the repositories share with PostgreSQL needs INSERT … RETURNING (3.35) and
@@ -177,6 +178,8 @@ class Store:
     """
 
     dialect = ""
+    # What the backend raises when a statement or the connection fails.
+    errors: tuple[type[Exception], ...] = ()
 
     def __init__(self) -> None:
         # Set when outbox rows were added in this process: the sender wakes at once
@@ -206,6 +209,7 @@ class Database(Store):
     """One aiosqlite connection with our pragmas; the repositories share it."""
 
     dialect = "sqlite"
+    errors = (sqlite3.Error,)
 
     def __init__(self, conn: aiosqlite.Connection, path: Path) -> None:
         super().__init__()

@@ -1,9 +1,9 @@
 """PostgreSQL, the second backend (issue 14): its schema, and :class:`PgDatabase`, the
 store the repositories run on.
 
-Not finished, and not selectable yet (``BINHYEN_DATABASE_URL`` is not read): the
-repositories whose tests run on both backends are listed in tests/conftest.py
-(``BOTH_BACKENDS``); the others still use SQL only SQLite takes.
+Selected by ``BINHYEN_DATABASE_URL`` (bot/store.py). One bot process per database: several
+replicas on one server are not built yet (issue 14: per-chat order across processes, a shared
+outbox claim and pace, one minute tick); a second process would send what the first sends.
 
 The schema: the one numbered set of migrations (storage/migrations) applied under an
 advisory lock, each checked and recorded inside its own transaction.
@@ -229,6 +229,7 @@ class PgDatabase(Store):
     """One PostgreSQL connection on a thread of its own (see the module's docstring)."""
 
     dialect = "postgresql"
+    errors = (psycopg.Error,)
 
     def __init__(self, url: str, conn: psycopg.Connection, listen: psycopg.Connection,
                  thread: ThreadPoolExecutor) -> None:

@@ -56,13 +56,15 @@ def chart_fonts() -> None:
 class Harness:
     """The emulator, a database file, and the real bot started against them."""
 
-    def __init__(self, tmp_path: Path) -> None:
+    def __init__(self, tmp_path: Path, database_url: str | None = None) -> None:
         # Tests type faster than people: a roomier per-chat burst keeps them from waiting on
         # 429s (the limits themselves are tested in tests/emulator).
         self.emu = Emulator(chat_burst=60)
         self.emu.add_bot(TOKEN, username="binhyen_test_bot", first_name="Bình Yên")
         self.server = EmulatorServer(self.emu)
-        self.db_path = tmp_path / "bot.db"
+        self.db_path = tmp_path / "bot.db"  # the SQLite file, unless on PostgreSQL:
+        self.database_url = database_url
+        self._pg = None  # the test's own connection to PostgreSQL, for idle()
         self.running: Running | None = None
         self.settings: Settings | None = None
         self.processed: set[int] = set()  # ids of the updates the bot has handled, any run
@@ -74,7 +76,7 @@ class Harness:
             self.settings = load_settings(
                 token=TOKEN, db=self.db_path, secret_key=SECRET,
                 bot_api_url=self.server.base_url, bot_file_url=self.server.base_file_url,
-                admins=frozenset({ADMIN_ID}),
+                admins=frozenset({ADMIN_ID}), database_url=self.database_url,
                 # Scheduled sends follow the wall clock; tests tick with their own.
                 **{"schedule": False, **overrides},
             )
@@ -103,17 +105,33 @@ class Harness:
         if any(job.name and job.name.startswith("album:")
                for job in self.running.app.job_queue.jobs()):
             return False
-        conn = sqlite3.connect(self.db_path)
-        try:
-            busy = conn.execute(
-                "SELECT COUNT(*) FROM outbox WHERE status = 'sending' OR (status = 'pending'"
-                " AND next_try_at <= ? AND kind NOT LIKE 'reminder.%'"
-                " AND kind NOT LIKE 'digest.%' AND kind NOT LIKE 'overdue%')",
-                (self.services.now().astimezone(UTC).isoformat(timespec="microseconds"),)
-            ).fetchone()[0]
-        finally:
-            conn.close()
-        return busy == 0
+        sql = ("SELECT COUNT(*) FROM outbox WHERE status = 'sending' OR (status = 'pending'"
+               " AND next_try_at <= ? AND kind NOT LIKE 'reminder.%'"
+               " AND kind NOT LIKE 'digest.%' AND kind NOT LIKE 'overdue%')")
+        return self.query(sql, (self.services.now().astimezone(UTC).isoformat(
+            timespec="microseconds"),))[0][0] == 0
+
+    def query(self, sql: str, params: tuple = ()) -> list[tuple]:
+        """The rows of one query, read beside the bot on its own connection (SQLite's ``?``
+        style on either backend)."""
+        if self.database_url is None:
+            conn = sqlite3.connect(self.db_path)
+            try:
+                return conn.execute(sql, params).fetchall()
+            finally:
+                conn.close()
+        import psycopg
+
+        from storage.postgres import pg_sql
+
+        if self._pg is None:
+            self._pg = psycopg.connect(self.database_url, autocommit=True)
+        return self._pg.execute(pg_sql(sql), params).fetchall()
+
+    def close(self) -> None:
+        if self._pg is not None:
+            self._pg.close()
+            self._pg = None
 
     async def settle(self, timeout: float = 30.0) -> None:
         """Wait until :meth:`idle`: the emulator's and the bot's idle signal, not a quiet
@@ -218,17 +236,33 @@ class ErrorLog(logging.Handler):
 
 
 @pytest.fixture
-async def harness(tmp_path: Path) -> AsyncIterator[Harness]:
+def backend(request: pytest.FixtureRequest) -> str:
+    """Which database the harness's bot runs on: SQLite, unless the test is marked
+    ``both_backends`` (then it runs once on each)."""
+    return getattr(request, "param", "sqlite")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "backend" in metafunc.fixturenames \
+            and metafunc.definition.get_closest_marker("both_backends"):
+        metafunc.parametrize("backend", ["sqlite", "postgresql"], indirect=True)
+
+
+@pytest.fixture
+async def harness(tmp_path: Path, backend: str,
+                  request: pytest.FixtureRequest) -> AsyncIterator[Harness]:
     """The bot running against the emulator; a test fails if the bot's error handler fired."""
     errors = ErrorLog()
     logging.getLogger("handlers.errors").addHandler(errors)
-    h = Harness(tmp_path)
+    url = request.getfixturevalue("pg_url") if backend == "postgresql" else None
+    h = Harness(tmp_path, url)
     await h.start()
     try:
         yield h
     finally:
         await h.stop()
         await h.server.stop()
+        h.close()
         logging.getLogger("handlers.errors").removeHandler(errors)
     assert not errors.records, [r.getMessage() for r in errors.records]
 

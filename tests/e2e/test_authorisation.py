@@ -1,5 +1,6 @@
 """The authorisation matrix: every command, menu entry and kind of button, tried by everyone.
 
+
 Eight people: a stranger who never pressed /start, the resident who sent the tips, a reporter
 of Ấp An Phú (the tips' hamlet) and one of Ấp Phước Hậu next to it, a coordinator of Xã Tân Hòa
 (their commune) and one of Xã Khánh An, an admin, and a coordinator of Tân Hòa whose role has
@@ -18,11 +19,11 @@ from __future__ import annotations
 
 import asyncio
 import io
-import sqlite3
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import pytest
 from openpyxl import load_workbook
 
 from handlers import router
@@ -33,6 +34,8 @@ from storage.reporting import Period, PeriodKind, period_of
 from storage.tip_lifecycle import Draft
 from tests.conftest import ADMIN_ID, Harness
 from tests.e2e.test_tips import file_tip
+
+pytestmark = pytest.mark.both_backends  # and once on PostgreSQL
 
 PEOPLE = ("stranger", "resident", "reporter", "reporter_next_door", "coordinator",
           "coordinator_elsewhere", "admin", "role_ended")
@@ -137,11 +140,7 @@ def anything(seen: Seen) -> bool:
 
 
 def db(world: World, sql: str, *args) -> object:
-    conn = sqlite3.connect(world.harness.db_path)
-    try:
-        return conn.execute(sql, args).fetchone()[0]
-    finally:
-        conn.close()
+    return world.harness.query(sql, args)[0][0]
 
 
 @dataclass

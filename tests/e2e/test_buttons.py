@@ -1,5 +1,6 @@
 """Buttons nobody can forge: every tampered, foreign or junk press is expired, and changes nothing.
 
+
 A modified Telegram client can put anything in a press's ``callback_data``. The bot signs each
 button's data for the person it is sent to (handlers.callbacks). Here a coordinator's real
 buttons (a tip card, the completeness and report views) are taken and, for each one: pressed
@@ -13,13 +14,15 @@ be exactly as before.
 from __future__ import annotations
 
 import re
-import sqlite3
-from pathlib import Path
+
+import pytest
 
 from handlers.callbacks import SEP, Signer
 from storage.models import Role
 from tests.conftest import Harness, card_for
 from tests.e2e.test_tips import enter_resident, file_tip
+
+pytestmark = pytest.mark.both_backends  # and once on PostgreSQL
 
 INVALID = "Nút này không còn hiệu lực"
 # What a press could change; the outbox is counted (its rows change as earlier sends finish).
@@ -28,26 +31,17 @@ WATCHED = ("tips", "tip_history", "tip_tags", "tip_cards", "blocked_senders", "m
            "events", "drafts", "audit_log", "users")
 
 
-def snapshot(path: Path) -> dict[str, object]:
-    conn = sqlite3.connect(path)
-    try:
-        state: dict[str, object] = {t: conn.execute(f"SELECT * FROM {t} ORDER BY 1").fetchall()
-                                    for t in WATCHED}
-        state["active_flows"] = conn.execute(
-            "SELECT owner_hash, kind FROM active_flows ORDER BY 1").fetchall()
-        state["outbox"] = conn.execute("SELECT COUNT(*) FROM outbox").fetchone()
-        return state
-    finally:
-        conn.close()
+def snapshot(harness: Harness) -> dict[str, object]:
+    state: dict[str, object] = {t: harness.query(f"SELECT * FROM {t} ORDER BY 1")
+                                for t in WATCHED}
+    state["active_flows"] = harness.query("SELECT owner_hash, kind FROM active_flows ORDER BY 1")
+    state["outbox"] = harness.query("SELECT COUNT(*) FROM outbox")
+    return state
 
 
-def settled(path: Path) -> bool:
-    conn = sqlite3.connect(path)
-    try:
-        return conn.execute("SELECT COUNT(*) FROM outbox WHERE status IN ('pending', 'sending')"
-                            ).fetchone()[0] == 0
-    finally:
-        conn.close()
+def settled(harness: Harness) -> bool:
+    return harness.query("SELECT COUNT(*) FROM outbox WHERE status IN ('pending', 'sending')"
+                         )[0][0] == 0
 
 
 def real_buttons(user) -> list[str]:
@@ -71,7 +65,7 @@ async def test_forged_tampered_and_foreign_buttons_change_nothing(harness: Harne
     await minh.wait_until(lambda: any("cmpl:" in d for d in real_buttons(minh)))
     minh.send("/reports 2026-W01 TH-ANPHU")  # a locked week: the view offers to reopen it
     await minh.wait_until(lambda: any(d.startswith("repo:") for d in real_buttons(minh)))
-    await harness.emu.wait_until(lambda: settled(harness.db_path), 20)
+    await harness.emu.wait_until(lambda: settled(harness), 20)
 
     signed = real_buttons(minh)
     assert signed and all(SEP in d for d in signed)  # every button is signed
@@ -79,7 +73,7 @@ async def test_forged_tampered_and_foreign_buttons_change_nothing(harness: Harne
     minh_id, khoa_id = 2002, 2003
     khoas_message = khoa.messages()[-1]
     tip = await harness.services.tips.by_code(code)
-    before = snapshot(harness.db_path)
+    before = snapshot(harness)
 
     tries: list[tuple[object, object, str]] = []  # (who, message, data)
     for data in signed:
@@ -116,8 +110,8 @@ async def test_forged_tampered_and_foreign_buttons_change_nothing(harness: Harne
     for who, message, data in tries:
         cq = who.press_forged(message, data)
         answers.append(await who.callback_answer(cq))
-    await harness.emu.wait_until(lambda: settled(harness.db_path), 20)
-    after = snapshot(harness.db_path)
+    await harness.emu.wait_until(lambda: settled(harness), 20)
+    after = snapshot(harness)
 
     accepted = sum(1 for key in before if before[key] != after[key])
     print(f"{len(tries)} forged or tampered presses ({invalid_count} with bad tags or junk, "

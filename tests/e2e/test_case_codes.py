@@ -1,8 +1,11 @@
 """Case codes end to end (issue 15): a tip with an old five-character code and one with a
 longer code answer /status and /tip, typed loosely, and a coordinator's reply to the long
+
 one's card is understood."""
 
 from __future__ import annotations
+
+import pytest
 
 from storage import tip_lifecycle
 from storage.models import Role
@@ -10,6 +13,8 @@ from storage.users import Contact
 from tests.conftest import Harness, card_for
 from tests.e2e import test_tips
 from tests.e2e.test_tips import enter_resident, file_tip
+
+pytestmark = pytest.mark.both_backends  # and once on PostgreSQL
 
 
 def loosely(code: str) -> str:

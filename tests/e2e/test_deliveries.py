@@ -1,11 +1,13 @@
 """Scheduled deliveries through the real bot: who gets what and when, once, with attachments."""
 
+
 from __future__ import annotations
 
 from datetime import datetime
 from io import BytesIO
 from zoneinfo import ZoneInfo
 
+import pytest
 from openpyxl import load_workbook
 
 from bot import deliveries
@@ -15,6 +17,8 @@ from storage.reporting import Period
 from storage.schedules import ScheduleRepo
 from tests.conftest import Harness, collect, has
 from tests.e2e.test_reports import PAST, at, reporter
+
+pytestmark = pytest.mark.both_backends  # and once on PostgreSQL
 
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
 W47 = Period.from_key("2026-W47")
@@ -32,13 +36,13 @@ def offered(got: list) -> bool:
 async def settled(harness: Harness, kind: str) -> dict[str, int]:
     """The outbox rows of ``kind`` by status once the bot is idle (nothing pending or due)."""
     await harness.settle()
-    rows = await harness.services.db.conn.execute_fetchall(
+    rows = await harness.services.db.fetch(
         "SELECT status, COUNT(*) FROM outbox WHERE kind = ? GROUP BY status", (kind,))
     return {r[0]: r[1] for r in rows}
 
 
 async def kinds(harness: Harness) -> list[tuple[str, str, int]]:
-    rows = await harness.services.db.conn.execute_fetchall(
+    rows = await harness.services.db.fetch(
         "SELECT kind, period_key, user_id FROM outbox ORDER BY id")
     return [tuple(r) for r in rows]
 

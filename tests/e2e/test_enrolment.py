@@ -1,12 +1,17 @@
 """Joining through invitation links, the in-chat invitation flow, and restarts."""
 
+
 from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
+
 from storage.db import utcnow
 from storage.models import Role
 from tests.conftest import Harness
+
+pytestmark = pytest.mark.both_backends  # and once on PostgreSQL
 
 
 async def test_valid_invitation_makes_a_reporter(harness: Harness) -> None:

@@ -1,15 +1,20 @@
 """Events handled like tips: a code, a status, card buttons, questions to the reporter and
 their answers, notes, every card copy kept current, /inbox, /tip and the digest's counts."""
 
+
 from __future__ import annotations
 
 import re
+
+import pytest
 
 from bot.emulator.core import tiny_png
 from storage.models import Role
 from storage.users import Contact
 from tests.conftest import Harness, collect
 from tests.e2e.test_reports import WEDNESDAY, at, reporter
+
+pytestmark = pytest.mark.both_backends  # and once on PostgreSQL
 
 EVENT_CODE = re.compile(r"VV-[346789ACDEFGHJKMNPQRTUVWXY]{5}")
 

@@ -18,6 +18,8 @@ from tests.conftest import Harness, card_for, collect
 from tests.e2e.test_routing import ask
 from tests.e2e.test_tips import CODE, enter_resident
 
+pytestmark = pytest.mark.both_backends  # and once on PostgreSQL
+
 
 async def people(harness: Harness):
     await harness.load_units()
@@ -170,6 +172,6 @@ async def test_a_500_on_the_receipt_and_on_every_notice(harness: Harness):
     tip = await harness.services.tips.by_code(code)
     assert tip.status is Status.ACKNOWLEDGED
     await harness.settle()  # the answer was seen before the sender marked the copy sent
-    counts = await harness.services.db.conn.execute_fetchall(
+    counts = await harness.services.db.fetch(
         "SELECT status, COUNT(*) FROM outbox WHERE lane = 0 GROUP BY status")
     assert dict(counts) == {"sent": dict(counts)["sent"]}  # nothing failed, nothing pending

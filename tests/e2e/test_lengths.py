@@ -1,5 +1,6 @@
 """Every message fits Telegram's limits by construction: the worst cases, screen by screen.
 
+
 A tip of the longest body the flow accepts (full of characters HTML escapes), a card with
 the longest place, long notes and many tags, a province's worth of units, completeness and
 inbox lists, a report corrected many times, and text made only of invisible characters.
@@ -8,9 +9,13 @@ The emulator refuses what Telegram refuses (over 4,096 characters): no call may 
 
 from __future__ import annotations
 
+import pytest
+
 from storage.models import Role
 from tests.conftest import Harness, card_for, collect
 from tests.e2e.test_tips import CODE, enter_resident
+
+pytestmark = pytest.mark.both_backends  # and once on PostgreSQL
 
 LIMIT = 4096
 # Every '&' and '<' becomes five or four characters once escaped for HTML.
@@ -162,13 +167,7 @@ async def test_text_made_of_invisible_characters_is_empty(harness: Harness):
 
 def failed_sends(harness: Harness) -> list:
     """Outbox items given up on (a card too long is one: the sender logs it and goes on)."""
-    import sqlite3
-
-    conn = sqlite3.connect(harness.db_path)
-    try:
-        return conn.execute("SELECT kind, error FROM outbox WHERE status = 'failed'").fetchall()
-    finally:
-        conn.close()
+    return harness.query("SELECT kind, error FROM outbox WHERE status = 'failed'")
 
 
 async def test_emoji_count_double_on_cards(harness: Harness):

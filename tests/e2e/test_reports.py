@@ -1,15 +1,20 @@
 """Hamlet reports and events end to end: filing, wrong input, corrections, locking, events."""
 
+
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
+
+import pytest
 
 from bot.emulator.core import tiny_png
 from storage.models import Role
 from storage.reporting import Period
 from storage.users import Contact
 from tests.conftest import Harness, collect
+
+pytestmark = pytest.mark.both_backends  # and once on PostgreSQL
 
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
 WEDNESDAY = datetime(2026, 11, 18, 10, 0, tzinfo=VN)  # week 47 (16–22/11); week 46 still open

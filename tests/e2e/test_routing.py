@@ -1,5 +1,6 @@
 """Every message lands in exactly one place: the seams where text used to go astray.
 
+
 Each test is one of the misroutings found when the bot was tried as a new user would: an
 answer that swallowed a new tip, a note lost to an open invitation, text and photos thrown
 away outside a flow, a reply under a question dropped, an edit that crashed a step, an
@@ -11,10 +12,14 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from bot.emulator.core import tiny_png
 from storage.models import Role
 from tests.conftest import Harness, card_for, collect
 from tests.e2e.test_tips import CODE, enter_resident, file_tip
+
+pytestmark = pytest.mark.both_backends  # and once on PostgreSQL
 
 
 async def ask(coordinator, card, question: str) -> None:
@@ -213,7 +218,7 @@ async def test_a_coordinator_replaced_mid_invitation_can_no_longer_mint_one(harn
     stopped = await minh.next_message()
     assert "không còn giữ vai trò" in stopped.text
     assert await harness.active(2002) is None
-    rows = await harness.services.db.conn.execute_fetchall(
+    rows = await harness.services.db.fetch(
         "SELECT COUNT(*) FROM invitations WHERE created_by = ?",
         ((await harness.services.users.get(2002)).id,))
     assert rows[0][0] == 0  # nothing was minted
@@ -247,7 +252,7 @@ async def test_a_reporter_replaced_mid_event_cannot_send_it(harness: Harness):
     await collect(bay, lambda ms: any("bàn giao" in (m.text or "") for m in ms))
     pressed = bay.press(review, "🚨 Gửi cho cán bộ xã")
     assert "không còn phụ trách" in (await bay.callback_answer(pressed))["text"]
-    rows = await harness.services.db.conn.execute_fetchall("SELECT COUNT(*) FROM events")
+    rows = await harness.services.db.fetch("SELECT COUNT(*) FROM events")
     assert rows[0][0] == 0
     await harness.settle()
     assert minh.unread() == 0

@@ -1,5 +1,6 @@
 """What a resident wrote is sealed at rest: the database file and its WAL, read as bytes,
 hold none of a tip's text, place, coordinates, photo, the officer's note and question, or
+
 the resident's answer, while the bot shows all of them to the people who may see them."""
 
 from __future__ import annotations
@@ -7,9 +8,13 @@ from __future__ import annotations
 import struct
 from pathlib import Path
 
+import pytest
+
 from bot.emulator.core import tiny_png
 from tests.conftest import Harness
 from tests.e2e.test_private_logs import ANSWER, LATITUDE, LONGITUDE, TIP_TEXT, walk_anonymous_tip
+
+pytestmark = pytest.mark.both_backends  # and once on PostgreSQL
 
 NOTE = "Đã gặp chủ nhà số 17, họ xác nhận có xe tải"
 

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
+
 from storage.models import Role
 from tests.conftest import Harness
+
+pytestmark = pytest.mark.both_backends
 
 
 async def test_first_start_asks_language_then_shows_resident_menu(harness: Harness) -> None:

@@ -1,13 +1,18 @@
 """Coordinators at work on tips: posters, /inbox and /tip, duplicates, assigning, blocking."""
 
+
 from __future__ import annotations
 
 from datetime import timedelta
+
+import pytest
 
 from storage.models import Role
 from storage.users import Contact
 from tests.conftest import ADMIN_ID, Harness, card_for
 from tests.e2e.test_tips import CODE, enter_resident, file_tip
+
+pytestmark = pytest.mark.both_backends  # and once on PostgreSQL
 
 
 async def coordinator(harness: Harness, tg_id: int = 2002, name: str = "Minh",
