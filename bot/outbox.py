@@ -76,7 +76,7 @@ from telegram.error import (
 )
 
 from handlers.callbacks import Signer, has_callbacks
-from storage.outbox import IMMEDIATE, OutboxItem, OutboxRepo
+from storage.outbox import IMMEDIATE, SENDER, OutboxItem, OutboxRepo
 from storage.users import UserRepo
 
 log = logging.getLogger(__name__)
@@ -99,7 +99,7 @@ READ_TIMEOUT = 30.0
 UNANSWERED_DELAY_NOW = 5.0
 UNANSWERED_DELAY = 60.0
 BEAT = 10.0  # seconds between the running sender's "alive" notes
-SENDER_NAME = "bot"
+SENDER_NAME = SENDER  # the bot's sender's name (a replica would need one of its own)
 PREVIOUS = -1  # Part.reply_to / Part.message_id: the message the part before made
 
 _NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
@@ -210,11 +210,13 @@ class OutboxSender:
         buttons: Signer | None = None,
         read_timeout: float = READ_TIMEOUT,
         unanswered_delay: tuple[float, float] = (UNANSWERED_DELAY_NOW, UNANSWERED_DELAY),
+        name: str = SENDER_NAME,
     ) -> None:
         if rate <= 0 or per_chat_interval < 0 or concurrency < 1 or chat_burst < 1:
             raise ValueError("rate must be > 0, per_chat_interval ≥ 0, concurrency ≥ 1,"
                              " chat_burst ≥ 1")
         self._bot = bot
+        self._name = name  # in outbox_senders and on the rows it claims (claimed_by)
         self._repo = repo
         self._users = users
         self._render = render
@@ -262,7 +264,8 @@ class OutboxSender:
                 # Claim only what can start: at most `concurrency` rows are 'sending' at once.
                 free = self._concurrency - len(running) - len(waiting)
                 if free > 0 and not exhausted and not self._stopping():
-                    claimed = await self._repo.claim(self._now(), free, kind=kind)
+                    claimed = await self._repo.claim(self._now(), free, kind=kind,
+                                                     by=self._name)
                     exhausted = not claimed
                     waiting.extend(claimed)
                 still = []
@@ -315,7 +318,12 @@ class OutboxSender:
         try:
             while not stop.is_set():
                 if time.monotonic() >= beat_at:  # "the bot sends the outbox" (see beat())
-                    await self._repo.beat(SENDER_NAME)
+                    await self._repo.beat(self._name)
+                    # A sender that stopped beating (killed, its machine gone): what it had
+                    # in flight is sent by this one (its lease ran out).
+                    if taken := await self._repo.recover(self._now(), self._name, own=False):
+                        log.warning("%d outbox items of a sender gone silent are sent again",
+                                    taken)
                     beat_at = time.monotonic() + BEAT
                 ready.clear()
                 await self.run_once()
@@ -329,7 +337,7 @@ class OutboxSender:
                         w.cancel()
         finally:
             self._stop = None
-            await self._repo.gone(SENDER_NAME)
+            await self._repo.gone(self._name)
 
     async def drain(self, kind: str | None = None, *, deadline: datetime | None = None) -> int:
         """Send until nothing of ``kind`` (any kind if None) is pending or sending, or until

@@ -21,7 +21,10 @@ would make a message go twice or never:
        └──postpone────────┤ (quiet hours: later, no attempt counted)
                           └──mark_failed──▶ failed (blocked bot, unknown chat, gave up)
 
-:meth:`OutboxRepo.recover` puts the rows a crash left in 'sending' back to 'pending'.
+:meth:`OutboxRepo.recover` puts the rows a crash left in 'sending' back to 'pending': a
+sender's own at its start, and those of a sender that stopped saying it is alive (its
+lease) whenever another looks. A row in 'sending' names its sender (``claimed_by``), and
+no sender takes an item of a person another sender has in flight.
 
 A row for the sender of a tip names no user: ``user_id`` is NULL and ``tip_id`` says whose
 sender it is, found through the tip's sealed link when the row is sent. Payloads that carry
@@ -46,6 +49,11 @@ from storage.crypto import Vault
 from storage.db import Database, transaction
 
 STATUSES = ("pending", "sending", "sent", "failed")
+SENDER = "bot"  # the bot's sender, by default (bot.outbox.SENDER_NAME)
+# A sender that has not said it is alive for this long is taken for dead: what it had in
+# flight is taken back by the others (its lease). Senders beat every 10 s.
+LEASE = timedelta(seconds=30)
+CLAIM_LOCK = 0x42594F42  # PostgreSQL's advisory lock key for claims (any constant)
 IMMEDIATE, SCHEDULED = 0, 1
 
 _COLUMNS = ("id, kind, period_key, user_id, payload, status, attempts, parts_sent, next_try_at,"
@@ -248,48 +256,73 @@ class OutboxRepo:
             self._db.outbox_added()
         return added
 
-    async def claim(self, now: datetime, limit: int, *,
-                    kind: str | None = None) -> list[OutboxItem]:
-        """Take up to ``limit`` due pending rows (of ``kind`` if given): the immediate lane
-        first, then the oldest.
+    async def claim(self, now: datetime, limit: int, *, kind: str | None = None,
+                    by: str = SENDER) -> list[OutboxItem]:
+        """Take up to ``limit`` due pending rows (of ``kind`` if given) for sender ``by``: the
+        immediate lane first, then the oldest; none of a person another sender has an item
+        of in flight (one person's messages arrive in order, whoever sends them).
 
         They are 'sending' once this returns (committed), so a second sender cannot take them.
+        On PostgreSQL claims are one at a time (a transaction-scoped advisory lock: two
+        claims side by side would not see each other's new 'sending' rows, and could take
+        two items of one person), and the rows are locked ``FOR UPDATE SKIP LOCKED``.
         """
         if limit <= 0:
             return []
-        where = "status = 'pending' AND next_try_at <= ?"
-        params: list[object] = [_iso(now)]
+        where = ("status = 'pending' AND next_try_at <= ? AND NOT EXISTS (SELECT 1 FROM outbox s"
+                 " WHERE s.status = 'sending' AND COALESCE(s.claimed_by, '') <> ?"
+                 " AND (s.user_id = outbox.user_id OR (s.user_id IS NULL"
+                 " AND outbox.user_id IS NULL AND s.tip_id = outbox.tip_id)))")
+        params: list[object] = [_iso(now), by]
         if kind is not None:
             where += " AND kind = ?"
             params.append(kind)
+        postgresql = self._db.dialect == "postgresql"
+        lock = " FOR UPDATE SKIP LOCKED" if postgresql else ""
 
         def run(conn: sqlite3.Connection) -> list[sqlite3.Row]:
             with transaction(conn):
+                if postgresql:
+                    conn.execute("SELECT pg_advisory_xact_lock(?)", (CLAIM_LOCK,))
                 rows = conn.execute(
                     f"SELECT {_COLUMNS} FROM outbox WHERE {where}"
-                    " ORDER BY lane, next_try_at, id LIMIT ?", (*params, limit)).fetchall()
+                    f" ORDER BY lane, next_try_at, id LIMIT ?{lock}", (*params, limit)).fetchall()
                 if rows:
                     marks = ", ".join("?" * len(rows))
                     conn.execute(
-                        f"UPDATE outbox SET status = 'sending', updated_at = ?"
-                        f" WHERE id IN ({marks})", (_iso(now), *(r[0] for r in rows)))
+                        f"UPDATE outbox SET status = 'sending', claimed_by = ?, updated_at = ?"
+                        f" WHERE id IN ({marks})", (by, _iso(now), *(r[0] for r in rows)))
             return rows
 
         rows = await self._db.run_sync(run)
         # Returned as they are now: claimed.
         return [replace(self._item(r), status="sending") for r in rows]
 
-    async def recover(self, now: datetime) -> int:
-        """At start: rows a crash left in 'sending' go back to 'pending'. How many.
+    async def recover(self, now: datetime, by: str = SENDER, *, own: bool = True,
+                      alive_within: timedelta = LEASE) -> int:
+        """Rows left in 'sending' go back to 'pending': those of senders that have not said
+        they are alive (:meth:`beat`) within ``alive_within`` (a killed process, a dead
+        replica), and, with ``own``, those of ``by`` itself. How many.
 
-        Call it only where no other sender is running (at the start of the only one): a
-        row another live sender has in flight would be sent again.
+        At a sender's start (``own``: whatever a process of its name had in flight died with
+        it); while it runs, every beat with ``own=False``, so a dead sender's claims return
+        after its lease. Two live senders must not share a name: a starting one would take
+        back what the other has in flight.
         """
+        seen = _iso(datetime.now(UTC) - alive_within)  # beats are wall-clock (see beat())
+
+        taken = ("(COALESCE(claimed_by, '') <> ? AND COALESCE(claimed_by, '') NOT IN"
+                 " (SELECT name FROM outbox_senders WHERE seen_at > ?))")
+        params: tuple = (by, seen)
+        if own:
+            taken = f"(COALESCE(claimed_by, '') = ? OR {taken})"
+            params = (by, *params)
+
         def run(conn: sqlite3.Connection) -> int:
             with transaction(conn):
                 cur = conn.execute(
-                    "UPDATE outbox SET status = 'pending', updated_at = ? WHERE status = 'sending'",
-                    (_iso(now),))
+                    "UPDATE outbox SET status = 'pending', claimed_by = NULL, updated_at = ?"
+                    f" WHERE status = 'sending' AND {taken}", (_iso(now), *params))
                 return cur.rowcount
 
         return await self._db.run_sync(run)

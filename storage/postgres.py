@@ -56,6 +56,10 @@ _RULES = [
 ]
 
 
+# The advisory lock the running bot holds (hold_as_the_bot); the schema's lock is another.
+THE_BOT = 0x42594F54
+
+
 class NewerSchema(Exception):
     """The database is ahead of this release's migrations; the message is for the operator."""
 
@@ -287,6 +291,17 @@ class PgDatabase(Store):
             return False
         self._forget_all()
         return True
+
+    async def hold_as_the_bot(self) -> bool:
+        """One bot process per database until replicas are built (issue 14): a session
+        advisory lock on the LISTEN connection, held until it closes; the server lets it go
+        when the process dies (its connection drops), so a restart after a kill finds it
+        free."""
+        def lock() -> bool:
+            row = self._listen.execute("SELECT pg_try_advisory_lock(%s)", (THE_BOT,)).fetchone()
+            return bool(row and row[0])
+
+        return await self._call(lock)
 
     async def close(self) -> None:
         """Close both connections and the thread."""

@@ -137,3 +137,30 @@ async def test_stale_button_is_answered_not_ignored(harness: Harness) -> None:
     assert "đã kết thúc" in answer["text"]
     await harness.settle()
     assert minh.unread() == 0  # nothing else happened
+
+
+@pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
+async def test_a_second_bot_on_the_same_postgresql_database_is_refused(
+        harness: Harness) -> None:
+    """Until replicas are supported, a second bot process on one database would send what
+    the first sends: it stops at start with one line, and the first goes on answering."""
+    from bot.app import start_bot
+    from storage.db import UnusableDatabase
+
+    assert harness.settings is not None
+    with pytest.raises(UnusableDatabase) as refused:
+        await start_bot(harness.settings)
+    assert "another bot process is running on this database" in str(refused.value)
+    assert refused.value.setting == "BINHYEN_DATABASE_URL"
+    assert "@" not in str(refused.value)  # the password stays out of it
+
+    lan = harness.user(1009, "Lan")
+    lan.send("/start")
+    prompt = await lan.next_message()
+    assert prompt.button_texts == ["Tiếng Việt", "English"]
+
+    # Stopped (or killed: the server drops its connection's lock), the first lets a new one in.
+    await harness.stop()
+    await harness.start()
+    lan.send("/start")
+    assert (await lan.next_message()).button_texts == ["Tiếng Việt", "English"]

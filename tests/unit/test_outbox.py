@@ -43,7 +43,15 @@ from bot.settings import load_settings
 from storage.crypto import Vault
 from storage.db import Database
 from storage.models import Role
-from storage.outbox import AFTER_SENT, IMMEDIATE, NewItem, OutboxItem, OutboxRepo, now_item
+from storage.outbox import (
+    AFTER_SENT,
+    IMMEDIATE,
+    LEASE,
+    NewItem,
+    OutboxItem,
+    OutboxRepo,
+    now_item,
+)
 from storage.reporting import Period, indicator_sets
 from storage.units import parse_units_csv
 from storage.users import UserRepo
@@ -838,3 +846,73 @@ async def test_an_unanswered_card_goes_on_being_tried_and_a_5xx_is_an_answer(
     assert await world.repo.counts("tip.card", "t1") == {
         "pending": 0, "sending": 0, "sent": 2, "failed": 0}
     assert await world.repo.unanswered("tip.card", "t1") == 3  # the 5xx is not counted
+
+
+# ---------------------------------------------------------------------- several senders
+
+
+async def test_a_person_in_flight_at_one_sender_is_not_taken_by_another(world: World) -> None:
+    repo, now = world.repo, world.clock.now()
+    a, b = CHATS[0], CHATS[1]
+    await world.enqueue([a, b], period="p1")
+    await world.enqueue([a], period="p2")
+    [first] = await repo.claim(now, 1, by="one")
+    assert first.user_id == world.ids[a]
+    # Sender "two" gets b's item, not a's second one: a's messages come from one at a time.
+    assert [i.user_id for i in await repo.claim(now, 10, by="two")] == [world.ids[b]]
+    # "one" itself may take it (it sends them in order, see run_once).
+    [second] = await repo.claim(now, 10, by="one")
+    assert second.user_id == world.ids[a] and second.period_key == "p2"
+
+    # "one" is alive: nobody else takes back what it has in flight.
+    await repo.beat("one")
+    await repo.beat("two")
+    assert await repo.recover(now, "two", own=False) == 0
+    # Silent for longer than the lease (killed): the other sender takes its two rows back.
+    await world.db.execute("UPDATE outbox_senders SET seen_at = ? WHERE name = 'one'",
+                           ((datetime.now(UTC) - LEASE * 2).isoformat(),))
+    assert await repo.recover(now, "two", own=False) == 2
+    assert (await world.status(a))[0] == "pending"
+    # A sender starting again takes back its own, alive or not; never a live other's.
+    assert await repo.recover(now, "one") == 0  # "two"'s row stays with "two"
+    assert await repo.recover(now, "two") == 1
+
+
+async def test_two_senders_on_one_database_send_everything_once_in_order(
+        world: World) -> None:
+    """Two processes' senders (two connections) drain one outbox together: every item once,
+    each person's messages in the order they were enqueued."""
+    from tests.unit.test_caches import _beside
+
+    chats = CHATS[:4]  # few people with many items each: the senders meet on each person
+    periods = [f"p{n:02}" for n in range(25)]
+    for period in periods:
+        await world.enqueue(chats, period=period)
+    other = await _beside(world.db)
+    try:
+        senders = [
+            OutboxSender(world.bot, repo, world.users, _render,  # type: ignore[arg-type]
+                         now=world.clock.now, sleep=world.clock.sleep, name=name,
+                         rate=1000, per_chat_interval=0, concurrency=8)
+            for name, repo in (("one", world.repo), ("two", OutboxRepo(other)))]
+
+        async def work(sender: OutboxSender, repo: OutboxRepo) -> int:
+            done = 0
+            while await repo.open_count():
+                done += await sender.run_once()
+                await asyncio.sleep(0.001)
+            return done
+
+        done = await asyncio.gather(work(senders[0], world.repo),
+                                    work(senders[1], OutboxRepo(other)))
+    finally:
+        await other.close()
+    assert sum(done) == len(chats) * len(periods), done  # (one may have had every person)
+    sent = world.bot.sent()
+    assert len(sent) == len(chats) * len(periods)
+    for chat in chats:
+        rows = await world.db.fetch(
+            "SELECT period_key FROM outbox WHERE user_id = ? ORDER BY message_id",  # call order
+            (world.ids[chat],))
+        assert [r[0] for r in rows] == periods, chat
+    assert {r[0] for r in await world.db.fetch("SELECT status FROM outbox")} == {"sent"}

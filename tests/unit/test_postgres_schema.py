@@ -127,3 +127,51 @@ async def test_values_come_back_typed_as_sqlite_gives_them(store) -> None:
     assert (user["tg_hash"], user["contact_sealed"], user["active"]) == (b"\x00h", b"\x01c", 1)
     assert type(user[0]) is bytes and list(user.keys()) == ["tg_hash", "contact_sealed",
                                                              "active"]
+
+
+async def test_one_bot_holds_the_database_and_a_killed_one_lets_it_go(pg_url: str) -> None:
+    import os
+    import signal
+    import sys
+    import time
+
+    first = await postgres.PgDatabase.open(pg_url)
+    second = await postgres.PgDatabase.open(pg_url)
+    try:
+        assert await first.hold_as_the_bot()
+        assert not await second.hold_as_the_bot()
+        await first.close()
+        assert await second.hold_as_the_bot()
+        await second.close()
+
+        # A bot killed outright: the server ends its connection, and with it the lock.
+        holder = await asyncio.create_subprocess_exec(
+            sys.executable, "-c", (
+                "import asyncio, sys\n"
+                "from storage.postgres import PgDatabase\n"
+                "async def main():\n"
+                f"    db = await PgDatabase.open({pg_url!r}, migrate=False)\n"
+                "    print(await db.hold_as_the_bot(), flush=True)\n"
+                "    await asyncio.sleep(600)\n"
+                "asyncio.run(main())\n"),
+            stdout=asyncio.subprocess.PIPE)
+        try:
+            assert holder.stdout is not None
+            assert (await holder.stdout.readline()).strip() == b"True"
+            third = await postgres.PgDatabase.open(pg_url)
+            assert not await third.hold_as_the_bot()
+            os.kill(holder.pid, signal.SIGKILL)
+            await holder.wait()
+            deadline = time.monotonic() + 30
+            while not await third.hold_as_the_bot():
+                assert time.monotonic() < deadline, "the killed bot's lock was never let go"
+                await asyncio.sleep(0.05)
+            await third.close()
+        finally:
+            if holder.returncode is None:
+                holder.kill()
+                await holder.wait()
+    finally:
+        for db in (first, second):
+            if not db._thread._shutdown:
+                await db.close()
