@@ -23,7 +23,6 @@ import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import pytest
 from openpyxl import load_workbook
 
 from handlers import router
@@ -34,8 +33,6 @@ from storage.reporting import Period, PeriodKind, period_of
 from storage.tip_lifecycle import Draft
 from tests.conftest import ADMIN_ID, Harness
 from tests.e2e.test_tips import file_tip
-
-pytestmark = pytest.mark.both_backends  # and once on PostgreSQL
 
 PEOPLE = ("stranger", "resident", "reporter", "reporter_next_door", "coordinator",
           "coordinator_elsewhere", "admin", "role_ended")

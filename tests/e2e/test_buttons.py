@@ -15,14 +15,10 @@ from __future__ import annotations
 
 import re
 
-import pytest
-
 from handlers.callbacks import SEP, Signer
 from storage.models import Role
 from tests.conftest import Harness, card_for
 from tests.e2e.test_tips import enter_resident, file_tip
-
-pytestmark = pytest.mark.both_backends  # and once on PostgreSQL
 
 INVALID = "Nút này không còn hiệu lực"
 # What a press could change; the outbox is counted (its rows change as earlier sends finish).

@@ -9,13 +9,9 @@ The emulator refuses what Telegram refuses (over 4,096 characters): no call may 
 
 from __future__ import annotations
 
-import pytest
-
 from storage.models import Role
 from tests.conftest import Harness, card_for, collect
 from tests.e2e.test_tips import CODE, enter_resident
-
-pytestmark = pytest.mark.both_backends  # and once on PostgreSQL
 
 LIMIT = 4096
 # Every '&' and '<' becomes five or four characters once escaped for HTML.

@@ -20,8 +20,6 @@ from storage.models import Role
 from tests.conftest import SECRET, TOKEN, Harness, card_for, collect
 from tests.e2e.test_routing import ask
 
-pytestmark = pytest.mark.both_backends  # and once on PostgreSQL
-
 RESIDENT = {"id": 739154862, "first": "Nguyệt", "last": "Huỳnh Thị", "username": "nguyet_hts_39",
             "phone": "+84912873645"}
 COORDINATOR = {"id": 581736294, "first": "Khôi"}

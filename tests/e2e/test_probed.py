@@ -12,8 +12,6 @@ from tests.conftest import Harness, card_for, collect, has
 from tests.e2e.test_routing import ask, setup
 from tests.e2e.test_tips import enter_resident, file_tip
 
-pytestmark = pytest.mark.both_backends  # and once on PostgreSQL
-
 GENERIC = "Xin lỗi, đã có lỗi"
 
 
