@@ -370,6 +370,10 @@ class Emulator(GroupChats):
         """All user handles, in creation order."""
         return list(self._handles.values())
 
+    def long_polling(self) -> bool:
+        """Whether the bot is waiting in a long poll (getUpdates with a timeout, nothing yet)."""
+        return self._bot().long_polls > 0
+
     def _bot(self) -> BotState:
         if self.bot is None:
             raise RuntimeError("call Emulator.add_bot(...) first")
@@ -998,11 +1002,16 @@ class Emulator(GroupChats):
         bot.poll_generation += 1
         generation = bot.poll_generation
         if timeout and not bot.updates:
-            await self.wait_until(
-                lambda: bot.updates or bot.poll_generation != generation or bot.webhook_url,
-                timeout,
-                poll=None,  # everything it waits for notifies
-            )
+            bot.long_polls += 1
+            self._notify()  # a test may wait for the bot to be in its long poll
+            try:
+                await self.wait_until(
+                    lambda: bot.updates or bot.poll_generation != generation or bot.webhook_url,
+                    timeout,
+                    poll=None,  # everything it waits for notifies
+                )
+            finally:
+                bot.long_polls -= 1
             if bot.poll_generation != generation:
                 raise ApiError(
                     409,

@@ -278,6 +278,7 @@ class BotState:
     webhook_last_error_message: str | None = None
     webhook_task: asyncio.Task[None] | None = None
     poll_generation: int = 0
+    long_polls: int = 0  # getUpdates calls waiting now for an update (their timeout running)
     commands: dict[tuple[str, str], list[dict[str, str]]] = field(default_factory=dict)
     default_menu_button: dict[str, Any] = field(default_factory=lambda: {"type": "commands"})
     closed: bool = False

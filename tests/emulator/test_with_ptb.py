@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 from typing import Any
 
@@ -117,7 +116,8 @@ async def test_block_sends_my_chat_member_and_403(
 
 async def test_long_polling_wakes_promptly(emu: Emulator, app: Application) -> None:
     lan = emu.user(1001, "Lan")
-    await asyncio.sleep(0.3)  # let the updater settle into a long poll
+    # Sent once the updater waits in a long poll: the message must wake that poll.
+    assert await emu.wait_until(emu.long_polling, timeout=10)
     started = time.monotonic()
     lan.send("/start")
     await lan.next_message(timeout=3)
