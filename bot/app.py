@@ -37,7 +37,7 @@ from handlers.services import Services
 from handlers.tip_recipients import uncovered
 from storage.audit import AuditRepo
 from storage.crypto import Vault
-from storage.db import Store, UnusableDatabase
+from storage.db import Store
 from storage.events import EventRepo
 from storage.flows import Flows
 from storage.invitations import InvitationRepo
@@ -220,14 +220,7 @@ class Running:
 
 async def start_bot(settings: Settings, *, now=None, webhook: bool | None = None) -> Running:
     """Open the database, start the bot, and begin polling (or serving the webhook)."""
-    db = await open_store(settings)
-    if not await db.hold_as_the_bot():
-        await db.close()
-        shown = settings.database_url.get_secret_value().split("@")[-1] \
-            if settings.database_url else str(settings.db)
-        raise UnusableDatabase(
-            shown, "another bot process is running on this database; only one may, until"
-            " several replicas are supported", "BINHYEN_DATABASE_URL")
+    db = await open_store(settings, as_the_bot=True)
     app = build_application(settings, db, now=now)
     use_webhook = bool(settings.webhook_url) if webhook is None else webhook
     try:

@@ -199,12 +199,6 @@ class Store:
         cache drops what it holds, and reads the database again on next use."""
         self._forgetters.append(forget)
 
-    async def hold_as_the_bot(self) -> bool:
-        """Claim the database for this bot process, for as long as it stays open: False when
-        another bot process holds it. Only PostgreSQL checks (below); on SQLite this says
-        True, and two bots on one file are not detected yet."""
-        return True
-
     def _forget_all(self) -> None:
         self.generation += 1
         for forget in self._forgetters:

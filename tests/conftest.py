@@ -64,7 +64,7 @@ class Harness:
         self.server = EmulatorServer(self.emu)
         self.db_path = tmp_path / "bot.db"  # the SQLite file, unless on PostgreSQL:
         self.database_url = database_url
-        self._pg = None  # the test's own connection to PostgreSQL, for idle()
+        self._pg = None  # the test's own connection to PostgreSQL, for query()
         self.running: Running | None = None
         self.settings: Settings | None = None
         self.processed: set[int] = set()  # ids of the updates the bot has handled, any run
