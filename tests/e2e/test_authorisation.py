@@ -1,6 +1,5 @@
 """The authorisation matrix: every command, menu entry and kind of button, tried by everyone.
 
-
 Eight people: a stranger who never pressed /start, the resident who sent the tips, a reporter
 of Ấp An Phú (the tips' hamlet) and one of Ấp Phước Hậu next to it, a coordinator of Xã Tân Hòa
 (their commune) and one of Xã Khánh An, an admin, and a coordinator of Tân Hòa whose role has

@@ -1,6 +1,5 @@
 """Buttons nobody can forge: every tampered, foreign or junk press is expired, and changes nothing.
 
-
 A modified Telegram client can put anything in a press's ``callback_data``. The bot signs each
 button's data for the person it is sent to (handlers.callbacks). Here a coordinator's real
 buttons (a tip card, the completeness and report views) are taken and, for each one: pressed

@@ -1,6 +1,5 @@
 """Scheduled deliveries through the real bot: who gets what and when, once, with attachments."""
 
-
 from __future__ import annotations
 
 from datetime import datetime

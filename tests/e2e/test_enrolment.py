@@ -1,6 +1,5 @@
 """Joining through invitation links, the in-chat invitation flow, and restarts."""
 
-
 from __future__ import annotations
 
 from datetime import timedelta

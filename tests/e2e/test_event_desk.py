@@ -1,7 +1,6 @@
 """Events handled like tips: a code, a status, card buttons, questions to the reporter and
 their answers, notes, every card copy kept current, /inbox, /tip and the digest's counts."""
 
-
 from __future__ import annotations
 
 import re

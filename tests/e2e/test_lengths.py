@@ -1,6 +1,5 @@
 """Every message fits Telegram's limits by construction: the worst cases, screen by screen.
 
-
 A tip of the longest body the flow accepts (full of characters HTML escapes), a card with
 the longest place, long notes and many tags, a province's worth of units, completeness and
 inbox lists, a report corrected many times, and text made only of invisible characters.

@@ -1,6 +1,5 @@
 """Hamlet reports and events end to end: filing, wrong input, corrections, locking, events."""
 
-
 from __future__ import annotations
 
 from datetime import datetime, timedelta

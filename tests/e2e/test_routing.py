@@ -1,6 +1,5 @@
 """Every message lands in exactly one place: the seams where text used to go astray.
 
-
 Each test is one of the misroutings found when the bot was tried as a new user would: an
 answer that swallowed a new tip, a note lost to an open invitation, text and photos thrown
 away outside a flow, a reply under a question dropped, an edit that crashed a step, an

@@ -1,6 +1,5 @@
 """Coordinators at work on tips: posters, /inbox and /tip, duplicates, assigning, blocking."""
 
-
 from __future__ import annotations
 
 from datetime import timedelta

@@ -1,6 +1,5 @@
 """Residents' tips end to end: filing, anonymity, the coordinator's card, status changes."""
 
-
 from __future__ import annotations
 
 import json
